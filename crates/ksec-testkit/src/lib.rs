@@ -1,0 +1,158 @@
+//! Test support for the ksec workspace (a dev-dependency only, never shipped).
+//!
+//! The rule it enforces: interop tests run against real peers (sops, age, gpg,
+//! OpenBao, moto, SoftHSM, etcd, kubesealpy, …). `scripts/test` installs them.
+//! When one is missing, a developer's run says so and skips that test; under
+//! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// True when missing peers must fail tests instead of skipping them.
+pub fn peers_required() -> bool {
+    let on = |v: &str| std::env::var(v).map(|s| s == "true" || s == "1").unwrap_or(false);
+    on("CI") || on("KSEC_REQUIRE_PEERS")
+}
+
+/// Reports a peer that cannot be found: panics under CI, otherwise prints why the
+/// test is skipped. Returns `None` so callers can write `let Some(x) = … else { return };`.
+pub fn missing<T>(what: &str, why: &str) -> Option<T> {
+    if peers_required() {
+        panic!("required peer {what} is missing: {why} (run scripts/test, which installs it)");
+    }
+    eprintln!("SKIPPED: peer {what} is missing ({why}); run scripts/test to install it");
+    None
+}
+
+/// Finds an executable on `PATH` (which `scripts/test` extends with the project's
+/// venvs and npm prefix). An environment variable `KSEC_PEER_<NAME>` (upper case,
+/// `-` as `_`) overrides the lookup.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    let var = format!("KSEC_PEER_{}", name.to_uppercase().replace(['-', '.'], "_"));
+    if let Some(p) = std::env::var_os(&var) {
+        let p = PathBuf::from(p);
+        if p.exists() {
+            return Some(p);
+        }
+        return missing(name, &format!("{var} points to {} which does not exist", p.display()));
+    }
+    match which(name) {
+        Some(p) => Some(p),
+        None => missing(name, "not found on PATH"),
+    }
+}
+
+/// Looks an executable up on `PATH` without any skip/fail policy.
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// A Python interpreter that can import `module`. `env_var` names an interpreter
+/// set by `scripts/test` (for example `KSEC_PYTHON`, or `KSEC_PYTHON_AESGCM` for the
+/// venv that holds `aes-gcm-rsa-oaep`); without it `python3` is tried.
+pub fn python_with(env_var: &str, module: &str) -> Option<PathBuf> {
+    let py = std::env::var_os(env_var)
+        .map(PathBuf::from)
+        .or_else(|| which("python3"))?;
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Some(py)
+    } else {
+        missing(
+            &format!("python module {module}"),
+            &format!("{} cannot import it (set {env_var})", py.display()),
+        )
+    }
+}
+
+/// The folder of reference fixtures (`$KSEC_FIXTURES`, else `../shared/testdata`
+/// next to the workspace). Missing fixtures follow the same policy as peers.
+pub fn fixtures() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KSEC_FIXTURES") {
+        let p = PathBuf::from(p);
+        if p.is_dir() {
+            return Some(p);
+        }
+    }
+    let guess = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata");
+    if guess.is_dir() {
+        return Some(guess);
+    }
+    missing("fixtures", "set KSEC_FIXTURES to the shared testdata folder")
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Waits until `127.0.0.1:port` accepts TCP connections, or panics after `timeout`.
+pub fn wait_for_port(port: u16, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < timeout,
+            "nothing listened on 127.0.0.1:{port} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A child process (a server a test started) that is killed when dropped,
+/// also when the test fails.
+pub struct ChildGuard {
+    child: Option<Child>,
+    /// What it is, for messages.
+    pub name: String,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd` and guards it.
+    pub fn spawn(name: &str, cmd: &mut Command) -> std::io::Result<Self> {
+        let child = cmd.spawn()?;
+        Ok(Self { child: Some(child), name: name.to_string() })
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Stops the process now (for tests of a peer that goes away mid-run).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A private temporary directory removed at the end of the test.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("ksec-test-").tempdir().expect("tempdir")
+}
