@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 
 /// True when missing peers must fail tests instead of skipping them.
 pub fn peers_required() -> bool {
-    let on = |v: &str| std::env::var(v).map(|s| s == "true" || s == "1").unwrap_or(false);
+    let on = |v: &str| {
+        std::env::var(v)
+            .map(|s| s == "true" || s == "1")
+            .unwrap_or(false)
+    };
     on("CI") || on("KSEC_REQUIRE_PEERS")
 }
 
@@ -36,7 +40,10 @@ pub fn peer(name: &str) -> Option<PathBuf> {
         if p.exists() {
             return Some(p);
         }
-        return missing(name, &format!("{var} points to {} which does not exist", p.display()));
+        return missing(
+            name,
+            &format!("{var} points to {} which does not exist", p.display()),
+        );
     }
     match which(name) {
         Some(p) => Some(p),
@@ -94,7 +101,10 @@ pub fn fixtures() -> Option<PathBuf> {
     if guess.is_dir() {
         return Some(guess);
     }
-    missing("fixtures", "set KSEC_FIXTURES to the shared testdata folder")
+    missing(
+        "fixtures",
+        "set KSEC_FIXTURES to the shared testdata folder",
+    )
 }
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
@@ -129,7 +139,10 @@ impl ChildGuard {
     /// Spawns `cmd` and guards it.
     pub fn spawn(name: &str, cmd: &mut Command) -> std::io::Result<Self> {
         let child = cmd.spawn()?;
-        Ok(Self { child: Some(child), name: name.to_string() })
+        Ok(Self {
+            child: Some(child),
+            name: name.to_string(),
+        })
     }
 
     /// The process id.
@@ -154,5 +167,8 @@ impl Drop for ChildGuard {
 
 /// A private temporary directory removed at the end of the test.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("ksec-test-").tempdir().expect("tempdir")
+    tempfile::Builder::new()
+        .prefix("ksec-test-")
+        .tempdir()
+        .expect("tempdir")
 }
