@@ -31,6 +31,8 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
+    Sops(commands::sops::SopsArgs),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -59,6 +61,14 @@ struct KubesealCli {
     /// Print version information and exit.
     #[arg(long)]
     version: bool,
+}
+
+/// `sops`: ksec's sops commands at the top level.
+#[derive(Parser, Debug)]
+#[command(name = "sops", about = "sops, as implemented by ksec", version)]
+struct SopsCli {
+    #[command(flatten)]
+    args: commands::sops::SopsArgs,
 }
 
 fn invoked_as() -> String {
@@ -90,6 +100,7 @@ fn main() -> ExitCode {
                 commands::seal::run(cli.seal)
             }
         }
+        "sops" => commands::sops::run(SopsCli::parse().args),
         _ => run(Cli::parse()),
     };
     match result {
@@ -107,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        Command::Sops(a) => commands::sops::run(a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),
@@ -122,5 +134,6 @@ mod tests {
     fn cli_definitions_are_consistent() {
         Cli::command().debug_assert();
         KubesealCli::command().debug_assert();
+        SopsCli::command().debug_assert();
     }
 }

@@ -4,4 +4,5 @@ pub mod demo;
 pub mod keys;
 pub mod reseal;
 pub mod seal;
+pub mod sops;
 pub mod unseal;
