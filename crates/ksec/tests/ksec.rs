@@ -11,3 +11,5 @@ mod interop;
 mod keys;
 #[path = "ksec/seal.rs"]
 mod seal;
+#[path = "ksec/sops.rs"]
+mod sops;

@@ -116,6 +116,10 @@ pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
             Format::Json | Format::Binary => {
                 let mut out = String::new();
                 json::write_value(&mut out, v, 0, &json_indent(opts));
+                // sops emits a mapping as a file (with a final newline), other values bare.
+                if matches!(v, Value::Map(_)) {
+                    out.push('\n');
+                }
                 out.into_bytes()
             }
             _ => yaml::emit::emit_value(v, opts.indent.unwrap_or(4)).into_bytes(),

@@ -150,6 +150,36 @@ pub enum SopsCommand {
         /// The path, e.g. '["a"][0]'.
         index: String,
     },
+    /// Run a command with the file's top-level values as environment variables.
+    #[command(name = "exec-env")]
+    ExecEnv {
+        #[command(flatten)]
+        common: Common,
+        /// The file.
+        file: PathBuf,
+        /// The command (run by `sh -c`).
+        command: String,
+        /// Do not inherit this process's environment.
+        #[arg(long)]
+        pristine: bool,
+    },
+    /// Run a command with the decrypted file at a private temporary path (`{}` in
+    /// the command is replaced by it); the file is removed afterwards.
+    #[command(name = "exec-file")]
+    ExecFile {
+        #[command(flatten)]
+        common: Common,
+        /// The file.
+        file: PathBuf,
+        /// The command (run by `sh -c`).
+        command: String,
+        /// Accepted for compatibility: ksec always uses a private temporary file.
+        #[arg(long = "no-fifo")]
+        no_fifo: bool,
+        /// Name of the temporary file.
+        #[arg(long)]
+        filename: Option<String>,
+    },
     /// Print whether a file is encrypted: {"encrypted": true|false}.
     Filestatus {
         #[command(flatten)]
@@ -177,6 +207,19 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
             index,
         }) => set(&common, &file, &index, None),
         Some(SopsCommand::Filestatus { common, file }) => filestatus(&common, &file),
+        Some(SopsCommand::ExecEnv {
+            common,
+            file,
+            command,
+            pristine,
+        }) => exec_env(&common, &file, &command, pristine),
+        Some(SopsCommand::ExecFile {
+            common,
+            file,
+            command,
+            filename,
+            ..
+        }) => exec_file(&common, &file, &command, filename.as_deref()),
         None => {
             let f = args.file.as_deref();
             if args.encrypt {
@@ -529,12 +572,13 @@ fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     // return path, including editor failure.
     sweep_stale_buffers();
     let dir = tempfile::Builder::new()
-        .prefix("ksec-sops-edit-")
+        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
         .tempdir()?;
     std::fs::set_permissions(
         dir.path(),
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )?;
+    remove_on_signal(dir.path());
     let buf = dir.path().join(file.file_name().unwrap_or_default());
     std::fs::write(&buf, &*plain)?;
     let editor = std::env::var("SOPS_EDITOR")
@@ -568,24 +612,103 @@ fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes edit buffers left by a ksec process that was killed (older than a day).
+/// On SIGINT, SIGTERM or SIGHUP while the editor runs, removes the buffer folder
+/// and exits (130), so no plaintext stays on disk.
+fn remove_on_signal(dir: &Path) {
+    let dir = dir.to_path_buf();
+    // Only one handler per process; a second edit in the same process keeps the first.
+    let _ = ctrlc::set_handler(move || {
+        let _ = std::fs::remove_dir_all(&dir);
+        eprintln!("interrupted: the edit buffer was removed and the file left unchanged");
+        std::process::exit(130);
+    });
+}
+
+const BUFFER_PREFIX: &str = "ksec-sops-edit-";
+
+/// Removes edit buffers left by a ksec process that was killed (SIGKILL, power
+/// loss): folders named after a process id that no longer runs.
 fn sweep_stale_buffers() {
     let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
         return;
     };
     for e in rd.flatten() {
         let name = e.file_name();
-        if !name.to_string_lossy().starts_with("ksec-sops-edit-") {
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(BUFFER_PREFIX)) else {
             continue;
-        }
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() > 86_400);
-        if old {
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }
+}
+
+fn child_code(st: std::process::ExitStatus) -> ExitCode {
+    ExitCode::from(st.code().map_or(exit::ERROR, |c| c as u8))
+}
+
+fn exec_env(c: &Common, file: &Path, command: &str, pristine: bool) -> Result<ExitCode> {
+    let (inf, _) = formats(c, Some(file))?;
+    let input = io::read_file(file)?;
+    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg(command);
+    if pristine {
+        cmd.env_clear();
+    }
+    for it in &o.doc.branches[0] {
+        if let Item::Entry(k, v) = it {
+            if let Some((b, _)) = ksec_sops::cipher::leaf_bytes(v) {
+                let text = String::from_utf8_lossy(&b).into_owned();
+                let text = if matches!(v, Value::Bool(_)) {
+                    text.to_lowercase()
+                } else {
+                    text
+                };
+                cmd.env(k, text);
+            }
+        }
+    }
+    let st = cmd
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    Ok(child_code(st))
+}
+
+fn exec_file(c: &Common, file: &Path, command: &str, filename: Option<&str>) -> Result<ExitCode> {
+    let (inf, outf) = formats(c, Some(file))?;
+    let input = io::read_file(file)?;
+    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
+    let plain = zeroize::Zeroizing::new(stores::emit_plain(
+        outf,
+        &o.doc,
+        EmitOptions { indent: c.indent },
+    )?);
+    sweep_stale_buffers();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
+        .tempdir()?;
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )?;
+    remove_on_signal(dir.path());
+    let path = dir.path().join(filename.unwrap_or("tmp-file"));
+    std::fs::write(&path, &*plain)?;
+    let cmdline = if command.contains("{}") {
+        command.replace("{}", &path.to_string_lossy())
+    } else {
+        format!("{command} {}", path.to_string_lossy())
+    };
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmdline)
+        .status()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    drop(dir);
+    Ok(child_code(st))
 }
