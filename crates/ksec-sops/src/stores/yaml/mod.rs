@@ -26,6 +26,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn floats_like_go() {
+        use emit::yaml_float;
+        assert_eq!(yaml_float(12345678.5), "1.23456785e+07");
+        assert_eq!(yaml_float(123456.0), "123456");
+        assert_eq!(yaml_float(1e6), "1e+06");
+        assert_eq!(yaml_float(0.0001), "0.0001");
+        assert_eq!(yaml_float(0.00001), "1e-05");
+        assert_eq!(yaml_float(2.5), "2.5");
+        assert_eq!(yaml_float(-0.25), "-0.25");
+    }
+
+    #[test]
     fn merge_keys_and_tags() {
         let y = b"merged:\n    !!merge <<:\n        q: 1\n    z: 2\nother: 1\n";
         let d = parse_documents(y).unwrap();
