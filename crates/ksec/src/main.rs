@@ -32,7 +32,7 @@ enum Command {
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
     /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
-    Sops(commands::sops::SopsArgs),
+    Sops(Box<commands::sops::SopsArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -118,7 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
-        Command::Sops(a) => commands::sops::run(a),
+        Command::Sops(a) => commands::sops::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

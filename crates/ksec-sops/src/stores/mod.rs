@@ -11,16 +11,10 @@ use crate::tree::{Document, Item, Value};
 use crate::{Error, Format};
 
 /// Options for writing.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct EmitOptions {
     /// YAML indentation (sops's default 4) / JSON indentation in spaces (0 = tab).
     pub indent: Option<usize>,
-}
-
-impl Default for EmitOptions {
-    fn default() -> Self {
-        Self { indent: None }
-    }
 }
 
 /// Reads a plaintext file.

@@ -404,8 +404,8 @@ fn parse_path(s: &str) -> Result<Vec<PathSeg>> {
         let inner = rest
             .strip_prefix('[')
             .context("a path looks like [\"key\"][0]")?;
-        let end = if inner.starts_with('"') {
-            inner[1..]
+        let end = if let Some(quoted) = inner.strip_prefix('"') {
+            quoted
                 .find('"')
                 .map(|i| i + 2)
                 .context("unterminated \"key\" in path")?
@@ -489,61 +489,14 @@ fn set(c: &Common, file: &Path, index: &str, value: Option<&str>) -> Result<Exit
     let kr = keyring(c);
     let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
     let path = parse_path(index)?;
-    let (last, parents) = path.split_last().context("empty path")?;
+    if path.is_empty() {
+        bail!("empty path");
+    }
     let newv = value
         .map(|v| ksec_sops::stores::json::parse_value(v.as_bytes()))
         .transpose()
         .context("the value must be JSON, e.g. '\"text\"' or 42")?;
-    let mut cur: &mut Vec<Item> = &mut o.doc.branches[0];
-    let mut seq: Option<&mut Vec<Value>> = None;
-    for seg in parents {
-        match seg {
-            PathSeg::Key(k) => {
-                let items = match seq.take() {
-                    Some(_) => bail!("path component {k:?} follows an index"),
-                    None => cur,
-                };
-                let pos = match items
-                    .iter()
-                    .position(|i| matches!(i, Item::Entry(x, _) if x == k))
-                {
-                    Some(p) => p,
-                    None if value.is_some() => {
-                        items.push(Item::Entry(k.clone(), Value::Map(Vec::new())));
-                        items.len() - 1
-                    }
-                    None => bail!("key {k:?} not found"),
-                };
-                match &mut items[pos] {
-                    Item::Entry(_, Value::Map(m)) => cur = m,
-                    Item::Entry(_, Value::Seq(s)) => {
-                        let s: *mut Vec<Value> = s;
-                        let _ = s;
-                        bail!("indexes into sequences inside set/unset paths are not supported yet")
-                    }
-                    _ => bail!("{k:?} is not a mapping"),
-                }
-            }
-            PathSeg::Index(_) => bail!("indexes in set/unset paths are not supported yet"),
-        }
-    }
-    let _ = seq;
-    match last {
-        PathSeg::Key(k) => {
-            let pos = cur
-                .iter()
-                .position(|i| matches!(i, Item::Entry(x, _) if x == k));
-            match (pos, newv) {
-                (Some(p), Some(v)) => cur[p] = Item::Entry(k.clone(), v),
-                (None, Some(v)) => cur.push(Item::Entry(k.clone(), v)),
-                (Some(p), None) => {
-                    cur.remove(p);
-                }
-                (None, None) => bail!("key {k:?} not found"),
-            }
-        }
-        PathSeg::Index(_) => bail!("indexes in set/unset paths are not supported yet"),
-    }
+    set_in(&mut o.doc.branches[0], &path, newv)?;
     let out = file::seal(
         &mut o.doc,
         o.metadata.clone(),
@@ -711,4 +664,76 @@ fn exec_file(c: &Common, file: &Path, command: &str, filename: Option<&str>) -> 
         .with_context(|| format!("cannot run {command:?}"))?;
     drop(dir);
     Ok(child_code(st))
+}
+
+/// Sets (or with `None` removes) the value at `path` inside a mapping's items.
+fn set_in(items: &mut Vec<Item>, path: &[PathSeg], v: Option<Value>) -> Result<()> {
+    let (PathSeg::Key(k), rest) = (&path[0], &path[1..]) else {
+        bail!("an index cannot select an entry of a mapping");
+    };
+    let pos = items
+        .iter()
+        .position(|i| matches!(i, Item::Entry(x, _) if x == k));
+    match (pos, rest.is_empty()) {
+        (Some(p), true) => match v {
+            Some(v) => items[p] = Item::Entry(k.clone(), v),
+            None => {
+                items.remove(p);
+            }
+        },
+        (None, true) => match v {
+            Some(v) => items.push(Item::Entry(k.clone(), v)),
+            None => bail!("key {k:?} not found"),
+        },
+        (Some(p), false) => {
+            if let Item::Entry(_, node) = &mut items[p] {
+                set_value(node, rest, v)?;
+            }
+        }
+        (None, false) => {
+            if v.is_none() {
+                bail!("key {k:?} not found");
+            }
+            let mut node = match rest[0] {
+                PathSeg::Key(_) => Value::Map(Vec::new()),
+                PathSeg::Index(_) => Value::Seq(Vec::new()),
+            };
+            set_value(&mut node, rest, v)?;
+            items.push(Item::Entry(k.clone(), node));
+        }
+    }
+    Ok(())
+}
+
+fn set_value(node: &mut Value, path: &[PathSeg], v: Option<Value>) -> Result<()> {
+    match (node, &path[0]) {
+        (Value::Map(items), PathSeg::Key(_)) => set_in(items, path, v),
+        (Value::Seq(vs), PathSeg::Index(i)) => {
+            let rest = &path[1..];
+            if rest.is_empty() {
+                match v {
+                    Some(v) if *i < vs.len() => vs[*i] = v,
+                    Some(v) => vs.push(v),
+                    None if *i < vs.len() => {
+                        vs.remove(*i);
+                    }
+                    None => bail!("index {i} is out of range"),
+                }
+                return Ok(());
+            }
+            if *i >= vs.len() {
+                if v.is_none() {
+                    bail!("index {i} is out of range");
+                }
+                vs.push(match rest[0] {
+                    PathSeg::Key(_) => Value::Map(Vec::new()),
+                    PathSeg::Index(_) => Value::Seq(Vec::new()),
+                });
+            }
+            let at = (*i).min(vs.len() - 1);
+            set_value(&mut vs[at], rest, v)
+        }
+        (other, PathSeg::Key(k)) => bail!("cannot select key {k:?} in a {}", other.kind()),
+        (other, PathSeg::Index(i)) => bail!("cannot select index {i} in a {}", other.kind()),
+    }
 }
