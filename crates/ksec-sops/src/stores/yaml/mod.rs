@@ -1,6 +1,9 @@
 //! The YAML store (see [`parse`] and [`emit`] for why it is hand-written).
 pub mod emit;
+mod flow;
 pub mod parse;
+mod resolve;
+mod scalar;
 
 use crate::tree::Item;
 

@@ -1,19 +1,24 @@
 //! `ksec sops …` and the drop-in `sops`: sops's commands, flags and exit codes over
 //! the `ksec-sops` library.
+mod edit;
+mod path;
+
 use crate::io;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use edit::{edit, exec_env, exec_file};
 use ksec_sops::config::Config;
 use ksec_sops::file::{self, EncryptOptions};
 use ksec_sops::keys::{Keyring, Recipient};
 use ksec_sops::rules::Rules;
 use ksec_sops::stores::{self, EmitOptions};
-use ksec_sops::{Error, Format, Item, Value};
+use ksec_sops::{Error, Format};
+use path::{extract, parse_path, set_in};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// sops's exit codes.
-mod exit {
+pub(super) mod exit {
     pub const ERROR: u8 = 1;
     pub const COULD_NOT_READ: u8 = 2;
     pub const MAC_MISMATCH: u8 = 51;
@@ -250,7 +255,7 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
     }
 }
 
-fn formats(c: &Common, file: Option<&Path>) -> Result<(Format, Format)> {
+pub(super) fn formats(c: &Common, file: Option<&Path>) -> Result<(Format, Format)> {
     let name = c
         .filename_override
         .as_deref()
@@ -281,7 +286,7 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
-fn keyring(c: &Common) -> Keyring {
+pub(super) fn keyring(c: &Common) -> Keyring {
     let mut k = Keyring::from_env();
     if let Some(o) = &c.decryption_order {
         k.decryption_order = o.split(',').map(|s| s.trim().to_string()).collect();
@@ -396,64 +401,6 @@ fn rules_from_flags(c: &Common) -> Result<Rules> {
     })
 }
 
-/// Parses `["a"][0]["b"]`.
-fn parse_path(s: &str) -> Result<Vec<PathSeg>> {
-    let mut out = Vec::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let inner = rest
-            .strip_prefix('[')
-            .context("a path looks like [\"key\"][0]")?;
-        let end = if let Some(quoted) = inner.strip_prefix('"') {
-            quoted
-                .find('"')
-                .map(|i| i + 2)
-                .context("unterminated \"key\" in path")?
-        } else {
-            inner.find(']').context("missing ] in path")?
-        };
-        let tok = &inner[..end];
-        out.push(
-            if let Some(k) = tok.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                PathSeg::Key(k.to_string())
-            } else {
-                PathSeg::Index(
-                    tok.trim()
-                        .parse()
-                        .with_context(|| format!("{tok:?} is not an index"))?,
-                )
-            },
-        );
-        rest = inner[end..]
-            .strip_prefix(']')
-            .context("missing ] in path")?;
-    }
-    Ok(out)
-}
-
-enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-fn extract<'a>(items: &'a [Item], path: &[PathSeg]) -> Result<&'a Value> {
-    let mut cur: Option<&Value> = None;
-    for (n, seg) in path.iter().enumerate() {
-        let found = match (seg, cur) {
-            (PathSeg::Key(k), None) => items.iter().find_map(|i| match i {
-                Item::Entry(x, v) if x == k => Some(v),
-                _ => None,
-            }),
-            (PathSeg::Key(k), Some(v)) => v.get(k),
-            // Like sops, comments count as sequence elements.
-            (PathSeg::Index(i), Some(Value::Seq(vs))) => vs.get(*i),
-            _ => None,
-        };
-        cur = Some(found.with_context(|| format!("component {} of the path not found", n + 1))?);
-    }
-    cur.context("empty path")
-}
-
 fn decrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
     let (inf, outf) = formats(c, file)?;
     let input = read_input(file)?;
@@ -506,234 +453,4 @@ fn set(c: &Common, file: &Path, index: &str, value: Option<&str>) -> Result<Exit
     )?;
     io::write_atomic(file, &out, 0o600)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
-    let (inf, _) = formats(c, Some(file))?;
-    if !file.exists() {
-        bail!("{} does not exist (creating new files in the editor is not supported yet; write it and run encrypt)", file.display());
-    }
-    let input = io::read_file(file)?;
-    let kr = keyring(c);
-    let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
-    let plain = zeroize::Zeroizing::new(stores::emit_plain(
-        inf,
-        &o.doc,
-        EmitOptions { indent: c.indent },
-    )?);
-    // A private 0700 folder holds the buffer; dropping it removes it on every
-    // return path, including editor failure.
-    sweep_stale_buffers();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
-        .tempdir()?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    remove_on_signal(dir.path());
-    let buf = dir.path().join(file.file_name().unwrap_or_default());
-    std::fs::write(&buf, &*plain)?;
-    let editor = std::env::var("SOPS_EDITOR")
-        .or_else(|_| std::env::var("EDITOR"))
-        .unwrap_or_else(|_| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&buf)
-        .status()
-        .with_context(|| format!("cannot run the editor {editor:?}"))?;
-    if !status.success() {
-        bail!("the editor exited with {status}; the file is unchanged");
-    }
-    let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
-    drop(dir);
-    if *edited == *plain {
-        eprintln!("file unchanged, not re-encrypting");
-        return Ok(ExitCode::from(exit::FILE_UNCHANGED));
-    }
-    let mut doc = stores::load_plain(inf, &edited)?;
-    let out = file::seal(
-        &mut doc,
-        o.metadata.clone(),
-        &mut o.cipher,
-        inf,
-        EmitOptions { indent: c.indent },
-    )?;
-    io::write_atomic(file, &out, 0o600)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// On SIGINT, SIGTERM or SIGHUP while the editor runs, removes the buffer folder
-/// and exits (130), so no plaintext stays on disk.
-fn remove_on_signal(dir: &Path) {
-    let dir = dir.to_path_buf();
-    // Only one handler per process; a second edit in the same process keeps the first.
-    let _ = ctrlc::set_handler(move || {
-        let _ = std::fs::remove_dir_all(&dir);
-        eprintln!("interrupted: the edit buffer was removed and the file left unchanged");
-        std::process::exit(130);
-    });
-}
-
-const BUFFER_PREFIX: &str = "ksec-sops-edit-";
-
-/// Removes edit buffers left by a ksec process that was killed (SIGKILL, power
-/// loss): folders named after a process id that no longer runs.
-fn sweep_stale_buffers() {
-    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(BUFFER_PREFIX)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let alive = Path::new(&format!("/proc/{pid}")).exists();
-        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
-}
-
-fn child_code(st: std::process::ExitStatus) -> ExitCode {
-    ExitCode::from(st.code().map_or(exit::ERROR, |c| c as u8))
-}
-
-fn exec_env(c: &Common, file: &Path, command: &str, pristine: bool) -> Result<ExitCode> {
-    let (inf, _) = formats(c, Some(file))?;
-    let input = io::read_file(file)?;
-    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
-    let mut cmd = std::process::Command::new("sh");
-    cmd.arg("-c").arg(command);
-    if pristine {
-        cmd.env_clear();
-    }
-    for it in &o.doc.branches[0] {
-        if let Item::Entry(k, v) = it {
-            if let Some((b, _)) = ksec_sops::cipher::leaf_bytes(v) {
-                let text = String::from_utf8_lossy(&b).into_owned();
-                let text = if matches!(v, Value::Bool(_)) {
-                    text.to_lowercase()
-                } else {
-                    text
-                };
-                cmd.env(k, text);
-            }
-        }
-    }
-    let st = cmd
-        .status()
-        .with_context(|| format!("cannot run {command:?}"))?;
-    Ok(child_code(st))
-}
-
-fn exec_file(c: &Common, file: &Path, command: &str, filename: Option<&str>) -> Result<ExitCode> {
-    let (inf, outf) = formats(c, Some(file))?;
-    let input = io::read_file(file)?;
-    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
-    let plain = zeroize::Zeroizing::new(stores::emit_plain(
-        outf,
-        &o.doc,
-        EmitOptions { indent: c.indent },
-    )?);
-    sweep_stale_buffers();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
-        .tempdir()?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    remove_on_signal(dir.path());
-    let path = dir.path().join(filename.unwrap_or("tmp-file"));
-    std::fs::write(&path, &*plain)?;
-    let cmdline = if command.contains("{}") {
-        command.replace("{}", &path.to_string_lossy())
-    } else {
-        format!("{command} {}", path.to_string_lossy())
-    };
-    let st = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&cmdline)
-        .status()
-        .with_context(|| format!("cannot run {command:?}"))?;
-    drop(dir);
-    Ok(child_code(st))
-}
-
-/// Sets (or with `None` removes) the value at `path` inside a mapping's items.
-fn set_in(items: &mut Vec<Item>, path: &[PathSeg], v: Option<Value>) -> Result<()> {
-    let (PathSeg::Key(k), rest) = (&path[0], &path[1..]) else {
-        bail!("an index cannot select an entry of a mapping");
-    };
-    let pos = items
-        .iter()
-        .position(|i| matches!(i, Item::Entry(x, _) if x == k));
-    match (pos, rest.is_empty()) {
-        (Some(p), true) => match v {
-            Some(v) => items[p] = Item::Entry(k.clone(), v),
-            None => {
-                items.remove(p);
-            }
-        },
-        (None, true) => match v {
-            Some(v) => items.push(Item::Entry(k.clone(), v)),
-            None => bail!("key {k:?} not found"),
-        },
-        (Some(p), false) => {
-            if let Item::Entry(_, node) = &mut items[p] {
-                set_value(node, rest, v)?;
-            }
-        }
-        (None, false) => {
-            if v.is_none() {
-                bail!("key {k:?} not found");
-            }
-            let mut node = match rest[0] {
-                PathSeg::Key(_) => Value::Map(Vec::new()),
-                PathSeg::Index(_) => Value::Seq(Vec::new()),
-            };
-            set_value(&mut node, rest, v)?;
-            items.push(Item::Entry(k.clone(), node));
-        }
-    }
-    Ok(())
-}
-
-fn set_value(node: &mut Value, path: &[PathSeg], v: Option<Value>) -> Result<()> {
-    match (node, &path[0]) {
-        (Value::Map(items), PathSeg::Key(_)) => set_in(items, path, v),
-        (Value::Seq(vs), PathSeg::Index(i)) => {
-            let rest = &path[1..];
-            if rest.is_empty() {
-                match v {
-                    Some(v) if *i < vs.len() => vs[*i] = v,
-                    Some(v) => vs.push(v),
-                    None if *i < vs.len() => {
-                        vs.remove(*i);
-                    }
-                    None => bail!("index {i} is out of range"),
-                }
-                return Ok(());
-            }
-            if *i >= vs.len() {
-                if v.is_none() {
-                    bail!("index {i} is out of range");
-                }
-                vs.push(match rest[0] {
-                    PathSeg::Key(_) => Value::Map(Vec::new()),
-                    PathSeg::Index(_) => Value::Seq(Vec::new()),
-                });
-            }
-            let at = (*i).min(vs.len() - 1);
-            set_value(&mut vs[at], rest, v)
-        }
-        (other, PathSeg::Key(k)) => bail!("cannot select key {k:?} in a {}", other.kind()),
-        (other, PathSeg::Index(i)) => bail!("cannot select index {i} in a {}", other.kind()),
-    }
 }
