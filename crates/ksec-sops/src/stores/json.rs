@@ -292,32 +292,7 @@ pub fn write_value(out: &mut String, v: &Value, depth: usize, indent: &str) {
         }
     };
     match v {
-        Value::Map(items) => {
-            let entries: Vec<(&String, &Value)> = items
-                .iter()
-                .filter_map(|i| match i {
-                    Item::Entry(k, v) => Some((k, v)),
-                    Item::Comment(_) => None,
-                })
-                .collect();
-            if entries.is_empty() {
-                out.push_str("{}");
-                return;
-            }
-            out.push_str("{\n");
-            for (n, (k, v)) in entries.iter().enumerate() {
-                pad(out, depth + 1);
-                write_string(out, k);
-                out.push_str(": ");
-                write_value(out, v, depth + 1, indent);
-                if n + 1 < entries.len() {
-                    out.push(',');
-                }
-                out.push('\n');
-            }
-            pad(out, depth);
-            out.push('}');
-        }
+        Value::Map(items) => write_map(out, items.iter(), depth, indent),
         Value::Seq(vs) => {
             let vs: Vec<&Value> = vs
                 .iter()
@@ -349,10 +324,46 @@ pub fn write_value(out: &mut String, v: &Value, depth: usize, indent: &str) {
     }
 }
 
-/// Emits a top-level object followed by a newline.
-pub fn emit(items: &[Item], indent: &str) -> Vec<u8> {
+fn write_map<'a>(
+    out: &mut String,
+    items: impl Iterator<Item = &'a Item>,
+    depth: usize,
+    indent: &str,
+) {
+    let entries: Vec<(&String, &Value)> = items
+        .filter_map(|i| match i {
+            Item::Entry(k, v) => Some((k, v)),
+            Item::Comment(_) => None,
+        })
+        .collect();
+    if entries.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{\n");
+    for (n, (k, v)) in entries.iter().enumerate() {
+        for _ in 0..depth + 1 {
+            out.push_str(indent);
+        }
+        write_string(out, k);
+        out.push_str(": ");
+        write_value(out, v, depth + 1, indent);
+        if n + 1 < entries.len() {
+            out.push(',');
+        }
+        out.push('\n');
+    }
+    for _ in 0..depth {
+        out.push_str(indent);
+    }
+    out.push('}');
+}
+
+/// Emits a top-level object (plus an `extra` entry such as `sops`, without
+/// copying the tree) followed by a newline.
+pub fn emit(items: &[Item], extra: Option<&Item>, indent: &str) -> Vec<u8> {
     let mut out = String::new();
-    write_value(&mut out, &Value::Map(items.to_vec()), 0, indent);
+    write_map(&mut out, items.iter().chain(extra), 0, indent);
     out.push('\n');
     out.into_bytes()
 }
@@ -364,7 +375,7 @@ mod tests {
     #[test]
     fn parse_emit() {
         let items = parse(br#"{"a": 1, "b": [1.5, true, null, "x<"], "c": {}}"#).unwrap();
-        let s = String::from_utf8(emit(&items, "\t")).unwrap();
+        let s = String::from_utf8(emit(&items, None, "\t")).unwrap();
         assert_eq!(s, "{\n\t\"a\": 1,\n\t\"b\": [\n\t\t1.5,\n\t\ttrue,\n\t\tnull,\n\t\t\"x\\u003c\"\n\t],\n\t\"c\": {}\n}\n");
         assert!(parse(b"[1]").is_err());
         assert!(parse(br#"{"a":1,"a":2}"#)

@@ -80,8 +80,8 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, Value),
 /// Writes a plaintext file.
 pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<Vec<u8>, Error> {
     Ok(match format {
-        Format::Yaml => yaml::emit_documents(&doc.branches, opts.indent.unwrap_or(4)),
-        Format::Json => json::emit(first(doc), &json_indent(opts)),
+        Format::Yaml => yaml::emit_documents(&doc.branches, None, opts.indent.unwrap_or(4)),
+        Format::Json => json::emit(first(doc), None, &json_indent(opts)),
         Format::Dotenv => dotenv::emit(first(doc), None)?,
         Format::Ini => ini::emit(first(doc), None)?,
         Format::Binary => {
@@ -128,17 +128,10 @@ pub fn emit_encrypted(
     meta: &Value,
     opts: EmitOptions,
 ) -> Result<Vec<u8>, Error> {
-    let with_meta = |items: &[Item]| {
-        let mut v = items.to_vec();
-        v.push(Item::Entry("sops".into(), meta.clone()));
-        v
-    };
+    let sops = Item::Entry("sops".into(), meta.clone());
     Ok(match format {
-        Format::Yaml => {
-            let branches: Vec<Vec<Item>> = doc.branches.iter().map(|b| with_meta(b)).collect();
-            yaml::emit_documents(&branches, opts.indent.unwrap_or(4))
-        }
-        Format::Json | Format::Binary => json::emit(&with_meta(first(doc)), &json_indent(opts)),
+        Format::Yaml => yaml::emit_documents(&doc.branches, Some(&sops), opts.indent.unwrap_or(4)),
+        Format::Json | Format::Binary => json::emit(first(doc), Some(&sops), &json_indent(opts)),
         Format::Dotenv => dotenv::emit(first(doc), Some(meta))?,
         Format::Ini => ini::emit(first(doc), Some(meta))?,
     })

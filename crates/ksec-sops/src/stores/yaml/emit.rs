@@ -5,15 +5,19 @@
 use super::parse::{parse_int, resolve_plain};
 use crate::tree::{go_float_f, Item, Value};
 
-/// Writes one document (a top-level mapping).
-pub fn emit_document(items: &[Item], indent: usize, out: &mut String) {
+/// Writes one document (a top-level mapping), plus an `extra` entry at its end
+/// (the `sops` metadata) without copying the tree.
+pub fn emit_document(items: &[Item], extra: Option<&Item>, indent: usize, out: &mut String) {
     let indent = indent.max(1);
     let mut e = E { out, step: indent };
-    if items.is_empty() {
+    if items.is_empty() && extra.is_none() {
         e.out.push_str("{}\n");
         return;
     }
     e.map(items, 0);
+    if let Some(x) = extra {
+        e.map(std::slice::from_ref(x), 0);
+    }
 }
 
 /// Writes a single value (sops's `EmitValue`, used by `--extract`).

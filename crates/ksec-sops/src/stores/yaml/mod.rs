@@ -12,14 +12,15 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Vec<Item>>, crate::Error> {
     parse::parse(input)
 }
 
-/// Writes branches as a YAML stream (`---` between documents).
-pub fn emit_documents(branches: &[Vec<Item>], indent: usize) -> Vec<u8> {
+/// Writes branches as a YAML stream (`---` between documents), each followed by
+/// `extra` (the `sops` metadata entry) when given.
+pub fn emit_documents(branches: &[Vec<Item>], extra: Option<&Item>, indent: usize) -> Vec<u8> {
     let mut out = String::new();
     for (n, b) in branches.iter().enumerate() {
         if n > 0 {
             out.push_str("---\n");
         }
-        emit::emit_document(b, indent, &mut out);
+        emit::emit_document(b, extra, indent, &mut out);
     }
     out.into_bytes()
 }
@@ -44,7 +45,7 @@ mod tests {
     fn merge_keys_and_tags() {
         let y = b"merged:\n    !!merge <<:\n        q: 1\n    z: 2\nother: 1\n";
         let d = parse_documents(y).unwrap();
-        let out = String::from_utf8(emit_documents(&d, 4)).unwrap();
+        let out = String::from_utf8(emit_documents(&d, None, 4)).unwrap();
         assert_eq!(out, std::str::from_utf8(y).unwrap());
     }
 }

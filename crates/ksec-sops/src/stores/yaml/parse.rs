@@ -377,7 +377,9 @@ impl<'a> P<'a> {
         let mut items = comments(head);
         let mut seen: HashMap<String, usize> = HashMap::new();
         loop {
-            let line = self.line();
+            // Byte offsets, turned into line numbers only for an error message
+            // (counting lines on every entry would make parsing quadratic).
+            let start = self.i;
             let explicit = self.peek() == Some(b'?');
             let k = if explicit {
                 self.i += 1;
@@ -399,10 +401,15 @@ impl<'a> P<'a> {
             } else {
                 self.key()?
             };
-            if let Some(prev) = seen.insert(k.clone(), line) {
+            if let Some(prev) = seen.insert(k.clone(), start) {
+                let line_of =
+                    |pos: usize| 1 + self.b[..pos].iter().filter(|c| **c == b'\n').count();
                 return Err(perr(
-                    line,
-                    format!("mapping key {k:?} already defined at line {prev}"),
+                    line_of(start),
+                    format!(
+                        "mapping key {k:?} already defined at line {}",
+                        line_of(prev)
+                    ),
                 ));
             }
             self.skip_spaces();
