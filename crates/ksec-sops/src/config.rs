@@ -78,14 +78,16 @@ fn group(v: &Value) -> Vec<Recipient> {
         .map(|s| Recipient::age(s))
         .collect();
     g.extend(strings(v.get("pgp")).iter().map(|s| Recipient::pgp(s)));
-    for kind in [
-        "kms",
-        "gcp_kms",
-        "azure_keyvault",
-        "hc_vault_transit_uri",
-        "hckms",
+    // Other key types are named as in the file metadata (`MasterKey::kind`), so a
+    // key service registered for that kind handles both sides.
+    for (field, kind) in [
+        ("kms", "kms"),
+        ("gcp_kms", "gcp_kms"),
+        ("azure_keyvault", "azure_kv"),
+        ("hc_vault_transit_uri", "hc_vault"),
+        ("hckms", "hckms"),
     ] {
-        for s in strings(v.get(kind)) {
+        for s in strings(v.get(field)) {
             g.push(Recipient {
                 kind: kind.into(),
                 id: s,

@@ -65,7 +65,11 @@ struct KubesealCli {
 
 /// `sops`: ksec's sops commands at the top level.
 #[derive(Parser, Debug)]
-#[command(name = "sops", about = "sops, as implemented by ksec", version)]
+#[command(
+    name = "sops",
+    about = "sops, as implemented by ksec",
+    version = concat!("3.11.0 (ksec ", env!("CARGO_PKG_VERSION"), ")")
+)]
 struct SopsCli {
     #[command(flatten)]
     args: commands::sops::SopsArgs,
