@@ -364,3 +364,22 @@ fn exec_env_and_exec_file() {
     );
     e.no_buffers_left();
 }
+
+#[test]
+fn edit_creates_a_new_file() {
+    let Some(e) = env() else { return };
+    let f = e.dir.path().join("new.yaml");
+    let o = e
+        .ksec()
+        .env("SOPS_EDITOR", "printf 'x: 1\\nname: two\\n' >")
+        .args(["sops", "edit", "--age", &e.recipient])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    e.no_buffers_left();
+    assert!(std::fs::read_to_string(&f).unwrap().contains("ENC["));
+    if let Some(out) = e.real_sops(&["decrypt", f.to_str().unwrap()]) {
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "x: 1\nname: two\n");
+    }
+}

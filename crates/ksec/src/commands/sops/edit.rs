@@ -13,21 +13,56 @@ use std::process::ExitCode;
 
 const BUFFER_PREFIX: &str = "ksec-sops-edit-";
 
+/// sops's example for a new file.
+const EXAMPLE_YAML: &str = "\
+hello: Welcome to SOPS! Edit this file as you please!
+example_key: example_value
+# Example comment
+example_array:
+    - example_value1
+    - example_value2
+example_number: 1234.56789
+example_booleans:
+    - true
+    - false
+";
+
 pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
-    if !file.exists() {
-        bail!("{} does not exist (creating new files in the editor is not supported yet; write it and run encrypt)", file.display());
-    }
-    let input = io::read_file(file)?;
     let kr = keyring(c);
-    let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
-    let plain = zeroize::Zeroizing::new(stores::emit_plain(
-        inf,
-        &o.doc,
-        EmitOptions { indent: c.indent },
-    )?);
-    // A private 0700 folder holds the buffer; dropping it removes it on every
-    // return path, including editor failure.
+    let emit = EmitOptions { indent: c.indent };
+    // An existing file is decrypted; a new one starts from sops's example.
+    let mut existing = if file.exists() {
+        Some(file::open(inf, &io::read_file(file)?, &kr, c.ignore_mac)?)
+    } else {
+        None
+    };
+    let plain = zeroize::Zeroizing::new(match &existing {
+        Some(o) => stores::emit_plain(inf, &o.doc, emit)?,
+        None => {
+            let example = stores::load_plain(ksec_sops::Format::Yaml, EXAMPLE_YAML.as_bytes())?;
+            stores::emit_plain(inf, &example, emit)?
+        }
+    });
+    let Some(edited) = run_editor(file, &plain)? else {
+        eprintln!("file unchanged, not re-encrypting");
+        return Ok(ExitCode::from(exit::FILE_UNCHANGED));
+    };
+    let mut doc = stores::load_plain(inf, &edited)?;
+    let out = match &mut existing {
+        Some(o) => file::seal(&mut doc, o.metadata.clone(), &mut o.cipher, inf, emit)?,
+        None => {
+            let opts = super::encrypt_options(c, Some(file), inf)?;
+            file::encrypt_document_for(doc, inf, &opts, &kr)?
+        }
+    };
+    io::write_atomic(file, &out, 0o600)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `plain` to a private buffer, runs the editor on it, and returns the
+/// edited bytes, or `None` when nothing changed. The buffer is gone on return.
+fn run_editor(file: &Path, plain: &[u8]) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
     sweep_stale_buffers();
     let dir = tempfile::Builder::new()
         .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
@@ -38,7 +73,7 @@ pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     )?;
     remove_on_signal(dir.path());
     let buf = dir.path().join(file.file_name().unwrap_or_default());
-    std::fs::write(&buf, &*plain)?;
+    std::fs::write(&buf, plain)?;
     let editor = std::env::var("SOPS_EDITOR")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
@@ -54,20 +89,7 @@ pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     }
     let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
     drop(dir);
-    if *edited == *plain {
-        eprintln!("file unchanged, not re-encrypting");
-        return Ok(ExitCode::from(exit::FILE_UNCHANGED));
-    }
-    let mut doc = stores::load_plain(inf, &edited)?;
-    let out = file::seal(
-        &mut doc,
-        o.metadata.clone(),
-        &mut o.cipher,
-        inf,
-        EmitOptions { indent: c.indent },
-    )?;
-    io::write_atomic(file, &out, 0o600)?;
-    Ok(ExitCode::SUCCESS)
+    Ok((*edited != plain).then_some(edited))
 }
 
 /// On SIGINT, SIGTERM or SIGHUP while the editor runs, removes the buffer folder

@@ -332,6 +332,19 @@ fn write_out(c: &Common, file: Option<&Path>, bytes: &[u8]) -> Result<()> {
 fn encrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
     let (inf, outf) = formats(c, file)?;
     let input = read_input(file)?;
+    let opts = encrypt_options(c, file, outf)?;
+    let out = file::encrypt(inf, outf, &input, &opts, &keyring(c))?;
+    write_out(c, file, &out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Recipients and rules for a new file: --age/--pgp and the rule flags, else the
+/// first matching creation rule of .sops.yaml.
+pub(super) fn encrypt_options(
+    c: &Common,
+    file: Option<&Path>,
+    outf: Format,
+) -> Result<EncryptOptions> {
     let cfg = load_config(c, file)?;
     let name = c
         .filename_override
@@ -339,32 +352,26 @@ fn encrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
         .or(file)
         .unwrap_or(Path::new("stdin"));
     let mut opts = EncryptOptions::default();
-    let mut groups: Vec<Recipient> = Vec::new();
-    for a in c
-        .age
-        .iter()
-        .flat_map(|s| s.split(','))
-        .filter(|s| !s.trim().is_empty())
-    {
-        groups.push(Recipient::age(a));
-    }
-    for p in c
-        .pgp
-        .iter()
-        .flat_map(|s| s.split(','))
-        .filter(|s| !s.trim().is_empty())
-    {
-        groups.push(Recipient::pgp(p));
-    }
+    let split = |v: &Option<String>| -> Vec<String> {
+        v.iter()
+            .flat_map(|s| s.split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut groups: Vec<Recipient> = split(&c.age).iter().map(|a| Recipient::age(a)).collect();
+    groups.extend(split(&c.pgp).iter().map(|p| Recipient::pgp(p)));
     let cli_rules = rules_from_flags(c)?;
     if groups.is_empty() {
         if let Some(rule) = cfg.as_ref().and_then(|cf| cf.rule_for(name)) {
             opts.groups = rule.groups.clone();
             opts.shamir_threshold = rule.shamir_threshold;
             opts.rules = rule.rules.clone();
-        } else if cfg.is_some() {
+        } else if let Some(cf) = &cfg {
             bail!(
-                "no matching creation rule in .sops.yaml for {} and no --age/--pgp given",
+                "no creation rule in {} matches {}, and no --age/--pgp was given",
+                cf.path.display(),
                 name.display()
             );
         }
@@ -382,10 +389,7 @@ fn encrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
         opts.shamir_threshold = c.shamir;
     }
     opts.emit = emit_opts(c, cfg.as_ref(), outf);
-    let kr = keyring(c);
-    let out = file::encrypt(inf, outf, &input, &opts, &kr)?;
-    write_out(c, file, &out)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(opts)
 }
 
 fn rules_from_flags(c: &Common) -> Result<Rules> {
