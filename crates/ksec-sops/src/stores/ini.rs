@@ -23,7 +23,10 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     let mut top: Vec<Item> = Vec::new();
     let mut default: Vec<Item> = Vec::new();
     let mut current: Option<(String, Vec<Item>)> = None;
-    let mut pending: Vec<Item> = Vec::new();
+    // go-ini joins consecutive comment lines and gives them to the next section
+    // or key; sops strips the first marker and keeps a section's comment first in
+    // its mapping and a key's comment right after the key.
+    let mut pending_lines: Vec<String> = Vec::new();
     let mut seen_sections = std::collections::HashSet::new();
     let mut i = 0;
     while i < lines.len() {
@@ -33,8 +36,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
         if line.is_empty() {
             continue;
         }
-        if let Some(c) = line.strip_prefix(';').or_else(|| line.strip_prefix('#')) {
-            pending.push(Item::Comment(c.trim().to_string()));
+        if line.starts_with(';') || line.starts_with('#') {
+            pending_lines.push(line.to_string());
             continue;
         }
         if line.starts_with('[') {
@@ -47,9 +50,10 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
             if !seen_sections.insert(name.to_string()) {
                 return Err(perr(i, &format!("duplicate section [{name}]")));
             }
-            // Comments above a section are written above it again.
             let mut items = Vec::new();
-            items.append(&mut pending);
+            if let Some(c) = take_comment(&mut pending_lines) {
+                items.push(c);
+            }
             current = Some((name.to_string(), items));
             continue;
         }
@@ -77,7 +81,8 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
         {
             value = value[1..value.len() - 1].to_string();
         } else if let Some(p) = value.find(" ;").or_else(|| value.find(" #")) {
-            pending.push(Item::Comment(value[p + 2..].trim().to_string()));
+            // An inline comment becomes the key's comment.
+            pending_lines.push(value[p + 1..].trim().to_string());
             value = value[..p].trim_end().to_string();
         }
         let target = match &mut current {
@@ -90,8 +95,10 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
         {
             return Err(perr(i, &format!("duplicate key {key:?}")));
         }
-        target.append(&mut pending);
         target.push(Item::Entry(key, Value::Str(value)));
+        if let Some(c) = take_comment(&mut pending_lines) {
+            target.push(c);
+        }
     }
     if let Some((n, items)) = current.take() {
         top.push(Item::Entry(n, Value::Map(items)));
@@ -99,8 +106,53 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     if !default.is_empty() {
         top.insert(0, Item::Entry("DEFAULT".into(), Value::Map(default)));
     }
-    top.extend(pending);
     Ok(top)
+}
+
+/// Joins pending comment lines as go-ini does and strips the first marker as sops does.
+fn take_comment(lines: &mut Vec<String>) -> Option<Item> {
+    if lines.is_empty() {
+        return None;
+    }
+    let joined = lines.join("\n");
+    lines.clear();
+    let stripped = if joined.starts_with(';') {
+        joined.trim_start_matches([';', ' '])
+    } else {
+        joined.trim_start_matches(['#', ' '])
+    };
+    Some(Item::Comment(stripped.to_string()))
+}
+
+/// Writes a comment as go-ini does: every line gets a `; ` unless it has a marker.
+fn write_comment(out: &mut String, c: &str) {
+    for line in c.split('\n') {
+        match line.chars().next() {
+            Some(m @ ('#' | ';')) => {
+                out.push(m);
+                out.push(' ');
+                out.push_str(line[1..].trim());
+            }
+            _ => {
+                out.push_str("; ");
+                out.push_str(line);
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// Quotes a value as go-ini does when it would not read back otherwise.
+fn quote_value(v: &str) -> String {
+    if v.contains('\n') || v.contains('`') {
+        format!("\"\"\"{v}\"\"\"")
+    } else if v.contains(['#', ';']) {
+        format!("`{v}`")
+    } else if v.trim() != v {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
 }
 
 /// Reads an encrypted INI file.
@@ -130,17 +182,16 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-fn write_section(out: &mut String, name: &str, items: &[Item]) -> Result<(), Error> {
-    let mut lead = Vec::new();
+fn write_section(
+    out: &mut String,
+    name: &str,
+    items: &[Item],
+    escape_newlines: bool,
+) -> Result<(), Error> {
     let mut rest = items;
-    while let Some((Item::Comment(c), tail)) = rest.split_first() {
-        lead.push(c.clone());
+    if let Some((Item::Comment(c), tail)) = rest.split_first() {
+        write_comment(out, c);
         rest = tail;
-    }
-    for c in lead {
-        out.push_str("; ");
-        out.push_str(&c);
-        out.push('\n');
     }
     out.push('[');
     out.push_str(name);
@@ -153,19 +204,20 @@ fn write_section(out: &mut String, name: &str, items: &[Item]) -> Result<(), Err
         })
         .max()
         .unwrap_or(0);
-    for it in rest {
-        match it {
-            Item::Comment(c) => {
-                out.push_str("; ");
-                out.push_str(c);
-                out.push('\n');
-            }
+    // A comment item belongs to the key before it; go-ini writes it above that key.
+    let mut n = 0;
+    while n < rest.len() {
+        match &rest[n] {
+            Item::Comment(_) => {}
             Item::Entry(k, v) => {
                 if matches!(v, Value::Map(_) | Value::Seq(_)) {
                     return Err(Error::Unsupported(format!(
                         "INI files have one level of sections: '{name}.{k}' is a {}",
                         v.kind()
                     )));
+                }
+                if let Some(Item::Comment(c)) = rest.get(n + 1) {
+                    write_comment(out, c);
                 }
                 out.push_str(k);
                 for _ in k.chars().count()..width {
@@ -178,10 +230,15 @@ fn write_section(out: &mut String, name: &str, items: &[Item]) -> Result<(), Err
                 } else {
                     t
                 };
-                out.push_str(&t.replace('\n', "\\n"));
+                if escape_newlines {
+                    out.push_str(&t.replace('\n', "\\n"));
+                } else {
+                    out.push_str(&quote_value(&t));
+                }
                 out.push('\n');
             }
         }
+        n += 1;
     }
     Ok(())
 }
@@ -197,7 +254,7 @@ pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
                     out.push('\n');
                 }
                 first = false;
-                write_section(&mut out, name, entries)?;
+                write_section(&mut out, name, entries, false)?;
             }
             Item::Entry(name, v) => {
                 return Err(Error::Unsupported(format!(
@@ -205,11 +262,7 @@ pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
                     v.kind()
                 )))
             }
-            Item::Comment(c) => {
-                out.push_str("; ");
-                out.push_str(c);
-                out.push('\n');
-            }
+            Item::Comment(c) => write_comment(&mut out, c),
         }
     }
     if let Some(m) = meta {
@@ -220,7 +273,7 @@ pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
         if !first {
             out.push('\n');
         }
-        write_section(&mut out, "sops", &flat)?;
+        write_section(&mut out, "sops", &flat, true)?;
     }
     Ok(out.into_bytes())
 }

@@ -83,6 +83,11 @@ const SAMPLES: &[(&str, Format, &str)] = &[
     ),
     ("values.env", Format::Dotenv, "A=1\n#comment\nB=\"quoted\"\nC=x=y\nMULTI=a\\nb\n"),
     ("values.ini", Format::Ini, "[s1]\nk  = v\nk2 = v2\n\n[s2]\nx = 1\n"),
+    (
+        "comments.ini",
+        Format::Ini,
+        "; s1\n; s2\n[a]\n# k1\n; k2\nk = v\nk2 = v2 ; inline\n[b]\n; only key\nx = 1\n",
+    ),
     ("values.bin", Format::Binary, "binary\0data\nwith lines\n"),
 ];
 
