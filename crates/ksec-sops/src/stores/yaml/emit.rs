@@ -162,6 +162,9 @@ impl E<'_> {
             Style::Literal => {
                 let trailing = s.len() - s.trim_end_matches('\n').len();
                 self.out.push('|');
+                if s.starts_with([' ', '\n']) {
+                    self.out.push_str(&self.step.to_string());
+                }
                 match trailing {
                     0 => self.out.push('-'),
                     1 => {}
@@ -187,6 +190,12 @@ impl E<'_> {
 
 fn has_entries_or_comments(items: &[Item]) -> bool {
     !items.is_empty()
+}
+
+/// go-yaml's `is_printable`: what may appear unescaped (no astral-plane characters).
+fn printable(c: char) -> bool {
+    matches!(c, '\n' | ' '..='~' | '\u{a0}'..='\u{d7ff}')
+        || (('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}')
 }
 
 enum Style {
@@ -255,21 +264,16 @@ fn style(s: &str, is_key: bool) -> Style {
     if !matches!(resolve_plain(s), Value::Str(_)) || is_yaml11_bool(s) || parse_int(s).is_some() {
         return Style::Double;
     }
-    let printable = |c: char| {
-        c == '\n'
-            || (c >= ' ' && c != '\u{7f}' && !('\u{80}'..'\u{a0}').contains(&c) && c != '\u{feff}')
-    };
-    if s.chars().any(|c| !printable(c)) || s.contains('\t') || s.contains('\r') {
-        return Style::Double;
-    }
-    if s.contains('\n') {
-        if is_key {
-            return Style::Double;
-        }
-        // Literal blocks cannot carry leading spaces on the first line or
-        // trailing spaces on a line; go-yaml falls back to double quotes.
-        let bad = s.starts_with([' ', '\n']) || s.split('\n').any(|l| l.ends_with(' '));
+    if s.contains('\n') && !is_key {
+        // go-yaml asks for a literal block for multi-line text and falls back to
+        // double quotes when a space ends a line or a character is not printable
+        // (tabs are fine in blocks).
+        let bad = s.chars().any(|c| c != '\n' && c != '\t' && !printable(c))
+            || s.split('\n').any(|l| l.ends_with(' '));
         return if bad { Style::Double } else { Style::Literal };
+    }
+    if s.chars().any(|c| !printable(c)) {
+        return Style::Double;
     }
     let first = s.chars().next().unwrap_or(' ');
     let special_first = match first {
@@ -278,7 +282,9 @@ fn style(s: &str, is_key: bool) -> Style {
         | '@' | '`' => true,
         _ => false,
     };
+    // NEL and the Unicode line/paragraph separators count as line breaks to go-yaml.
     let needs_quote = special_first
+        || s.contains(['\u{85}', '\u{2028}', '\u{2029}'])
         || s.starts_with(' ')
         || s.ends_with(' ')
         || s.contains(": ")
@@ -310,13 +316,18 @@ fn double(out: &mut String, s: &str) {
             '\x0c' => out.push_str("\\f"),
             '\x1b' => out.push_str("\\e"),
             '\u{85}' => out.push_str("\\N"),
-            '\u{a0}' => out.push_str("\\_"),
             '\u{2028}' => out.push_str("\\L"),
             '\u{2029}' => out.push_str("\\P"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' || ('\u{80}'..'\u{a0}').contains(&c) => {
-                out.push_str(&format!("\\x{:02X}", c as u32))
+            c if !printable(c) || c == '\u{feff}' => {
+                let n = c as u32;
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02X}"));
+                } else if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08X}"));
+                }
             }
-            '\u{feff}' => out.push_str("\\uFEFF"),
             c => out.push(c),
         }
     }

@@ -526,8 +526,10 @@ impl<'a> P<'a> {
             } else {
                 let c = self.col();
                 let v = self.block_node(c.max(col + 1), Vec::new(), false)?;
+                // A comment on the item's own line (not one on a following line).
+                let same_line = !self.at_line_start();
                 self.skip_spaces();
-                if self.peek() == Some(b'#') {
+                if same_line && self.peek() == Some(b'#') {
                     self.i += 1;
                     let t = self.rest_of_line().trim_end_matches('\r').to_string();
                     out.push(Value::Comment(t));
@@ -676,18 +678,19 @@ pub fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
     let mut docs = Vec::new();
     while let Some(d) = p.document()? {
         docs.push(d);
-        if p.eof() {
-            break;
-        }
         let before = p.i;
-        if !p.at_doc_marker() {
-            return p.fail("unexpected content");
-        }
         if p.b[p.i..].starts_with(b"...") {
             p.i += 3;
             p.rest_of_line();
         }
-        if p.i == before && !p.b[p.i..].starts_with(b"---") {
+        // Only blank space may follow a document before the next `---`.
+        while matches!(p.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            p.i += 1;
+        }
+        if p.eof() {
+            break;
+        }
+        if p.i == before && !p.at_doc_marker() {
             return p.fail("unexpected content");
         }
     }

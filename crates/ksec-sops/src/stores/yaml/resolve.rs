@@ -45,6 +45,9 @@ pub fn parse_int(s: &str) -> Option<i64> {
         (8, o)
     } else if let Some(b) = body.strip_prefix("0b") {
         (2, b)
+    } else if body.len() > 1 && body.starts_with('0') {
+        // Go's ParseInt with base 0 (which go-yaml v3 uses) reads 0755 as octal.
+        (8, &body[1..])
     } else {
         (10, body)
     };

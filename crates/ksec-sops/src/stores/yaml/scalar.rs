@@ -208,27 +208,40 @@ impl P<'_> {
                 text.push('\n');
             }
         } else {
+            // Folding: lines join with a space; k empty lines between two lines
+            // give k line breaks; more-indented lines keep their breaks.
             let mut prev_more = false;
-            for (n, l) in content[..body_len].iter().enumerate() {
+            let mut first = true;
+            let mut empties = 0;
+            for l in &content[..body_len] {
+                if l.is_empty() {
+                    empties += 1;
+                    continue;
+                }
                 let more = l.starts_with([' ', '\t']);
-                if n > 0 {
-                    let prev = &content[n - 1];
-                    if prev.is_empty() || more || prev_more {
+                if first {
+                    for _ in 0..empties {
                         text.push('\n');
-                    } else if !l.is_empty() {
-                        text.push(' ');
-                    } else {
+                    }
+                } else if more || prev_more {
+                    for _ in 0..=empties {
+                        text.push('\n');
+                    }
+                } else if empties == 0 {
+                    text.push(' ');
+                } else {
+                    for _ in 0..empties {
                         text.push('\n');
                     }
                 }
                 text.push_str(l);
+                first = false;
                 prev_more = more;
+                empties = 0;
             }
-            // Empty lines in folded text are already newlines; fix the doubled case.
             if body_len > 0 {
                 text.push('\n');
             }
-            text = text.replace(" \n", "\n");
         }
         match chomp {
             -1 => {
