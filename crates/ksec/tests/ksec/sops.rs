@@ -383,3 +383,49 @@ fn edit_creates_a_new_file() {
         assert_eq!(String::from_utf8_lossy(&out.stdout), "x: 1\nname: two\n");
     }
 }
+
+#[test]
+fn age_identities_from_every_source() {
+    let Some(e) = env() else { return };
+    let f = e.encrypt("id.yaml", "k: v\n");
+    let key_text = std::fs::read_to_string(&e.key).unwrap();
+    let dec = |envs: &[(&str, &str)]| {
+        let mut c = e.ksec();
+        c.env_remove("SOPS_AGE_KEY_FILE");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.args(["sops", "decrypt"]).arg(&f).output().unwrap()
+    };
+    let o = dec(&[("SOPS_AGE_KEY", &key_text)]);
+    assert_eq!(
+        o.stdout,
+        b"k: v\n",
+        "SOPS_AGE_KEY: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let cmd = format!("cat '{}'", e.key.display());
+    let o = dec(&[("SOPS_AGE_KEY_CMD", &cmd)]);
+    assert_eq!(
+        o.stdout,
+        b"k: v\n",
+        "SOPS_AGE_KEY_CMD: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The default location under XDG_CONFIG_HOME.
+    let xdg = e.dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("sops/age")).unwrap();
+    std::fs::copy(&e.key, xdg.join("sops/age/keys.txt")).unwrap();
+    let o = dec(&[]);
+    assert_eq!(
+        o.stdout,
+        b"k: v\n",
+        "keys.txt: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_file(xdg.join("sops/age/keys.txt")).unwrap();
+    // Nothing: exit 128 and the places looked at are named.
+    let o = dec(&[]);
+    assert_eq!(code(&o), 128);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("keys.txt"));
+}
