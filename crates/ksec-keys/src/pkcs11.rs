@@ -262,17 +262,33 @@ fn find_keys(s: &Session, extra: &[Attribute]) -> Result<Vec<ObjectHandle>> {
     s.find_objects(&t).map_err(|e| ck("find key", e))
 }
 
-fn open_blocking(cfg: &Pkcs11Config) -> Result<Inner> {
-    let pin = read_pin(cfg)?;
-    let ctx = Pkcs11::new(&cfg.module).map_err(|e| {
+/// One initialized context per module and process: `C_Initialize` may run only once,
+/// and the login state is per process and token anyway.
+static CONTEXTS: Mutex<Vec<(std::path::PathBuf, Pkcs11)>> = Mutex::new(Vec::new());
+
+fn context(module: &std::path::Path) -> Result<Pkcs11> {
+    let mut all = CONTEXTS.lock().map_err(|_| poisoned())?;
+    if let Some((_, c)) = all.iter().find(|(p, _)| p == module) {
+        return Ok(c.clone());
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| {
         KeyError::config(
             KIND,
             "pkcs11.module",
-            format!("cannot load {}: {e}", cfg.module.display()),
+            format!("cannot load {}: {e}", module.display()),
         )
     })?;
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| ck("initialize", e))?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(ck("initialize", e)),
+    }
+    all.push((module.to_path_buf(), ctx.clone()));
+    Ok(ctx)
+}
+
+fn open_blocking(cfg: &Pkcs11Config) -> Result<Inner> {
+    let pin = read_pin(cfg)?;
+    let ctx = context(&cfg.module)?;
     let slots = ctx
         .get_slots_with_initialized_token()
         .map_err(|e| ck("list slots", e))?;
