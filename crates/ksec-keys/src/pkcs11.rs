@@ -11,7 +11,7 @@
 //! `kcv` is the key's check value (`CKA_CHECK_VALUE`; the key's `CKA_ID` when the
 //! token has none). Unwrap finds the key by that value, so after a rotation (a new
 //! key under the same label, the old one relabelled) old ciphertexts still unwrap.
-//! The AAD is `"ksec/pkcs11/v1\0" ‖ key id ‖ "\0" ‖ context`; the key id is
+//! The AAD is `"ksec/pkcs11/v1\0" ‖ kcv ‖ "\0" ‖ context`; the key id is
 //! `pkcs11:token=<label>;object=<label>;kcv=<hex>`.
 use crate::config::Pkcs11Config;
 use crate::local::hex;
@@ -149,9 +149,10 @@ impl Inner {
         }
     }
 
-    fn aad(&self, key_id: &str, ctx: &WrapContext) -> Vec<u8> {
+    /// The AAD binds the key's check value (not its label, which a rotation changes).
+    fn aad(kcv: &[u8], ctx: &WrapContext) -> Vec<u8> {
         let mut aad = b"ksec/pkcs11/v1\0".to_vec();
-        aad.extend_from_slice(key_id.as_bytes());
+        aad.extend_from_slice(kcv);
         aad.push(0);
         aad.extend_from_slice(&ctx.aad());
         aad
@@ -173,7 +174,7 @@ impl Inner {
             message: e.to_string(),
             transient: false,
         })?;
-        let aad = self.aad(self.key_id.as_str(), ctx);
+        let aad = Self::aad(&self.kcv, ctx);
         let params =
             GcmParams::new(&mut iv, &aad, TAG_BITS.into()).map_err(|e| ck("GCM parameters", e))?;
         let ct = s
@@ -206,14 +207,14 @@ impl Inner {
         let mut iv = [0u8; IV_LEN];
         iv.copy_from_slice(&wrapped[2 + kl..2 + kl + IV_LEN]);
         let ct = &wrapped[2 + kl + IV_LEN..];
-        let (key, key_id) = if kcv == self.kcv.as_slice() {
-            (self.key, self.key_id.as_str().to_string())
+        let key = if kcv == self.kcv.as_slice() {
+            self.key
         } else {
             // An older key (rotation): look it up by its check value.
             let found = find_keys(s, &[Attribute::CheckValue(kcv.to_vec())])
                 .or_else(|_| find_keys(s, &[Attribute::Id(kcv.to_vec())]))?;
             match found.as_slice() {
-                [h] => (*h, self.id_for(kcv)),
+                [h] => *h,
                 [] => {
                     return Err(bad(format!(
                         "it was wrapped by a key with check value {} that is not in token {}",
@@ -230,16 +231,18 @@ impl Inner {
                 }
             }
         };
-        let aad = self.aad(&key_id, ctx);
+        let aad = Self::aad(kcv, ctx);
         let params =
             GcmParams::new(&mut iv, &aad, TAG_BITS.into()).map_err(|e| ck("GCM parameters", e))?;
         s.decrypt(&Mechanism::AesGcm(params), key, ct)
             .map(SecretBytes::new)
-            .map_err(|e| match ck("decrypt", e) {
-                KeyError::Service { message, .. } => bad(format!(
-                    "{message}: another key or context, or altered data"
+            .map_err(|e| match e {
+                // SoftHSM reports a failed GCM tag check as CKR_GENERAL_ERROR.
+                CkError::Pkcs11(RvError::GeneralError | RvError::EncryptedDataInvalid, _) => bad(format!(
+                    "the token could not authenticate it under key kcv={}: another context, or altered data",
+                    hex(kcv)
                 )),
-                e => e,
+                e => ck("decrypt", e),
             })
     }
 }

@@ -51,6 +51,8 @@ pub(crate) fn amz_date(unix: u64) -> String {
 /// Signs a request. `headers` are (lower-case name, value) and must include `host`;
 /// `x-amz-date` and, with a session token, `x-amz-security-token` are added here.
 /// Returns the headers to send besides the given ones (without `host`).
+// The arguments are exactly the inputs the SigV4 specification names.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sign(
     creds: &Credentials,
     region: &str,
