@@ -1,0 +1,389 @@
+//! Sealing a Secret into a SealedSecret, as kubeseal does, plus ksec's quiet merges.
+use crate::meta::ObjectMeta;
+use crate::sealed::{SealedSecret, SecretTemplate};
+use crate::{hybrid, Scope, Secret};
+use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use std::collections::BTreeMap;
+
+/// How to seal.
+#[derive(Clone, Debug, Default)]
+pub struct SealOptions {
+    /// `--scope`: overrides the scope annotations of the input.
+    pub scope: Option<Scope>,
+    /// `--allow-empty-data`.
+    pub allow_empty_data: bool,
+    /// `--name`: replaces the input's name.
+    pub name: Option<String>,
+    /// Namespace for a Secret that has none (`-n`, or the kubeconfig's namespace).
+    pub default_namespace: Option<String>,
+}
+
+/// Why sealing failed. Never contains a value.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SealError {
+    /// No data at all.
+    #[error("the Secret has no data or stringData; assuming this is a mistake (use --allow-empty-data to seal it anyway)")]
+    EmptyData,
+    /// No name.
+    #[error("the Secret has no metadata.name: add one, or pass --name")]
+    MissingName,
+    /// No namespace where the scope needs one.
+    #[error("the Secret has no metadata.namespace and the {0} scope needs one: add it, pass -n/--namespace, or use --scope cluster-wide")]
+    MissingNamespace(Scope),
+    /// Encryption failed.
+    #[error("sealing {key}: {source}")]
+    Crypto {
+        /// The data key being sealed.
+        key: String,
+        /// The cause.
+        source: hybrid::HybridError,
+    },
+}
+
+/// Seals `secret` for `public`, exactly as kubeseal's `Seal` + `NewSealedSecret` do.
+pub fn seal(
+    mut secret: Secret,
+    public: &RsaPublicKey,
+    opts: &SealOptions,
+) -> Result<SealedSecret, SealError> {
+    if secret.data.is_empty() && secret.string_data.is_empty() && !opts.allow_empty_data {
+        return Err(SealError::EmptyData);
+    }
+    if let Some(n) = opts.name.as_deref().filter(|n| !n.is_empty()) {
+        secret.metadata.set_name(n);
+    }
+    if secret.metadata.name().is_empty() {
+        return Err(SealError::MissingName);
+    }
+    if let Some(scope) = opts.scope.filter(|s| *s != Scope::Strict) {
+        let mut a = secret.metadata.annotations();
+        scope.apply_to(&mut a);
+        secret.metadata.set_annotations(a);
+    }
+    let scope = Scope::from_annotations(&secret.metadata.annotations());
+    if scope.needs_namespace() && secret.metadata.namespace().is_empty() {
+        match opts.default_namespace.as_deref().filter(|n| !n.is_empty()) {
+            Some(ns) => secret.metadata.set_namespace(ns),
+            None => return Err(SealError::MissingNamespace(scope)),
+        }
+    }
+    secret.metadata.strip_server_fields();
+    seal_values(&secret, public, scope)
+}
+
+fn template_of(secret: &Secret) -> SecretTemplate {
+    let mut metadata = secret.metadata.clone();
+    metadata.strip_last_applied();
+    metadata.remove("ownerReferences");
+    SecretTemplate {
+        metadata,
+        type_: secret.type_.clone(),
+        immutable: secret.immutable,
+        data: BTreeMap::new(),
+    }
+}
+
+fn seal_values(
+    secret: &Secret,
+    public: &RsaPublicKey,
+    scope: Scope,
+) -> Result<SealedSecret, SealError> {
+    let label = scope.label(secret.metadata.namespace(), secret.metadata.name());
+    let mut encrypted_data = BTreeMap::new();
+    for (k, v) in secret.merged_data() {
+        let sealed =
+            hybrid::seal(public, v.expose(), &label).map_err(|source| SealError::Crypto {
+                key: k.clone(),
+                source,
+            })?;
+        encrypted_data.insert(k, hybrid::to_base64(&sealed));
+    }
+    let mut metadata = ObjectMeta::default();
+    metadata.set_name(secret.metadata.name());
+    if !secret.metadata.namespace().is_empty() {
+        metadata.set_namespace(secret.metadata.namespace());
+    }
+    let mut annotations = BTreeMap::new();
+    scope.apply_to(&mut annotations);
+    metadata.set_annotations(annotations);
+    Ok(SealedSecret {
+        metadata,
+        template: template_of(secret),
+        encrypted_data,
+        legacy_data: None,
+        status: None,
+    })
+}
+
+/// Seals a single raw value (`kubeseal --raw`): the base64 sealed value.
+pub fn seal_raw(
+    public: &RsaPublicKey,
+    value: &[u8],
+    namespace: &str,
+    name: &str,
+    scope: Scope,
+) -> Result<String, SealError> {
+    if scope.needs_namespace() && namespace.is_empty() {
+        return Err(SealError::MissingNamespace(scope));
+    }
+    if scope.needs_name() && name.is_empty() {
+        return Err(SealError::MissingName);
+    }
+    let sealed = hybrid::seal(public, value, &scope.label(namespace, name)).map_err(|source| {
+        SealError::Crypto {
+            key: "(raw value)".into(),
+            source,
+        }
+    })?;
+    Ok(hybrid::to_base64(&sealed))
+}
+
+/// What a merge did, per key (for the user; no values).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct MergeReport {
+    /// Keys whose old ciphertext was kept because the value did not change.
+    pub unchanged: Vec<String>,
+    /// Keys sealed anew (changed, new, or not checkable without a key).
+    pub resealed: Vec<String>,
+}
+
+/// `--merge-into`: seals `secret` into the existing SealedSecret `orig`, keeping its name,
+/// namespace and other values (kubeseal's `SealMergingInto`), with two improvements:
+/// - the scope defaults to the existing file's scope, so merged values stay openable;
+/// - with `recovery_keys`, values whose plaintext did not change keep their old
+///   ciphertext byte for byte, so `git diff` shows only what changed.
+pub fn merge_into(
+    orig: &SealedSecret,
+    mut secret: Secret,
+    public: &RsaPublicKey,
+    opts: &SealOptions,
+    recovery_keys: &[&RsaPrivateKey],
+) -> Result<(SealedSecret, MergeReport), SealError> {
+    let mut opts = opts.clone();
+    opts.name = Some(orig.metadata.name().to_string());
+    if !orig.metadata.namespace().is_empty() {
+        secret.metadata.set_namespace(orig.metadata.namespace());
+    }
+    let input_has_scope = {
+        let a = secret.metadata.annotations();
+        a.contains_key(crate::scope::CLUSTER_WIDE_ANNOTATION)
+            || a.contains_key(crate::scope::NAMESPACE_WIDE_ANNOTATION)
+    };
+    if opts.scope.is_none() && !input_has_scope {
+        opts.scope = Some(orig.scope());
+    }
+    let label = orig.label();
+    let fresh = seal(secret.clone(), public, &opts)?;
+    let mut merged = orig.clone();
+    let mut report = MergeReport::default();
+    let same_label = fresh.label() == label;
+    let values = secret.merged_data();
+    for (k, new_ct) in fresh.encrypted_data {
+        let keep = same_label
+            && orig.encrypted_data.get(&k).is_some_and(|old| {
+                let Ok(bytes) = hybrid::from_base64(old) else {
+                    return false;
+                };
+                hybrid::open_with_any(recovery_keys, &bytes, &label)
+                    .is_ok_and(|(plain, _)| values.get(&k).is_some_and(|v| *v == plain))
+            });
+        if keep {
+            report.unchanged.push(k);
+        } else {
+            merged.encrypted_data.insert(k.clone(), new_ct);
+            report.resealed.push(k);
+        }
+    }
+    let mut annotations = merged.template.metadata.annotations();
+    annotations.extend(fresh.template.metadata.annotations());
+    merged.template.metadata.set_annotations(annotations);
+    let mut labels = merged.template.metadata.labels();
+    labels.extend(fresh.template.metadata.labels());
+    merged.template.metadata.set_labels(labels);
+    merged.template.data.extend(fresh.template.data);
+    merged.metadata.strip_server_fields();
+    merged.status = None;
+    Ok((merged, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_keys::{key_a, key_b};
+    use crate::unseal::unseal;
+    use serde_json::json;
+
+    fn secret(v: serde_json::Value) -> Secret {
+        Secret::from_value(&v).unwrap()
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": "db", "namespace": "prod", "uid": "123", "resourceVersion": "9",
+                            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{\"data\":\"x\"}", "team": "a"},
+                            "ownerReferences": [{"apiVersion": "v1", "kind": "X", "name": "o", "uid": "u"}]},
+               "type": "Opaque", "immutable": true,
+               "stringData": {"password": "hunter2"}, "data": {"user": "YWRtaW4="}})
+    }
+
+    #[test]
+    fn every_scope_round_trips_and_is_bound_to_its_label() {
+        for scope in [Scope::Strict, Scope::NamespaceWide, Scope::ClusterWide] {
+            let opts = SealOptions {
+                scope: Some(scope),
+                ..Default::default()
+            };
+            let ss = seal(secret(base()), key_a().public_key(), &opts).unwrap();
+            assert_eq!(ss.scope(), scope);
+            let out = unseal(&ss, &[key_a()]).unwrap();
+            assert_eq!(out.secret.data["password"].expose(), b"hunter2");
+            assert_eq!(out.secret.data["user"].expose(), b"admin");
+            // Move it: another name breaks strict, another namespace breaks strict and namespace-wide.
+            let mut renamed = ss.clone();
+            renamed.metadata.set_name("other");
+            assert_eq!(
+                unseal(&renamed, &[key_a()]).is_ok(),
+                scope != Scope::Strict,
+                "{scope} renamed"
+            );
+            let mut moved = ss.clone();
+            moved.metadata.set_namespace("dev");
+            assert_eq!(
+                unseal(&moved, &[key_a()]).is_ok(),
+                scope == Scope::ClusterWide,
+                "{scope} moved"
+            );
+        }
+    }
+
+    #[test]
+    fn template_is_built_as_kubeseal_builds_it() {
+        let ss = seal(
+            secret(base()),
+            key_a().public_key(),
+            &SealOptions::default(),
+        )
+        .unwrap();
+        let v = ss.to_value();
+        let tpl = &v["spec"]["template"];
+        assert_eq!(
+            tpl["metadata"],
+            json!({"name": "db", "namespace": "prod", "creationTimestamp": null, "annotations": {"team": "a"}})
+        );
+        assert_eq!(tpl["type"], "Opaque");
+        assert_eq!(tpl["immutable"], true);
+        assert_eq!(
+            v["metadata"],
+            json!({"name": "db", "namespace": "prod", "creationTimestamp": null})
+        );
+        let keys: Vec<_> = v["spec"]["encryptedData"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, ["password", "user"]);
+    }
+
+    #[test]
+    fn bad_input_is_refused_with_a_reason() {
+        let e = seal(
+            secret(json!({"kind": "Secret", "metadata": {"name": "x"}})),
+            key_a().public_key(),
+            &SealOptions::default(),
+        );
+        assert_eq!(e.unwrap_err(), SealError::EmptyData);
+        let e = seal(
+            secret(json!({"kind": "Secret", "stringData": {"a": "b"}})),
+            key_a().public_key(),
+            &SealOptions::default(),
+        );
+        assert_eq!(e.unwrap_err(), SealError::MissingName);
+        let e = seal(
+            secret(json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"a": "b"}})),
+            key_a().public_key(),
+            &SealOptions::default(),
+        );
+        assert_eq!(e.unwrap_err(), SealError::MissingNamespace(Scope::Strict));
+        let ok = seal(
+            secret(json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"a": "b"}})),
+            key_a().public_key(),
+            &SealOptions {
+                scope: Some(Scope::ClusterWide),
+                ..Default::default()
+            },
+        );
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn quiet_merge_keeps_unchanged_ciphertexts() {
+        let pk = key_a().public_key();
+        let orig = seal(secret(base()), pk, &SealOptions::default()).unwrap();
+        let mut changed = base();
+        changed["stringData"]["password"] = json!("new-password");
+        changed["stringData"]["extra"] = json!("e");
+        let (merged, report) = merge_into(
+            &orig,
+            secret(changed.clone()),
+            pk,
+            &SealOptions::default(),
+            &[key_a()],
+        )
+        .unwrap();
+        assert_eq!(report.unchanged, vec!["user".to_string()]);
+        assert_eq!(merged.encrypted_data["user"], orig.encrypted_data["user"]);
+        assert_ne!(
+            merged.encrypted_data["password"],
+            orig.encrypted_data["password"]
+        );
+        let out = unseal(&merged, &[key_a()]).unwrap();
+        assert_eq!(out.secret.data["password"].expose(), b"new-password");
+        assert_eq!(out.secret.data["extra"].expose(), b"e");
+        // Without a key nothing can be compared: everything is resealed (kubeseal's behaviour).
+        let (_, report) = merge_into(
+            &orig,
+            secret(changed),
+            pk,
+            &SealOptions::default(),
+            &[key_b()],
+        )
+        .unwrap();
+        assert!(report.unchanged.is_empty());
+    }
+
+    #[test]
+    fn merge_keeps_the_existing_scope() {
+        let pk = key_a().public_key();
+        let orig = seal(
+            secret(base()),
+            pk,
+            &SealOptions {
+                scope: Some(Scope::ClusterWide),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut plain = base();
+        plain["metadata"]["annotations"] = json!({});
+        let (merged, _) =
+            merge_into(&orig, secret(plain), pk, &SealOptions::default(), &[]).unwrap();
+        assert!(unseal(&merged, &[key_a()]).is_ok());
+    }
+
+    #[test]
+    fn raw_values_need_name_and_namespace_per_scope() {
+        let pk = key_a().public_key();
+        assert_eq!(
+            seal_raw(pk, b"v", "", "n", Scope::Strict).unwrap_err(),
+            SealError::MissingNamespace(Scope::Strict)
+        );
+        assert_eq!(
+            seal_raw(pk, b"v", "ns", "", Scope::Strict).unwrap_err(),
+            SealError::MissingName
+        );
+        let v = seal_raw(pk, b"v", "ns", "", Scope::NamespaceWide).unwrap();
+        let opened = hybrid::open(key_a(), &hybrid::from_base64(&v).unwrap(), b"ns").unwrap();
+        assert_eq!(opened.expose(), b"v");
+    }
+}
