@@ -332,6 +332,11 @@ impl FakeApi {
         let path = parts.uri.path().to_string();
         let query = parse_query(parts.uri.query().unwrap_or(""));
         let method = parts.method.clone();
+        let meta_only = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
         let fault = {
             let st = self.state.lock().unwrap();
             st.faults.iter().find_map(|f| f(&method, &path))
@@ -355,11 +360,20 @@ impl FakeApi {
         }
         let result = match (method.clone(), &target.name) {
             (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
-                return self.watch(&target, &query);
+                return self.watch(&target, &query, meta_only);
             }
-            (Method::GET, None) => Ok(self.list_json(&target, &query)),
+            (Method::GET, None) => {
+                let mut l = self.list_json(&target, &query);
+                if meta_only {
+                    if let Some(items) = l["items"].as_array_mut() {
+                        items.iter_mut().for_each(|i| *i = partial(i));
+                    }
+                }
+                Ok(l)
+            }
             (Method::GET, Some(name)) => self
                 .get(&target.resource, &target.namespace, name)
+                .map(|v| if meta_only { partial(&v) } else { v })
                 .ok_or((404, format!("{} \"{name}\" not found", target.resource))),
             (Method::POST, None) => match serde_json::from_slice::<Value>(&body) {
                 Ok(obj) => self.create(&target.resource, &target.namespace, obj, true),
@@ -446,7 +460,12 @@ impl FakeApi {
         })
     }
 
-    fn watch(&self, target: &Target, query: &HashMap<String, String>) -> Response<RespBody> {
+    fn watch(
+        &self,
+        target: &Target,
+        query: &HashMap<String, String>,
+        meta_only: bool,
+    ) -> Response<RespBody> {
         let from: u64 = query
             .get("resourceVersion")
             .and_then(|s| s.parse().ok())
@@ -475,7 +494,10 @@ impl FakeApi {
                                 && (target.all_namespaces || k.1 == target.namespace)
                                 && selects(&labels, &fields, v)
                         })
-                        .map(|(_, v)| json!({"type": "ADDED", "object": v}))
+                        .map(|(_, v)| {
+                            let v = if meta_only { partial(v) } else { v.clone() };
+                            json!({"type": "ADDED", "object": v})
+                        })
                         .collect();
                     (first, st.history.len())
                 } else {
@@ -503,7 +525,12 @@ impl FakeApi {
                     {
                         continue;
                     }
-                    let mut line = serde_json::to_vec(&json!({"type": e.kind, "object": e.object}))
+                    let object = if meta_only {
+                        partial(&e.object)
+                    } else {
+                        e.object
+                    };
+                    let mut line = serde_json::to_vec(&json!({"type": e.kind, "object": object}))
                         .unwrap_or_default();
                     line.push(b'\n');
                     if tx.send(line.into()).await.is_err() {
@@ -594,6 +621,11 @@ impl Target {
             status: sub == Some("status"),
         })
     }
+}
+
+/// The object as `PartialObjectMetadata` (what the API server sends for metadata-only requests).
+fn partial(v: &Value) -> Value {
+    json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": v["metadata"]})
 }
 
 /// RFC 7386 JSON merge patch.
@@ -743,7 +775,7 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn now() -> String {
-    jiff::Timestamp::now()
+    k8s_openapi::jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string()
 }
