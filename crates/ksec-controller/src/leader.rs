@@ -94,10 +94,16 @@ impl LeaderElector {
                 .map(|t| t.0.to_string())
                 .unwrap_or_default()
         );
+        // The holder's own lease duration decides, as in client-go.
+        let holder_duration = spec
+            .lease_duration_seconds
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(s as u64))
+            .unwrap_or(self.duration);
         let expired = {
             let mut obs = self.observed.lock().unwrap_or_else(|p| p.into_inner());
             match obs.as_ref() {
-                Some((r, since)) if *r == record => since.elapsed() >= self.duration,
+                Some((r, since)) if *r == record => since.elapsed() >= holder_duration,
                 _ => {
                     *obs = Some((record, Instant::now()));
                     false

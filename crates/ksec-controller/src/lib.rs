@@ -46,6 +46,7 @@ use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::ResourceExt;
 
 pub use config::{Config, KeyOrder, Namespaces};
 pub use keyring::KeyRing;
@@ -325,7 +326,22 @@ async fn lead(
         if !config.label_selector.is_empty() {
             wc = wc.labels(&config.label_selector);
         }
-        let mut c = Controller::new_with(ss_api, wc.clone(), ar.clone());
+        // Like Bitnami, reconcile on spec changes only (metadata.generation), not on the
+        // controller's own status writes: each reconciliation costs RSA decryptions.
+        let writer = kube::runtime::reflector::store::Writer::new(ar.clone());
+        let reader = writer.as_reader();
+        let metrics = ctx.metrics.clone();
+        let sealed_secrets = watcher(ss_api, wc.clone())
+            .default_backoff()
+            .reflect(writer)
+            .inspect(move |ev| {
+                if let Ok(watcher::Event::Delete(o)) = ev {
+                    metrics.forget_condition(&o.namespace().unwrap_or_default(), &o.name_any());
+                }
+            })
+            .applied_objects()
+            .predicate_filter(kube::runtime::predicates::generation, Default::default());
+        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone());
         if !config.skip_recreate {
             // Metadata only: the controller never holds other Secrets' values in memory.
             c = c.owns_stream_with(watcher(secret_api, wc).touched_objects(), ());
