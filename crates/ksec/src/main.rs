@@ -31,6 +31,9 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
+    #[command(subcommand, name = "encryption-config")]
+    EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -107,6 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),
