@@ -137,7 +137,7 @@ impl Config {
 
     /// Checks values that have no sensible meaning, with an error naming the flag.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(1024..=16384).contains(&self.key_size) || self.key_size % 8 != 0 {
+        if !(1024..=16384).contains(&self.key_size) || !self.key_size.is_multiple_of(8) {
             return Err(ConfigError(format!(
                 "--key-size: {} is not a usable RSA size (use 2048, 3072 or 4096)",
                 self.key_size
