@@ -66,13 +66,13 @@ impl ObjectMeta {
         for &f in FIELDS {
             let Some(val) = obj.get(f) else { continue };
             match f {
-                "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion" => {
-                    if !(val.is_string() || val.is_null()) {
-                        return Err(MetaError {
-                            field: f.into(),
-                            problem: "must be a string".into(),
-                        });
-                    }
+                "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion"
+                    if !(val.is_string() || val.is_null()) =>
+                {
+                    return Err(MetaError {
+                        field: f.into(),
+                        problem: "must be a string".into(),
+                    });
                 }
                 "labels" | "annotations" => {
                     if let Value::Object(m) = val {

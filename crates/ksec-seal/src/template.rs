@@ -23,7 +23,7 @@ pub fn render(
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(tpl.len()));
     let mut rest = tpl;
     while let Some(start) = rest.find("{{") {
-        out.extend_from_slice(rest[..start].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..start]);
         let after = &rest[start + 2..];
         let end = after
             .find("}}")

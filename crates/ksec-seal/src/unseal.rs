@@ -17,8 +17,8 @@ pub struct Unsealed {
 /// Why a SealedSecret did not open. Names keys, never values.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnsealError {
-    /// One or more values failed.
-    #[error("{}", .0.iter().map(|(k, e)| format!("{k}: {e}")).collect::<Vec<_>>().join("; "))]
+    /// One or more values failed: (key, reason) pairs.
+    #[error("{}", group_by_reason(.0))]
     Values(Vec<(String, String)>),
     /// Legacy `spec.data` could not be used.
     #[error("spec.data (legacy whole-Secret format): {0}")]
@@ -26,6 +26,22 @@ pub enum UnsealError {
     /// No keys were given.
     #[error("no private keys to try")]
     NoKeys,
+}
+
+/// "a, b: reason; c: other reason": keys that failed the same way share one message.
+fn group_by_reason(errors: &[(String, String)]) -> String {
+    let mut groups: Vec<(Vec<&str>, &str)> = vec![];
+    for (k, e) in errors {
+        match groups.iter_mut().find(|(_, r)| *r == e.as_str()) {
+            Some((keys, _)) => keys.push(k),
+            None => groups.push((vec![k], e)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(keys, r)| format!("{}: {r}", keys.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Opens every value of `ss` with the first of `keys` that works (try the most likely

@@ -1,1 +1,126 @@
-fn main() {}
+//! The `ksec` command line. It parses arguments and wires the library crates together;
+//! everything else lives in those crates.
+//!
+//! Invoked as `kubeseal` (a symlink or a copy), ksec behaves as kubeseal.
+#![forbid(unsafe_code)]
+
+mod commands;
+mod io;
+mod kubeconfig;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// ksec protects Kubernetes Secrets end to end: sealed for git (Sealed Secrets compatible),
+/// encrypted files (SOPS compatible), and encrypted at rest in etcd.
+#[derive(Parser, Debug)]
+#[command(name = "ksec", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Seal a Secret into a SealedSecret (kubeseal's flags; also runs as `kubeseal`).
+    Seal(Box<commands::seal::SealArgs>),
+    /// Unseal SealedSecrets with backup keys, reporting which key opened each value.
+    Unseal(commands::unseal::UnsealArgs),
+    /// Re-encrypt SealedSecrets from old keys to a new certificate, offline, for whole directories.
+    Reseal(commands::reseal::ResealArgs),
+    /// Sealing keys: generate, print certificates, list.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
+    /// Run the end-to-end demo on built-in sample data (offline).
+    Demo,
+    /// Print a shell completion script.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (ksec.1, ksec-seal.1, …) into a folder, or print ksec.1.
+    Man {
+        /// Folder to write the pages into.
+        #[arg(long = "out-dir", value_name = "DIR")]
+        out_dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `kubeseal`: the seal command's flags at the top level, plus `--version`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubeseal",
+    about = "kubeseal, as implemented by ksec",
+    disable_version_flag = true
+)]
+struct KubesealCli {
+    #[command(flatten)]
+    seal: commands::seal::SealArgs,
+    /// Print version information and exit.
+    #[arg(long)]
+    version: bool,
+}
+
+fn invoked_as() -> String {
+    std::env::args_os()
+        .next()
+        .map(std::path::PathBuf::from)
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_default()
+}
+
+fn init_logging() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("KSEC_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let result = match invoked_as().as_str() {
+        "kubeseal" => {
+            let cli = KubesealCli::parse();
+            if cli.version {
+                println!("kubeseal version: ksec-{}", env!("CARGO_PKG_VERSION"));
+                Ok(ExitCode::SUCCESS)
+            } else {
+                commands::seal::run(cli.seal)
+            }
+        }
+        _ => run(Cli::parse()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Seal(a) => commands::seal::run(*a),
+        Command::Unseal(a) => commands::unseal::run(a),
+        Command::Reseal(a) => commands::reseal::run(a),
+        Command::Keys(k) => commands::keys::run(k),
+        Command::Demo => commands::demo::run(),
+        Command::Completion { shell } => commands::completion::completion(shell),
+        Command::Man { out_dir } => commands::completion::man(out_dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definitions_are_consistent() {
+        Cli::command().debug_assert();
+        KubesealCli::command().debug_assert();
+    }
+}

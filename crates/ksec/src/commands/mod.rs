@@ -1,0 +1,7 @@
+//! One module per command family. Each exposes clap argument types and a `run`.
+pub mod completion;
+pub mod demo;
+pub mod keys;
+pub mod reseal;
+pub mod seal;
+pub mod unseal;

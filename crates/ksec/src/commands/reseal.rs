@@ -1,0 +1,156 @@
+//! `ksec reseal`: re-encrypt SealedSecrets from old keys to a new certificate, offline,
+//! for files and whole directories (kubeseal --re-encrypt needs the live controller).
+use super::seal::load_keys;
+use crate::io;
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use ksec_seal::render::{self, Format};
+use ksec_seal::{docs, hybrid, keys, SealedSecret};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// Arguments of `ksec reseal`.
+#[derive(Args, Debug)]
+pub struct ResealArgs {
+    /// Keys that can open the current values (PEM, key Secrets, Lists).
+    #[arg(
+        short = 'k',
+        long = "key",
+        value_delimiter = ',',
+        required = true,
+        value_name = "FILE"
+    )]
+    pub keys: Vec<PathBuf>,
+    /// The new certificate (file or URL) to seal for.
+    #[arg(long, value_name = "FILE|URL")]
+    pub cert: String,
+    /// SealedSecret files or directories (searched recursively for .yaml, .yml, .json).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Show what would change without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Runs `ksec reseal`.
+pub fn run(args: ResealArgs) -> Result<ExitCode> {
+    let old = load_keys(&args.keys)?;
+    let refs: Vec<&RsaPrivateKey> = old.iter().map(|k| &k.key).collect();
+    let cert_bytes = io::read_cert_source(&args.cert)?;
+    let (_, public) = keys::load_sealing_cert(&cert_bytes, &args.cert, SystemTime::now())?;
+    let mut files = vec![];
+    for p in &args.paths {
+        collect(p, &mut files)?;
+    }
+    let (mut changed, mut skipped, mut failed) = (0, 0, 0);
+    for f in &files {
+        match reseal_file(f, &refs, &public, args.dry_run) {
+            Ok(Some(n)) => {
+                changed += 1;
+                eprintln!(
+                    "{}: {n} value(s) resealed{}",
+                    f.display(),
+                    if args.dry_run { " (dry run)" } else { "" }
+                );
+            }
+            Ok(None) => skipped += 1,
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: {e:#}");
+            }
+        }
+    }
+    eprintln!(
+        "{changed} file(s) resealed, {skipped} without SealedSecrets skipped, {failed} failed"
+    );
+    if failed > 0 {
+        bail!("{failed} file(s) could not be resealed; they were left unchanged");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+    if meta.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .collect();
+        entries.sort();
+        for e in entries {
+            let hidden = e
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if hidden {
+                continue;
+            }
+            if e.is_dir() {
+                collect(&e, out)?;
+            } else if e
+                .extension()
+                .and_then(|x| x.to_str())
+                .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
+            {
+                out.push(e);
+            }
+        }
+    } else {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Reseals one file in place. `None` when it holds no SealedSecret. Files that mix
+/// SealedSecrets with other resources are refused rather than reformatted.
+fn reseal_file(
+    f: &Path,
+    keys: &[&RsaPrivateKey],
+    public: &RsaPublicKey,
+    dry_run: bool,
+) -> Result<Option<usize>> {
+    let name = f.display().to_string();
+    let bytes = io::read_file(f)?;
+    let Ok(parsed) = docs::parse_documents(&bytes) else {
+        return Ok(None);
+    };
+    let is_sealed = |d: &serde_json::Value| {
+        d.get("kind").and_then(|k| k.as_str()) == Some(ksec_seal::sealed::KIND)
+    };
+    if !parsed.iter().any(is_sealed) {
+        return Ok(None);
+    }
+    if !parsed.iter().all(is_sealed) {
+        bail!("{name}: mixes SealedSecrets with other resources; split it so ksec can rewrite it without touching the rest");
+    }
+    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let mut out = String::new();
+    let mut count = 0;
+    for d in &parsed {
+        let mut ss = SealedSecret::from_value(d).with_context(|| name.clone())?;
+        let label = ss.label();
+        let what = format!(
+            "{name}: SealedSecret {}/{}",
+            ss.metadata.namespace(),
+            ss.metadata.name()
+        );
+        for (k, v) in ss.encrypted_data.iter_mut() {
+            let sealed = hybrid::from_base64(v).with_context(|| format!("{what}: {k}"))?;
+            let (plain, _) = hybrid::open_with_any(keys, &sealed, &label)
+                .with_context(|| format!("{what}: {k}"))?;
+            *v = hybrid::to_base64(&hybrid::seal(public, plain.expose(), &label)?);
+            count += 1;
+        }
+        out.push_str(&render::document(&ss.to_value(), format));
+    }
+    if !dry_run {
+        io::write_atomic(f, out.as_bytes(), 0o644)?;
+    }
+    Ok(Some(count))
+}

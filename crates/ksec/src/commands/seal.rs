@@ -1,0 +1,429 @@
+//! `ksec seal`, and `kubeseal` when ksec is invoked under that name: kubeseal's flags
+//! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
+use crate::io::{self, Input};
+use crate::kubeconfig;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use ksec_seal::keys::{self, SealingKey};
+use ksec_seal::render::{self, Format};
+use ksec_seal::{docs, seal, unseal, Scope, SealOptions, SealedSecret, Secret};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// kubeseal's flags.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SealArgs {
+    /// Certificate / public key file or URL (http, https, file) to seal with. Repeat to seal for
+    /// several clusters at once: one output per certificate, named after the certificate file.
+    #[arg(long, env = "SEALED_SECRETS_CERT", value_name = "FILE|URL")]
+    pub cert: Vec<String>,
+    /// Scope of the sealed secret: strict, namespace-wide, cluster-wide (default strict, or the
+    /// scope annotations of the input Secret).
+    #[arg(long, env = "SEALED_SECRETS_SCOPE", value_parser = parse_scope)]
+    pub scope: Option<Scope>,
+    /// Output format: json or yaml (yaml when the output file ends in .yaml/.yml).
+    #[arg(
+        short = 'o',
+        long,
+        env = "SEALED_SECRETS_FORMAT",
+        default_value = "json"
+    )]
+    pub format: String,
+    /// Secret (input) file; standard input when absent.
+    #[arg(
+        short = 'f',
+        long = "secret-file",
+        env = "SEALED_SECRETS_SECRET_FILE",
+        value_name = "FILE"
+    )]
+    pub secret_file: Option<PathBuf>,
+    /// Sealed secret (output) file; standard output when absent. Written atomically.
+    #[arg(
+        short = 'w',
+        long = "sealed-secret-file",
+        env = "SEALED_SECRETS_SEALED_SECRET_FILE",
+        value_name = "FILE"
+    )]
+    pub sealed_secret_file: Option<PathBuf>,
+    /// Namespace for a Secret that declares none (otherwise the kubeconfig's namespace).
+    #[arg(short = 'n', long, env = "SEALED_SECRETS_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Name of the sealed secret (required with --raw and the strict scope).
+    #[arg(long, env = "SEALED_SECRETS_NAME")]
+    pub name: Option<String>,
+    /// Seal one raw value (from --from-file or standard input) and print it base64-encoded.
+    #[arg(long, env = "SEALED_SECRETS_RAW")]
+    pub raw: bool,
+    /// With --raw: read the value from this file ([key=]path, kubectl's syntax).
+    #[arg(
+        long = "from-file",
+        env = "SEALED_SECRETS_FROM_FILE",
+        value_delimiter = ',',
+        value_name = "[KEY=]FILE"
+    )]
+    pub from_file: Vec<String>,
+    /// Merge the Secret's items into this existing SealedSecret file, in place. With
+    /// --recovery-private-key, unchanged values keep their ciphertext (quiet git diffs).
+    #[arg(
+        long = "merge-into",
+        env = "SEALED_SECRETS_MERGE_INTO",
+        value_name = "FILE"
+    )]
+    pub merge_into: Option<PathBuf>,
+    /// Allow a Secret without data.
+    #[arg(long = "allow-empty-data", env = "SEALED_SECRETS_ALLOW_EMPTY_DATA")]
+    pub allow_empty_data: bool,
+    /// Decrypt a SealedSecret from the input with --recovery-private-key (disaster recovery).
+    #[arg(long = "recovery-unseal", env = "SEALED_SECRETS_RECOVERY_UNSEAL")]
+    pub recovery_unseal: bool,
+    /// Private key file(s): PEM, a key Secret, or a List of them. Repeat or separate with commas.
+    #[arg(
+        long = "recovery-private-key",
+        env = "SEALED_SECRETS_RECOVERY_PRIVATE_KEY",
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub recovery_private_key: Vec<PathBuf>,
+    /// Write the certificate to standard output (with --cert: copy it; from a cluster: not yet).
+    #[arg(long = "fetch-cert", env = "SEALED_SECRETS_FETCH_CERT")]
+    pub fetch_cert: bool,
+    /// Validate a SealedSecret against the controller (needs a cluster).
+    #[arg(long, env = "SEALED_SECRETS_VALIDATE")]
+    pub validate: bool,
+    /// Re-encrypt a SealedSecret with the controller's latest key (needs a cluster; offline: ksec reseal).
+    #[arg(
+        long = "re-encrypt",
+        visible_alias = "rotate",
+        env = "SEALED_SECRETS_RE_ENCRYPT"
+    )]
+    pub re_encrypt: bool,
+    /// Namespace of the sealed-secrets controller.
+    #[arg(
+        long = "controller-namespace",
+        env = "SEALED_SECRETS_CONTROLLER_NAMESPACE",
+        default_value = "kube-system"
+    )]
+    pub controller_namespace: String,
+    /// Name of the sealed-secrets controller.
+    #[arg(
+        long = "controller-name",
+        env = "SEALED_SECRETS_CONTROLLER_NAME",
+        default_value = "sealed-secrets-controller"
+    )]
+    pub controller_name: String,
+    /// Path to a kubeconfig (used only for the default namespace).
+    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (used only for the default namespace).
+    #[arg(long)]
+    pub context: Option<String>,
+}
+
+fn parse_scope(s: &str) -> Result<Scope, String> {
+    s.parse()
+}
+
+const TTY_HINT: &str = "(tty detected: expecting json/yaml k8s resource in stdin)";
+
+impl SealArgs {
+    fn output_format(&self, out: Option<&Path>) -> Result<Format> {
+        if let Some(ext) = out.and_then(|p| p.extension()).and_then(|e| e.to_str()) {
+            if ext == "yaml" || ext == "yml" {
+                return Ok(Format::Yaml);
+            }
+        }
+        self.format.parse().map_err(|e: String| anyhow!(e))
+    }
+
+    fn needs_cluster(&self, what: &str) -> anyhow::Error {
+        anyhow!(
+            "{what} needs a connection to the sealed-secrets controller {}/{}, which ksec does not make yet; \
+             pass --cert FILE|URL (the controller's certificate) to work offline",
+            self.controller_namespace,
+            self.controller_name
+        )
+    }
+
+    fn default_namespace(&self) -> Option<String> {
+        self.namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| {
+                kubeconfig::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
+            })
+    }
+}
+
+/// Runs seal (and kubeseal's other modes).
+pub fn run(args: SealArgs) -> Result<ExitCode> {
+    if !args.from_file.is_empty() && !args.raw {
+        bail!("--from-file requires --raw");
+    }
+    let input = Input::from_arg(args.secret_file.as_deref());
+    if args.recovery_unseal {
+        return recovery_unseal(&args, &input);
+    }
+    if args.validate {
+        return Err(args.needs_cluster("--validate"));
+    }
+    if args.re_encrypt {
+        return Err(args
+            .needs_cluster("--re-encrypt")
+            .context("offline, use: ksec reseal --key OLD.pem --cert NEW.pem FILE"));
+    }
+    if args.cert.is_empty() {
+        return Err(args.needs_cluster(if args.fetch_cert {
+            "--fetch-cert"
+        } else {
+            "sealing without --cert"
+        }));
+    }
+    if args.fetch_cert {
+        let mut out = vec![];
+        for c in &args.cert {
+            out.extend(io::read_cert_source(c)?);
+        }
+        io::emit(args.sealed_secret_file.as_deref(), &out, 0o644)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let now = SystemTime::now();
+    let mut certs = vec![];
+    for c in &args.cert {
+        let bytes = io::read_cert_source(c)?;
+        let (_, public) = keys::load_sealing_cert(&bytes, c, now)?;
+        certs.push((c.clone(), public));
+    }
+    if certs.len() > 1 && args.sealed_secret_file.is_none() && args.merge_into.is_none() {
+        bail!("{} certificates given: pass -w/--sealed-secret-file FILE; each cluster's output is FILE with the certificate's name inserted (sealed.yaml → sealed.<cert>.yaml)", certs.len());
+    }
+    if args.raw {
+        return seal_raw(&args, &input, &certs);
+    }
+    let data = input.read(TTY_HINT)?;
+    let secrets = read_secrets(&data, &input.name())?;
+    let recovery = load_keys(&args.recovery_private_key)?;
+    for (cert_name, public) in &certs {
+        let target = output_for(args.sealed_secret_file.as_deref(), cert_name, certs.len());
+        if let Some(merge) = &args.merge_into {
+            let merge =
+                output_for(Some(merge), cert_name, certs.len()).unwrap_or_else(|| merge.clone());
+            merge_into(&args, &merge, &secrets, public, &recovery)?;
+            continue;
+        }
+        let format = args.output_format(target.as_deref())?;
+        let opts = SealOptions {
+            scope: args.scope,
+            allow_empty_data: args.allow_empty_data,
+            name: args.name.clone(),
+            default_namespace: args.default_namespace(),
+        };
+        let mut out = String::new();
+        for (i, s) in secrets.iter().enumerate() {
+            let ss = seal::seal(s.clone(), public, &opts)
+                .map_err(|e| with_doc(e.into(), &input.name(), i, secrets.len()))?;
+            out.push_str(&render::document(&ss.to_value(), format));
+        }
+        io::emit(target.as_deref(), out.as_bytes(), 0o644)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn with_doc(e: anyhow::Error, name: &str, i: usize, n: usize) -> anyhow::Error {
+    if n > 1 {
+        e.context(format!("{name}: document {}", i + 1))
+    } else {
+        e.context(name.to_string())
+    }
+}
+
+/// `sealed.yaml` + `certs/prod.pem` → `sealed.prod.yaml` when sealing for several clusters.
+fn output_for(out: Option<&Path>, cert: &str, count: usize) -> Option<PathBuf> {
+    let out = out?;
+    if count <= 1 {
+        return Some(out.to_path_buf());
+    }
+    let cert_stem = Path::new(cert.rsplit('/').next().unwrap_or(cert))
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("cluster")
+        .to_string();
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("sealed");
+    let name = match out.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!("{stem}.{cert_stem}.{ext}"),
+        None => format!("{stem}.{cert_stem}"),
+    };
+    Some(out.with_file_name(name))
+}
+
+/// Reads every Secret of an input (YAML documents, JSON stream, or a List).
+pub fn read_secrets(data: &[u8], name: &str) -> Result<Vec<Secret>> {
+    let docs = docs::flatten_lists(docs::parse_documents(data).with_context(|| name.to_string())?);
+    if docs.is_empty() {
+        bail!("{name}: no Secret found in the input (expected a YAML or JSON v1 Secret)");
+    }
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| Secret::from_value(d).map_err(|e| with_doc(e.into(), name, i, docs.len())))
+        .collect()
+}
+
+/// Reads every SealedSecret of an input.
+pub fn read_sealed(data: &[u8], name: &str) -> Result<Vec<SealedSecret>> {
+    let docs = docs::flatten_lists(docs::parse_documents(data).with_context(|| name.to_string())?);
+    if docs.is_empty() {
+        bail!("{name}: no SealedSecret found in the input");
+    }
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| {
+            SealedSecret::from_value(d).map_err(|e| with_doc(e.into(), name, i, docs.len()))
+        })
+        .collect()
+}
+
+/// Loads private keys from files (PEM, key Secrets, Lists).
+pub fn load_keys(files: &[PathBuf]) -> Result<Vec<SealingKey>> {
+    let mut out = vec![];
+    for f in files {
+        let bytes = io::read_file(f)?;
+        out.extend(keys::load_private_keys(&bytes, &f.display().to_string())?);
+    }
+    Ok(out)
+}
+
+fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, RsaPublicKey)]) -> Result<ExitCode> {
+    let scope = args.scope.unwrap_or_default();
+    let namespace = if scope.needs_namespace() {
+        args.default_namespace().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    if scope.needs_namespace() && namespace.is_empty() {
+        bail!("must provide the --namespace flag with --raw and --scope {scope}");
+    }
+    let name = args.name.clone().unwrap_or_default();
+    if scope.needs_name() && name.is_empty() {
+        bail!("must provide the --name flag with --raw and --scope {scope}");
+    }
+    if args.from_file.len() > 1 {
+        bail!("must provide only one --from-file when encrypting a single item with --raw");
+    }
+    let value = zeroize::Zeroizing::new(match args.from_file.first() {
+        Some(spec) => {
+            let path = spec.split_once('=').map(|(_, p)| p).unwrap_or(spec);
+            io::read_file(Path::new(path))?
+        }
+        None => match input {
+            Input::File(p) => io::read_file(p)?,
+            Input::Stdin => {
+                Input::Stdin.read("(tty detected: expecting a secret to encrypt in stdin)")?
+            }
+        },
+    });
+    for (cert_name, public) in certs {
+        let sealed = seal::seal_raw(public, &value, &namespace, &name, scope)?;
+        let target = output_for(args.sealed_secret_file.as_deref(), cert_name, certs.len());
+        io::emit(target.as_deref(), sealed.as_bytes(), 0o644)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge_into(
+    args: &SealArgs,
+    file: &Path,
+    secrets: &[Secret],
+    public: &RsaPublicKey,
+    recovery: &[SealingKey],
+) -> Result<()> {
+    let name = file.display().to_string();
+    let orig_bytes = io::read_file(file)?;
+    let mut origs = read_sealed(&orig_bytes, &name)?;
+    if origs.len() != 1 || secrets.len() != 1 {
+        bail!(
+            "--merge-into takes one Secret and a file holding one SealedSecret ({name} holds {})",
+            origs.len()
+        );
+    }
+    let orig = origs.remove(0);
+    let format = if orig_bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let format = if args.format != "json" {
+        args.output_format(None)?
+    } else {
+        format
+    };
+    let opts = SealOptions {
+        scope: args.scope,
+        allow_empty_data: args.allow_empty_data,
+        name: None,
+        default_namespace: args.default_namespace(),
+    };
+    let keys: Vec<&RsaPrivateKey> = recovery.iter().map(|k| &k.key).collect();
+    let (merged, report) = seal::merge_into(&orig, secrets[0].clone(), public, &opts, &keys)?;
+    let rendered = render::document(&merged.to_value(), format);
+    io::write_atomic(file, rendered.as_bytes(), 0o644)?;
+    if !recovery.is_empty() {
+        eprintln!(
+            "{name}: {} value(s) unchanged (ciphertext kept), {} resealed{}",
+            report.unchanged.len(),
+            report.resealed.len(),
+            if report.resealed.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", report.resealed.join(", "))
+            }
+        );
+    }
+    Ok(())
+}
+
+fn recovery_unseal(args: &SealArgs, input: &Input) -> Result<ExitCode> {
+    if args.recovery_private_key.is_empty() {
+        bail!("--recovery-unseal needs --recovery-private-key FILE (PEM keys, or a backup of the controller's key Secrets)");
+    }
+    let keys = load_keys(&args.recovery_private_key)?;
+    let data = input.read(TTY_HINT)?;
+    let sealed = read_sealed(&data, &input.name())?;
+    let format = args.output_format(args.sealed_secret_file.as_deref())?;
+    let refs: Vec<&RsaPrivateKey> = keys.iter().map(|k| &k.key).collect();
+    let mut out = zeroize::Zeroizing::new(String::new());
+    for ss in &sealed {
+        let opened = unseal::unseal(ss, &refs).with_context(|| {
+            format!(
+                "{}: SealedSecret {}/{}",
+                input.name(),
+                ss.metadata.namespace(),
+                ss.metadata.name()
+            )
+        })?;
+        out.push_str(&render::document(&opened.secret.to_value(), format));
+    }
+    io::emit(args.sealed_secret_file.as_deref(), out.as_bytes(), 0o600)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_named_after_certificates() {
+        assert_eq!(
+            output_for(Some(Path::new("out/s.yaml")), "certs/prod.pem", 2).unwrap(),
+            Path::new("out/s.prod.yaml")
+        );
+        assert_eq!(
+            output_for(Some(Path::new("s")), "https://x/y/stage.crt", 2).unwrap(),
+            Path::new("s.stage")
+        );
+        assert_eq!(
+            output_for(Some(Path::new("s.json")), "a.pem", 1).unwrap(),
+            Path::new("s.json")
+        );
+    }
+}

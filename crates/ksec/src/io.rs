@@ -1,0 +1,146 @@
+//! File and stream plumbing shared by the commands: reading inputs, atomic writes
+//! (temp file + rename, so an output is never half-written and an input never
+//! half-overwritten), and fetching certificates over HTTP(S).
+use anyhow::{bail, Context, Result};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Where an input comes from.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Standard input.
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Input {
+    /// `-` or nothing means standard input.
+    pub fn from_arg(arg: Option<&Path>) -> Self {
+        match arg {
+            None => Input::Stdin,
+            Some(p) if p == Path::new("-") => Input::Stdin,
+            Some(p) => Input::File(p.to_path_buf()),
+        }
+    }
+
+    /// A name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "(stdin)".into(),
+            Input::File(p) => p.display().to_string(),
+        }
+    }
+
+    /// Reads it all. `tty_hint` is printed when standard input is a terminal.
+    pub fn read(&self, tty_hint: &str) -> Result<Vec<u8>> {
+        match self {
+            Input::Stdin => {
+                let mut stdin = std::io::stdin();
+                if stdin.is_terminal() && !tty_hint.is_empty() {
+                    eprintln!("{tty_hint}");
+                }
+                let mut buf = vec![];
+                stdin
+                    .read_to_end(&mut buf)
+                    .context("reading standard input")?;
+                Ok(buf)
+            }
+            Input::File(p) => read_file(p),
+        }
+    }
+}
+
+/// Reads a file, naming it in the error.
+pub fn read_file(p: &Path) -> Result<Vec<u8>> {
+    std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same folder, flushed, then
+/// renamed over the target. `mode` applies to new files; an existing file keeps its mode.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".ksec-")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a temporary file next to {}", path.display()))?;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(mode);
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .with_context(|| format!("cannot replace {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes to a file atomically, or to standard output.
+pub fn emit(out: Option<&Path>, bytes: &[u8], mode: u32) -> Result<()> {
+    match out {
+        Some(p) if p != Path::new("-") => write_atomic(p, bytes, mode),
+        _ => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(bytes)?;
+            stdout.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// Opens a certificate given as a file name or an `http(s)://` / `file://` URL, as
+/// kubeseal's `--cert` does.
+pub fn read_cert_source(src: &str) -> Result<Vec<u8>> {
+    if let Some(path) = src.strip_prefix("file://") {
+        return read_file(Path::new(path));
+    }
+    if src.starts_with("http://") || src.starts_with("https://") {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("cannot set up the HTTP client")?;
+        let resp = client
+            .get(src)
+            .send()
+            .with_context(|| format!("cannot fetch {src}"))?;
+        if !resp.status().is_success() {
+            bail!("cannot fetch {src:?}: {}", resp.status());
+        }
+        return Ok(resp
+            .bytes()
+            .with_context(|| format!("cannot read the body of {src}"))?
+            .to_vec());
+    }
+    read_file(Path::new(src))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_keeps_existing_mode_and_leaves_no_temp_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.yaml");
+        write_atomic(&p, b"one", 0o600).unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomic(&p, b"two", 0o600).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

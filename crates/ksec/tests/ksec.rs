@@ -1,0 +1,13 @@
+//! Integration tests that drive the real `ksec` binary the way a user does.
+//! One test binary for the crate (link time); modules by theme.
+
+#[path = "ksec/common.rs"]
+mod common;
+#[path = "ksec/errors.rs"]
+mod errors;
+#[path = "ksec/interop.rs"]
+mod interop;
+#[path = "ksec/keys.rs"]
+mod keys;
+#[path = "ksec/seal.rs"]
+mod seal;

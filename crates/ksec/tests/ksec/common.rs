@@ -1,0 +1,69 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+
+/// The ksec binary under test.
+pub fn ksec() -> Command {
+    let mut c = Command::cargo_bin("ksec").expect("ksec binary");
+    c.env_remove("SEALED_SECRETS_CERT")
+        .env("KUBECONFIG", "/nonexistent");
+    c
+}
+
+/// The binary's path (for symlinks).
+pub fn ksec_path() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("ksec")
+}
+
+/// ksec's own pre-generated test keys (testdata/keys).
+pub fn testdata(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/keys")
+        .join(name)
+}
+
+/// The peer scripts next to these tests.
+pub fn peer_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers")
+        .join(name)
+}
+
+pub const SECRET_YAML: &str = "\
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db
+  namespace: prod
+  annotations:
+    team: payments
+type: Opaque
+stringData:
+  password: hunter2
+data:
+  user: YWRtaW4=
+";
+
+/// Writes `content` to `dir/name` and returns the path.
+pub fn write(dir: &Path, name: &str, content: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, content).unwrap();
+    p
+}
+
+/// Parses the first YAML/JSON document of `text`.
+pub fn parse(text: &[u8]) -> serde_json::Value {
+    ksec_seal::docs::parse_documents(text).unwrap().remove(0)
+}
+
+/// Decodes `data.KEY` of a Secret document.
+pub fn data_value(secret: &serde_json::Value, key: &str) -> Vec<u8> {
+    use base64::Engine;
+    let b64 = secret["data"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no data.{key} in {secret}"));
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
+}
