@@ -73,6 +73,10 @@ pub struct Config {
     pub skip_recreate: bool,
     /// `--watch-for-secrets`: follow key Secrets created by others while running.
     pub watch_for_secrets: bool,
+    /// `--accept-deprecated-v1-data`: open legacy `spec.data` SealedSecrets.
+    pub accept_v1_data: bool,
+    /// `--metrics-omit-secret-labels`: no `condition_info` series (they name SealedSecrets).
+    pub metrics_omit_secret_labels: bool,
     /// `--max-unseal-retries`: retries with backoff before waiting for a change.
     pub max_unseal_retries: u32,
     /// `--listen-addr`.
@@ -112,6 +116,8 @@ impl Default for Config {
             update_status: true,
             skip_recreate: false,
             watch_for_secrets: false,
+            accept_v1_data: true,
+            metrics_omit_secret_labels: false,
             max_unseal_retries: 5,
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             listen_metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),

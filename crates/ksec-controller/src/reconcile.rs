@@ -159,7 +159,9 @@ pub async fn reconcile(
     } else {
         false
     };
-    ctx.metrics.condition(&ns, &name, Some(error.is_none()));
+    if !ctx.config.metrics_omit_secret_labels {
+        ctx.metrics.condition(&ns, &name, Some(error.is_none()));
+    }
     match outcome {
         Ok(_) => {
             lock(&ctx.retries).remove(&key_of(&obj));

@@ -31,6 +31,9 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
+    #[cfg(feature = "controller")]
+    Controller(Box<commands::controller::ControllerArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -79,7 +82,10 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    // `ksec controller` sets up its own logging from its flags.
+    if std::env::args().nth(1).as_deref() != Some("controller") {
+        init_logging();
+    }
     let result = match invoked_as().as_str() {
         "kubeseal" => {
             let cli = KubesealCli::parse();
@@ -107,6 +113,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        #[cfg(feature = "controller")]
+        Command::Controller(a) => commands::controller::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

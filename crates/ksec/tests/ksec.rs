@@ -3,6 +3,8 @@
 
 #[path = "ksec/common.rs"]
 mod common;
+#[path = "ksec/controller.rs"]
+mod controller;
 #[path = "ksec/errors.rs"]
 mod errors;
 #[path = "ksec/interop.rs"]
