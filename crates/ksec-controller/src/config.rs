@@ -73,6 +73,10 @@ pub struct Config {
     pub skip_recreate: bool,
     /// `--watch-for-secrets`: follow key Secrets created by others while running.
     pub watch_for_secrets: bool,
+    /// `--accept-deprecated-v1-data`: open legacy `spec.data` SealedSecrets.
+    pub accept_v1_data: bool,
+    /// `--metrics-omit-secret-labels`: no `condition_info` series (they name SealedSecrets).
+    pub metrics_omit_secret_labels: bool,
     /// `--max-unseal-retries`: retries with backoff before waiting for a change.
     pub max_unseal_retries: u32,
     /// `--listen-addr`.
@@ -112,6 +116,8 @@ impl Default for Config {
             update_status: true,
             skip_recreate: false,
             watch_for_secrets: false,
+            accept_v1_data: true,
+            metrics_omit_secret_labels: false,
             max_unseal_retries: 5,
             listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
             listen_metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
@@ -137,7 +143,7 @@ impl Config {
 
     /// Checks values that have no sensible meaning, with an error naming the flag.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !(1024..=16384).contains(&self.key_size) || self.key_size % 8 != 0 {
+        if !(1024..=16384).contains(&self.key_size) || !self.key_size.is_multiple_of(8) {
             return Err(ConfigError(format!(
                 "--key-size: {} is not a usable RSA size (use 2048, 3072 or 4096)",
                 self.key_size

@@ -166,27 +166,31 @@ async fn cert(State(state): State<Arc<HttpState>>) -> Response {
     }
 }
 
-/// Reads exactly one SealedSecret document (JSON or YAML) from a request body.
-fn one_document(body: &[u8]) -> Result<serde_json::Value, Response> {
-    let bad = |m: String| (StatusCode::BAD_REQUEST, format!("{m}\n")).into_response();
+/// Reads exactly one SealedSecret document (JSON or YAML) from a request body; the
+/// error is the message of a 400 answer.
+pub fn one_document(body: &[u8]) -> Result<serde_json::Value, String> {
     let docs = ksec_seal::docs::parse_documents(body)
-        .map_err(|e| bad(format!("cannot parse the request body: {e}")))?;
+        .map_err(|e| format!("cannot parse the request body: {e}"))?;
     match <[serde_json::Value; 1]>::try_from(docs) {
         Ok([doc]) => {
-            SealedSecret::from_value(&doc).map_err(|e| bad(format!("not a SealedSecret: {e}")))?;
+            SealedSecret::from_value(&doc).map_err(|e| format!("not a SealedSecret: {e}"))?;
             Ok(doc)
         }
-        Err(docs) => Err(bad(format!(
+        Err(docs) => Err(format!(
             "expected exactly one SealedSecret document, found {}",
             docs.len()
-        ))),
+        )),
     }
+}
+
+fn bad_request(msg: String) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response()
 }
 
 async fn verify(State(state): State<Arc<HttpState>>, _h: HeaderMap, body: Bytes) -> Response {
     let doc = match one_document(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let keys = state.keys.clone();
     let ok = tokio::task::spawn_blocking(move || unseal_with_ring(&doc, &keys, None).is_ok())
@@ -202,7 +206,7 @@ async fn verify(State(state): State<Arc<HttpState>>, _h: HeaderMap, body: Bytes)
 async fn rotate(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
     let doc = match one_document(&body) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(m) => return bad_request(m),
     };
     let keys = state.keys.clone();
     let out = tokio::task::spawn_blocking(move || reseal(&doc, &keys)).await;

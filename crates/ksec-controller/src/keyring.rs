@@ -46,6 +46,8 @@ pub struct BadKey {
 pub struct KeyRing {
     keys: RwLock<Vec<Arc<RegisteredKey>>>,
     bad: RwLock<Vec<BadKey>>,
+    /// Values opened per key fingerprint: objects without a hint try the busiest key first.
+    opened: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl KeyRing {
@@ -80,11 +82,19 @@ impl KeyRing {
     }
 
     /// Keys in the order to try them: `first` (the one that opened this object last
-    /// time) if still registered, then newest to oldest (new SealedSecrets are sealed
-    /// with the newest key, so it is the likeliest).
+    /// time) if still registered, then the keys that opened the most values so far (on a
+    /// cold start, most objects of a cluster were sealed with one or two keys), then
+    /// newest to oldest (new SealedSecrets are sealed with the newest key).
     pub fn preferred(&self, first: Option<&str>) -> Vec<Arc<RegisteredKey>> {
         let mut keys = self.all();
         keys.reverse();
+        {
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            // Stable sort: ties keep newest-first.
+            keys.sort_by_key(|k| {
+                std::cmp::Reverse(opened.get(&k.fingerprint).copied().unwrap_or(0))
+            });
+        }
         if let Some(fp) = first {
             if let Some(pos) = keys.iter().position(|k| k.fingerprint == fp) {
                 let k = keys.remove(pos);
@@ -92,6 +102,12 @@ impl KeyRing {
             }
         }
         keys
+    }
+
+    /// Records that the key with fingerprint `fp` opened `values` values.
+    pub fn record_opened(&self, fp: &str, values: u64) {
+        let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+        *opened.entry(fp.to_string()).or_default() += values;
     }
 
     /// The newest certificate, PEM.

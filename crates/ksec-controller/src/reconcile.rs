@@ -159,7 +159,9 @@ pub async fn reconcile(
     } else {
         false
     };
-    ctx.metrics.condition(&ns, &name, Some(error.is_none()));
+    if !ctx.config.metrics_omit_secret_labels {
+        ctx.metrics.condition(&ns, &name, Some(error.is_none()));
+    }
     match outcome {
         Ok(_) => {
             lock(&ctx.retries).remove(&key_of(&obj));
@@ -237,10 +239,15 @@ pub fn unseal_with_ring(
             ring.len()
         ))
     })?;
-    // Remember the key that opened the most values.
+    // Remember the key that opened the most values, for this object and overall.
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
     for idx in unsealed.opened_by.values() {
         *counts.entry(*idx).or_default() += 1;
+    }
+    for (idx, n) in &counts {
+        if let Some(k) = ring.get(*idx) {
+            keys.record_opened(&k.fingerprint, *n as u64);
+        }
     }
     let best = counts
         .into_iter()

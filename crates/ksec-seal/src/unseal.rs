@@ -64,11 +64,17 @@ pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, Un
     };
     let mut opened_by = BTreeMap::new();
     let mut errors = vec![];
+    // Values of one object were almost always sealed with the same key: once a key opens
+    // a value, try it first for the next ones (a wrong key costs a full RSA decryption).
+    let mut order: Vec<usize> = (0..keys.len()).collect();
     for (k, b64) in &ss.encrypted_data {
-        let opened =
-            hybrid::from_base64(b64).and_then(|bytes| hybrid::open_with_any(keys, &bytes, &label));
+        let ordered: Vec<&RsaPrivateKey> = order.iter().map(|&i| keys[i]).collect();
+        let opened = hybrid::from_base64(b64)
+            .and_then(|bytes| hybrid::open_with_any(&ordered, &bytes, &label));
         match opened {
-            Ok((plain, idx)) => {
+            Ok((plain, pos)) => {
+                let idx = order.remove(pos);
+                order.insert(0, idx);
                 secret.data.insert(k.clone(), plain);
                 opened_by.insert(k.clone(), idx);
             }
@@ -146,6 +152,22 @@ mod tests {
             vec![1, 1]
         );
         assert_eq!(out.secret.metadata.name(), "n");
+    }
+
+    #[test]
+    fn the_key_that_opened_a_value_is_tried_first_for_the_next() {
+        // Sealed with B, keys given as [A, B]: indices still refer to the slice given.
+        let out = unseal(&sealed(), &[key_a(), key_b()]).unwrap();
+        assert!(out.opened_by.values().all(|i| *i == 1));
+        let mut mixed = sealed();
+        let a_value = hybrid::seal(key_a().public_key(), b"x", b"ns/n").unwrap();
+        mixed
+            .encrypted_data
+            .insert("c".into(), hybrid::to_base64(&a_value));
+        let out = unseal(&mixed, &[key_a(), key_b()]).unwrap();
+        assert_eq!(out.opened_by["a"], 1);
+        assert_eq!(out.opened_by["c"], 0);
+        assert_eq!(out.secret.data["c"].expose(), b"x");
     }
 
     #[test]

@@ -34,6 +34,9 @@ enum Command {
     /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
     #[command(subcommand, name = "encryption-config")]
     EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
+    /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
+    #[cfg(feature = "controller")]
+    Controller(Box<commands::controller::ControllerArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -82,7 +85,10 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    // `ksec controller` sets up its own logging from its flags.
+    if std::env::args().nth(1).as_deref() != Some("controller") {
+        init_logging();
+    }
     let result = match invoked_as().as_str() {
         "kubeseal" => {
             let cli = KubesealCli::parse();
@@ -111,6 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
+        #[cfg(feature = "controller")]
+        Command::Controller(a) => commands::controller::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

@@ -5,6 +5,8 @@
 mod common;
 #[path = "ksec/encryption_config.rs"]
 mod encryption_config;
+#[path = "ksec/controller.rs"]
+mod controller;
 #[path = "ksec/errors.rs"]
 mod errors;
 #[path = "ksec/interop.rs"]

@@ -557,10 +557,10 @@ impl FakeApi {
 type ApiResult = Result<Value, (u16, String)>;
 type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 
+type ToFrame = fn(Bytes) -> Result<Frame<Bytes>, Infallible>;
+
 trait MapOkFrames: futures::Stream<Item = Bytes> + Sized {
-    fn map_ok_frames(
-        self,
-    ) -> futures::stream::Map<Self, fn(Bytes) -> Result<Frame<Bytes>, Infallible>> {
+    fn map_ok_frames(self) -> futures::stream::Map<Self, ToFrame> {
         use futures::StreamExt;
         self.map(|b| Ok(Frame::data(b)))
     }

@@ -302,22 +302,23 @@ fn the_key_that_opened_an_object_last_is_tried_first() {
         key_a(),
         plain_secret("app", "s", &[("x", "1"), ("y", "2")], json!({})),
     );
+    let names = |hint: Option<&str>| -> Vec<String> {
+        ring.preferred(hint)
+            .iter()
+            .map(|k| k.name.clone())
+            .collect()
+    };
     // Cold: newest first, so B is tried (and fails) before A opens it.
+    assert_eq!(names(None), ["b", "a"]);
     let (_, best) = ksec_controller::reconcile::unseal_with_ring(&v, &ring, None).unwrap();
     let fp_a = key_a().public_key().ssh_fingerprint();
+    let fp_b = key_b().public_key().ssh_fingerprint();
     assert_eq!(best.as_deref(), Some(fp_a.as_str()));
-    let order: Vec<String> = ring
-        .preferred(best.as_deref())
-        .iter()
-        .map(|k| k.name.clone())
-        .collect();
-    assert_eq!(order, ["a", "b"]);
-    let cold: Vec<String> = ring
-        .preferred(None)
-        .iter()
-        .map(|k| k.name.clone())
-        .collect();
-    assert_eq!(cold, ["b", "a"]);
+    // The object's own hint comes first…
+    assert_eq!(names(Some(&fp_a)), ["a", "b"]);
+    assert_eq!(names(Some(&fp_b)), ["b", "a"]);
+    // …and objects seen for the first time try the key that opened the most values.
+    assert_eq!(names(None), ["a", "b"]);
 }
 
 fn base64_of(s: &str) -> String {

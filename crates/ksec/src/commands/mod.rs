@@ -1,5 +1,7 @@
 //! One module per command family. Each exposes clap argument types and a `run`.
 pub mod completion;
+#[cfg(feature = "controller")]
+pub mod controller;
 pub mod demo;
 pub mod encryption_config;
 pub mod keys;
