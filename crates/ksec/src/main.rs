@@ -37,6 +37,8 @@ enum Command {
     /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
     #[cfg(feature = "controller")]
     Controller(Box<commands::controller::ControllerArgs>),
+    /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
+    Sops(commands::sops::SopsArgs),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -65,6 +67,14 @@ struct KubesealCli {
     /// Print version information and exit.
     #[arg(long)]
     version: bool,
+}
+
+/// `sops`: ksec's sops commands at the top level.
+#[derive(Parser, Debug)]
+#[command(name = "sops", about = "sops, as implemented by ksec", version)]
+struct SopsCli {
+    #[command(flatten)]
+    args: commands::sops::SopsArgs,
 }
 
 fn invoked_as() -> String {
@@ -99,6 +109,7 @@ fn main() -> ExitCode {
                 commands::seal::run(cli.seal)
             }
         }
+        "sops" => commands::sops::run(SopsCli::parse().args),
         _ => run(Cli::parse()),
     };
     match result {
@@ -119,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
+        Command::Sops(a) => commands::sops::run(a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),
@@ -134,5 +146,6 @@ mod tests {
     fn cli_definitions_are_consistent() {
         Cli::command().debug_assert();
         KubesealCli::command().debug_assert();
+        SopsCli::command().debug_assert();
     }
 }

@@ -106,6 +106,23 @@ pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<V
     })
 }
 
+/// Writes one value as sops's `--extract` prints it: strings raw, everything else
+/// in the output format (YAML ends with a newline, JSON does not).
+pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
+    match v {
+        Value::Str(s) => s.as_bytes().to_vec(),
+        Value::Bytes(b) => b.clone(),
+        _ => match format {
+            Format::Json | Format::Binary => {
+                let mut out = String::new();
+                json::write_value(&mut out, v, 0, &json_indent(opts));
+                out.into_bytes()
+            }
+            _ => yaml::emit::emit_value(v, opts.indent.unwrap_or(4)).into_bytes(),
+        },
+    }
+}
+
 /// Writes an encrypted file with its metadata.
 pub fn emit_encrypted(
     format: Format,

@@ -7,4 +7,5 @@ pub mod encryption_config;
 pub mod keys;
 pub mod reseal;
 pub mod seal;
+pub mod sops;
 pub mod unseal;

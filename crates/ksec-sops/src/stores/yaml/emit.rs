@@ -16,6 +16,24 @@ pub fn emit_document(items: &[Item], indent: usize, out: &mut String) {
     e.map(items, 0);
 }
 
+/// Writes a single value (sops's `EmitValue`, used by `--extract`).
+pub fn emit_value(v: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    let mut e = E {
+        out: &mut out,
+        step: indent.max(1),
+    };
+    match v {
+        Value::Map(items) if !items.is_empty() => e.map(items, 0),
+        Value::Seq(vs) if !vs.is_empty() => e.seq(vs, 0),
+        other => {
+            e.leaf(other, 0);
+            e.out.push('\n');
+        }
+    }
+    out
+}
+
 struct E<'a> {
     out: &'a mut String,
     step: usize,

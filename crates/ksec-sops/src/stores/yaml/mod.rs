@@ -20,3 +20,16 @@ pub fn emit_documents(branches: &[Vec<Item>], indent: usize) -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keys_and_tags() {
+        let y = b"merged:\n    !!merge <<:\n        q: 1\n    z: 2\nother: 1\n";
+        let d = parse_documents(y).unwrap();
+        let out = String::from_utf8(emit_documents(&d, 4)).unwrap();
+        assert_eq!(out, std::str::from_utf8(y).unwrap());
+    }
+}

@@ -213,6 +213,13 @@ impl<'a> P<'a> {
         in_map_value: bool,
     ) -> Result<Value, Error> {
         self.enter()?;
+        // A mapping whose first key carries a tag (`!!merge <<: …`): the tag is the key's.
+        if self.peek() == Some(b'!') && self.line_has_key()? {
+            let col = self.col();
+            let v = self.block_map(col, head)?;
+            self.depth -= 1;
+            return Ok(v);
+        }
         let (anchor, tag) = self.props()?;
         let mut head = head;
         if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r'))
@@ -347,8 +354,14 @@ impl<'a> P<'a> {
                     self.i += 1;
                 }
                 let k = self.s[st..self.i].trim_end();
-                // `!!merge <<` as go-yaml v3 writes merge keys.
-                k.strip_prefix("!!merge ").unwrap_or(k).to_string()
+                // A tag on a key (`!!merge <<` as go-yaml v3 writes merge keys) is dropped.
+                let k = if k.starts_with('!') {
+                    k.split_once([' ', '\t'])
+                        .map_or(k, |(_, rest)| rest.trim_start())
+                } else {
+                    k
+                };
+                k.to_string()
             }
         };
         self.skip_spaces();
