@@ -3,10 +3,12 @@
 
 #[path = "ksec/common.rs"]
 mod common;
-#[path = "ksec/encryption_config.rs"]
-mod encryption_config;
 #[path = "ksec/controller.rs"]
 mod controller;
+#[path = "ksec/deploy.rs"]
+mod deploy;
+#[path = "ksec/encryption_config.rs"]
+mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
 #[path = "ksec/interop.rs"]
