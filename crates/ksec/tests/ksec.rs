@@ -17,3 +17,5 @@ mod interop;
 mod keys;
 #[path = "ksec/seal.rs"]
 mod seal;
+#[path = "ksec/sops.rs"]
+mod sops;
