@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The Python grpcio client (tests/kms_client.py) over generated stubs.
-struct PyClient {
+pub struct PyClient {
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
 impl PyClient {
-    fn start(socket: &Path, stubs: &Path) -> Option<Self> {
+    pub fn start(socket: &Path, stubs: &Path) -> Option<Self> {
         let py = ksec_testkit::python_with("KSEC_PYTHON", "grpc_tools")?;
         let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
         let out = Command::new(&py)
@@ -51,7 +51,7 @@ impl PyClient {
         })
     }
 
-    fn call(&mut self, cmd: Value) -> Value {
+    pub fn call(&mut self, cmd: Value) -> Value {
         writeln!(self.stdin, "{cmd}").unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
@@ -67,13 +67,13 @@ impl Drop for PyClient {
 }
 
 /// Runs the plugin on its own runtime in a thread; stops it on drop.
-struct Server {
+pub struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    fn start(socket: PathBuf, plugin: Arc<Plugin>) -> Self {
+    pub fn start(socket: PathBuf, plugin: Arc<Plugin>) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s = socket.clone();
         let thread = std::thread::spawn(move || {
