@@ -21,14 +21,20 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod config;
 mod health;
+mod http;
 mod limits;
+mod metrics;
 mod server;
 mod v1;
 mod v2;
 
+pub use config::PluginConfig;
 pub use health::HealthCache;
+pub use http::serve_health;
 pub use limits::{MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT};
+pub use metrics::Metrics;
 pub use server::{serve, ServeError};
 
 use ksec_keys::KeyBackend;
@@ -54,6 +60,7 @@ pub mod proto {
 pub struct Plugin {
     backend: RwLock<Arc<dyn KeyBackend>>,
     health: HealthCache,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -71,6 +78,7 @@ impl Plugin {
         Arc::new(Self {
             backend: RwLock::new(backend),
             health: HealthCache::new(ok_ttl, fail_ttl),
+            metrics: Metrics::default(),
         })
     }
 
@@ -91,8 +99,33 @@ impl Plugin {
         self.health.invalidate();
     }
 
+    /// The call counters and latency histograms.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// The cached health of the current backend.
     pub async fn health(&self) -> Result<ksec_keys::Health, String> {
         self.health.check(self.backend()).await
     }
+}
+
+/// Runs one handler, recording its outcome and latency in the plugin's metrics.
+pub(crate) async fn timed<T>(
+    plugin: &Plugin,
+    api: &'static str,
+    op: &'static str,
+    fut: impl std::future::Future<Output = Result<T, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    let kind = plugin.backend().kind();
+    let start = std::time::Instant::now();
+    let r = fut.await;
+    let code = match &r {
+        Ok(_) => "OK".to_string(),
+        Err(s) => format!("{:?}", s.code()),
+    };
+    plugin
+        .metrics()
+        .record(api, op, kind, &code, start.elapsed());
+    r
 }

@@ -31,9 +31,8 @@ fn check_version(v: &str) -> Result<(), Status> {
 #[derive(Debug, Clone)]
 pub(crate) struct V1(pub(crate) Arc<Plugin>);
 
-#[tonic::async_trait]
-impl KeyManagementService for V1 {
-    async fn version(
+impl V1 {
+    async fn version_impl(
         &self,
         req: Request<VersionRequest>,
     ) -> Result<Response<VersionResponse>, Status> {
@@ -45,7 +44,7 @@ impl KeyManagementService for V1 {
         }))
     }
 
-    async fn encrypt(
+    async fn encrypt_impl(
         &self,
         req: Request<EncryptRequest>,
     ) -> Result<Response<EncryptResponse>, Status> {
@@ -69,7 +68,7 @@ impl KeyManagementService for V1 {
         }))
     }
 
-    async fn decrypt(
+    async fn decrypt_impl(
         &self,
         req: Request<DecryptRequest>,
     ) -> Result<Response<DecryptResponse>, Status> {
@@ -90,5 +89,27 @@ impl KeyManagementService for V1 {
         Ok(Response::new(DecryptResponse {
             plain: plain.into_zeroizing().to_vec(),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl KeyManagementService for V1 {
+    async fn version(
+        &self,
+        req: Request<VersionRequest>,
+    ) -> Result<Response<VersionResponse>, Status> {
+        crate::timed(&self.0, "v1beta1", "version", self.version_impl(req)).await
+    }
+    async fn encrypt(
+        &self,
+        req: Request<EncryptRequest>,
+    ) -> Result<Response<EncryptResponse>, Status> {
+        crate::timed(&self.0, "v1beta1", "encrypt", self.encrypt_impl(req)).await
+    }
+    async fn decrypt(
+        &self,
+        req: Request<DecryptRequest>,
+    ) -> Result<Response<DecryptResponse>, Status> {
+        crate::timed(&self.0, "v1beta1", "decrypt", self.decrypt_impl(req)).await
     }
 }

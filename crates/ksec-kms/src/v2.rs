@@ -34,9 +34,11 @@ pub(crate) fn status(e: KeyError) -> Status {
 #[derive(Debug, Clone)]
 pub(crate) struct V2(pub(crate) Arc<Plugin>);
 
-#[tonic::async_trait]
-impl KeyManagementService for V2 {
-    async fn status(&self, _: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+impl V2 {
+    async fn status_impl(
+        &self,
+        _: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         let healthz = match self.0.health().await {
             Ok(_) => "ok".to_string(),
             Err(e) => format!("unhealthy: {e}"),
@@ -49,7 +51,7 @@ impl KeyManagementService for V2 {
         }))
     }
 
-    async fn encrypt(
+    async fn encrypt_impl(
         &self,
         req: Request<EncryptRequest>,
     ) -> Result<Response<EncryptResponse>, Status> {
@@ -86,7 +88,7 @@ impl KeyManagementService for V2 {
         }))
     }
 
-    async fn decrypt(
+    async fn decrypt_impl(
         &self,
         req: Request<DecryptRequest>,
     ) -> Result<Response<DecryptResponse>, Status> {
@@ -134,5 +136,27 @@ impl KeyManagementService for V2 {
         Ok(Response::new(DecryptResponse {
             plaintext: plain.into_zeroizing().to_vec(),
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl KeyManagementService for V2 {
+    async fn status(
+        &self,
+        req: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
+        crate::timed(&self.0, "v2", "status", self.status_impl(req)).await
+    }
+    async fn encrypt(
+        &self,
+        req: Request<EncryptRequest>,
+    ) -> Result<Response<EncryptResponse>, Status> {
+        crate::timed(&self.0, "v2", "encrypt", self.encrypt_impl(req)).await
+    }
+    async fn decrypt(
+        &self,
+        req: Request<DecryptRequest>,
+    ) -> Result<Response<DecryptResponse>, Status> {
+        crate::timed(&self.0, "v2", "decrypt", self.decrypt_impl(req)).await
     }
 }

@@ -2,6 +2,7 @@
 pub mod completion;
 pub mod demo;
 pub mod keys;
+pub mod kms;
 pub mod reseal;
 pub mod seal;
 pub mod unseal;

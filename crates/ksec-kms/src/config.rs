@@ -1,0 +1,108 @@
+//! The plugin's configuration file (`ksec kms serve --config kms.yaml`):
+//!
+//! ```yaml
+//! socket: /var/run/kmsplugin/kms.sock
+//! health_addr: 127.0.0.1:8787
+//! health_ok_ttl_ms: 20000
+//! health_fail_ttl_ms: 2000
+//! backend:
+//!   vault: { address: https://vault:8200, key: kube, auth: { method: kubernetes, role: kms } }
+//! ```
+//! The `backend` block is a [`ksec_keys::BackendConfig`]. Unknown fields are errors.
+use ksec_keys::BackendConfig;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Settings of `ksec kms serve`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    /// The unix socket kube-apiserver connects to.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+    /// `HOST:PORT` of the health and metrics endpoints.
+    #[serde(default)]
+    pub health_addr: Option<String>,
+    /// How long a healthy check result is reused (milliseconds).
+    #[serde(default = "ok_ttl")]
+    pub health_ok_ttl_ms: u64,
+    /// How long a failed check result is reused (milliseconds).
+    #[serde(default = "fail_ttl")]
+    pub health_fail_ttl_ms: u64,
+    /// The key backend.
+    pub backend: BackendConfig,
+}
+
+fn ok_ttl() -> u64 {
+    20_000
+}
+fn fail_ttl() -> u64 {
+    2_000
+}
+
+/// A configuration file that could not be read or parsed; names the file and field.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub path: String,
+    /// What is wrong (the parser names the field and line).
+    pub message: String,
+}
+
+impl PluginConfig {
+    /// Defaults around a backend.
+    pub fn new(backend: BackendConfig) -> Self {
+        Self {
+            socket: None,
+            health_addr: None,
+            health_ok_ttl_ms: ok_ttl(),
+            health_fail_ttl_ms: fail_ttl(),
+            backend,
+        }
+    }
+
+    /// Parses YAML (or JSON) text.
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        serde_norway::from_str(text).map_err(|e| ConfigError {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads a file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            path: origin.clone(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::from_yaml(&text, &origin)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_names_bad_fields() {
+        let c = PluginConfig::from_yaml(
+            "socket: /s\nbackend:\n  local: {key_file: /k}\n",
+            "kms.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.socket.as_deref(), Some(Path::new("/s")));
+        assert_eq!(c.health_ok_ttl_ms, 20_000);
+        assert_eq!(c.backend.kind(), "local");
+        let e =
+            PluginConfig::from_yaml("sockt: /s\nbackend:\n  local: {key_file: /k}\n", "kms.yaml")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("kms.yaml") && e.contains("sockt"), "{e}");
+        let e = PluginConfig::from_yaml("socket: /s\n", "kms.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("backend"), "{e}");
+    }
+}
