@@ -33,7 +33,10 @@ mod v2;
 pub use config::PluginConfig;
 pub use health::HealthCache;
 pub use http::serve_health;
-pub use limits::{MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT};
+pub use limits::{
+    check_decrypt, check_encrypt, parse_decrypt_request, parse_encrypt_request,
+    MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT,
+};
 pub use metrics::Metrics;
 pub use server::{serve, ServeError};
 

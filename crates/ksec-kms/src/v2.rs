@@ -1,5 +1,5 @@
 //! `v2.KeyManagementService`: Status, Encrypt, Decrypt.
-use crate::limits::{is_fqdn, MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT};
+use crate::limits::{MAX_CIPHERTEXT, MAX_KEY_ID};
 use crate::proto::v2::key_management_service_server::KeyManagementService;
 use crate::proto::v2::{
     DecryptRequest, DecryptResponse, EncryptRequest, EncryptResponse, StatusRequest, StatusResponse,
@@ -57,13 +57,7 @@ impl V2 {
     ) -> Result<Response<EncryptResponse>, Status> {
         let req = req.into_inner();
         let plaintext = SecretBytes::new(req.plaintext);
-        if plaintext.is_empty() || plaintext.len() > MAX_PLAINTEXT {
-            return Err(Status::invalid_argument(format!(
-                "plaintext must be 1..={MAX_PLAINTEXT} bytes, got {} (uid {})",
-                plaintext.len(),
-                req.uid
-            )));
-        }
+        crate::limits::check_encrypt(plaintext.len(), &req.uid)?;
         let backend = self.0.backend();
         let w = backend.wrap(&plaintext, &context()).await.map_err(status)?;
         if w.ciphertext.len() > MAX_CIPHERTEXT {
@@ -93,36 +87,7 @@ impl V2 {
         req: Request<DecryptRequest>,
     ) -> Result<Response<DecryptResponse>, Status> {
         let req = req.into_inner();
-        if req.ciphertext.is_empty() || req.ciphertext.len() > MAX_CIPHERTEXT {
-            return Err(Status::invalid_argument(format!(
-                "ciphertext must be 1..={MAX_CIPHERTEXT} bytes, got {} (uid {})",
-                req.ciphertext.len(),
-                req.uid
-            )));
-        }
-        if req.key_id.is_empty() || req.key_id.len() > MAX_KEY_ID {
-            return Err(Status::invalid_argument(format!(
-                "key_id must be 1..={MAX_KEY_ID} bytes, got {} (uid {})",
-                req.key_id.len(),
-                req.uid
-            )));
-        }
-        let mut total = 0;
-        for (k, v) in &req.annotations {
-            if !is_fqdn(k) {
-                return Err(Status::invalid_argument(format!(
-                    "annotation key {k:?} is not a fully qualified domain name (uid {})",
-                    req.uid
-                )));
-            }
-            total += k.len() + v.len();
-        }
-        if total > MAX_ANNOTATIONS_BYTES {
-            return Err(Status::invalid_argument(format!(
-                "annotations total {total} bytes; the limit is {MAX_ANNOTATIONS_BYTES} (uid {})",
-                req.uid
-            )));
-        }
+        crate::limits::check_decrypt(&req)?;
         let wrapped = WrappedKey {
             key_id: KeyId::new(req.key_id),
             ciphertext: req.ciphertext,
