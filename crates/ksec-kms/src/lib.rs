@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 pub mod config;
 mod health;
 mod http;
@@ -30,6 +31,7 @@ mod server;
 mod v1;
 mod v2;
 
+pub use client::connect;
 pub use config::PluginConfig;
 pub use health::HealthCache;
 pub use http::serve_health;
