@@ -79,7 +79,11 @@ async fn start_plugin(dir: &Path, backend: Arc<dyn KeyBackend>) -> Channel {
     let socket = dir.join("kms.sock");
     let plugin = Plugin::new(backend, Duration::from_secs(20), Duration::from_secs(2));
     let s = socket.clone();
-    tokio::spawn(async move { ksec_kms::serve(&s, plugin, std::future::pending()).await.unwrap() });
+    tokio::spawn(async move {
+        ksec_kms::serve(&s, plugin, std::future::pending())
+            .await
+            .unwrap()
+    });
     let start = Instant::now();
     while std::os::unix::net::UnixStream::connect(&socket).is_err() {
         assert!(start.elapsed() < Duration::from_secs(10));
@@ -88,11 +92,19 @@ async fn start_plugin(dir: &Path, backend: Arc<dyn KeyBackend>) -> Channel {
     ksec_kms::connect(&socket).await.unwrap()
 }
 
-async fn plugin_rows(name: &str, ch: Channel, totals: [usize; 4], base: Option<(&str, Vec<Stats>)>) {
+async fn plugin_rows(
+    name: &str,
+    ch: Channel,
+    totals: [usize; 4],
+    base: Option<(&str, Vec<Stats>)>,
+) {
     let seed = vec![7u8; 32];
     let mut c = KeyManagementServiceClient::new(ch.clone());
     let enc = c
-        .encrypt(EncryptRequest { plaintext: seed.clone(), uid: "b".into() })
+        .encrypt(EncryptRequest {
+            plaintext: seed.clone(),
+            uid: "b".into(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -102,7 +114,12 @@ async fn plugin_rows(name: &str, ch: Channel, totals: [usize; 4], base: Option<(
             let mut c = KeyManagementServiceClient::new(ch2.clone());
             let seed = seed2.clone();
             async move {
-                c.encrypt(EncryptRequest { plaintext: seed, uid: "b".into() }).await.unwrap();
+                c.encrypt(EncryptRequest {
+                    plaintext: seed,
+                    uid: "b".into(),
+                })
+                .await
+                .unwrap();
             }
         })
         .await;
@@ -143,7 +160,9 @@ async fn local() {
                 let key = key.clone();
                 async move {
                     let nonce = ksec_crypto::rand::array::<12>().unwrap();
-                    std::hint::black_box(ksec_crypto::aead::seal(key.expose(), &nonce, b"", &[7u8; 32]).unwrap());
+                    std::hint::black_box(
+                        ksec_crypto::aead::seal(key.expose(), &nonce, b"", &[7u8; 32]).unwrap(),
+                    );
                 }
             })
             .await,
@@ -153,16 +172,31 @@ async fn local() {
 }
 
 async fn vault() {
-    let Some(bin) = ksec_testkit::which("bao") else { return println!("vault: SKIPPED (no bao)") };
+    let Some(bin) = ksec_testkit::which("bao") else {
+        return println!("vault: SKIPPED (no bao)");
+    };
     let port = ksec_testkit::free_port();
     let _g = ksec_testkit::ChildGuard::spawn(
         "bao",
-        Command::new(&bin).args(["server", "-dev", "-dev-root-token-id=root"]).arg(format!("-dev-listen-address=127.0.0.1:{port}")).stdout(Stdio::null()).stderr(Stdio::null()),
+        Command::new(&bin)
+            .args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
     )
     .unwrap();
     ksec_testkit::wait_for_port(port, Duration::from_secs(30));
     let addr = format!("http://127.0.0.1:{port}");
-    let cli = |args: &[&str]| Command::new(&bin).args(args).env("BAO_ADDR", &addr).env("BAO_TOKEN", "root").output().unwrap().status.success();
+    let cli = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
     let start = Instant::now();
     while !cli(&["status"]) {
         assert!(start.elapsed() < Duration::from_secs(30));
@@ -172,11 +206,21 @@ async fn vault() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t"), "root").unwrap();
     let mut cfg = VaultConfig::new(&addr, "ksec");
-    cfg.auth = VaultAuth::Token { token_file: Some(dir.path().join("t")), token_env: None };
-    let ch = start_plugin(dir.path(), Arc::new(VaultBackend::connect(&cfg).await.unwrap())).await;
+    cfg.auth = VaultAuth::Token {
+        token_file: Some(dir.path().join("t")),
+        token_env: None,
+    };
+    let ch = start_plugin(
+        dir.path(),
+        Arc::new(VaultBackend::connect(&cfg).await.unwrap()),
+    )
+    .await;
     let http = reqwest::Client::new();
     let url = format!("{addr}/v1/transit/encrypt/ksec");
-    let body = format!(r#"{{"plaintext":"{}"}}"#, base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    let body = format!(
+        r#"{{"plaintext":"{}"}}"#,
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+    );
     let totals = [500, 800, 1280, 1280];
     let mut direct = Vec::new();
     for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
@@ -185,7 +229,13 @@ async fn vault() {
             measure(callers, totals[i], move || {
                 let (http, url, body) = (http.clone(), url.clone(), body.clone());
                 async move {
-                    let r = http.post(url).header("X-Vault-Token", "root").body(body).send().await.unwrap();
+                    let r = http
+                        .post(url)
+                        .header("X-Vault-Token", "root")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
                     assert!(r.status().is_success());
                     r.bytes().await.unwrap();
                 }
@@ -193,11 +243,20 @@ async fn vault() {
             .await,
         );
     }
-    plugin_rows("vault", ch, totals, Some(("direct OpenBao encrypt", direct))).await;
+    plugin_rows(
+        "vault",
+        ch,
+        totals,
+        Some(("direct OpenBao encrypt", direct)),
+    )
+    .await;
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         println!("ksec kms plugin over its unix socket (p50 ratio = plugin / baseline)");
         local().await;

@@ -23,6 +23,7 @@
 
 mod client;
 pub mod config;
+pub mod encryption_config;
 mod health;
 mod http;
 mod limits;

@@ -34,6 +34,9 @@ enum Command {
     /// Encryption at rest: the KMS v2 plugin for kube-apiserver.
     #[command(subcommand)]
     Kms(commands::kms::KmsCommand),
+    /// kube-apiserver's EncryptionConfiguration: generate one, or check one.
+    #[command(subcommand)]
+    EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -111,6 +114,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
         Command::Kms(k) => commands::kms::run(k),
+        Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

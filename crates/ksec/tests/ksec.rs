@@ -3,6 +3,8 @@
 
 #[path = "ksec/common.rs"]
 mod common;
+#[path = "ksec/encryption_config.rs"]
+mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
 #[path = "ksec/interop.rs"]

@@ -1,6 +1,7 @@
 //! One module per command family. Each exposes clap argument types and a `run`.
 pub mod completion;
 pub mod demo;
+pub mod encryption_config;
 pub mod keys;
 pub mod kms;
 pub mod reseal;
