@@ -23,7 +23,6 @@
 
 mod client;
 pub mod config;
-pub mod encryption_config;
 mod health;
 mod http;
 mod limits;

@@ -34,9 +34,14 @@ enum Command {
     /// Encryption at rest: the KMS v2 plugin for kube-apiserver.
     #[command(subcommand)]
     Kms(commands::kms::KmsCommand),
-    /// kube-apiserver's EncryptionConfiguration: generate one, or check one.
-    #[command(subcommand)]
+    /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
+    #[command(subcommand, name = "encryption-config")]
     EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
+    /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
+    #[cfg(feature = "controller")]
+    Controller(Box<commands::controller::ControllerArgs>),
+    /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
+    Sops(commands::sops::SopsArgs),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -67,6 +72,14 @@ struct KubesealCli {
     version: bool,
 }
 
+/// `sops`: ksec's sops commands at the top level.
+#[derive(Parser, Debug)]
+#[command(name = "sops", about = "sops, as implemented by ksec", version)]
+struct SopsCli {
+    #[command(flatten)]
+    args: commands::sops::SopsArgs,
+}
+
 fn invoked_as() -> String {
     std::env::args_os()
         .next()
@@ -85,7 +98,10 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    // `ksec controller` sets up its own logging from its flags.
+    if std::env::args().nth(1).as_deref() != Some("controller") {
+        init_logging();
+    }
     let result = match invoked_as().as_str() {
         "kubeseal" => {
             let cli = KubesealCli::parse();
@@ -96,6 +112,7 @@ fn main() -> ExitCode {
                 commands::seal::run(cli.seal)
             }
         }
+        "sops" => commands::sops::run(SopsCli::parse().args),
         _ => run(Cli::parse()),
     };
     match result {
@@ -115,6 +132,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(k) => commands::keys::run(k),
         Command::Kms(k) => commands::kms::run(k),
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
+        #[cfg(feature = "controller")]
+        Command::Controller(a) => commands::controller::run(*a),
+        Command::Sops(a) => commands::sops::run(a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),
@@ -130,5 +150,6 @@ mod tests {
     fn cli_definitions_are_consistent() {
         Cli::command().debug_assert();
         KubesealCli::command().debug_assert();
+        SopsCli::command().debug_assert();
     }
 }

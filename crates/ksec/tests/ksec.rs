@@ -3,6 +3,10 @@
 
 #[path = "ksec/common.rs"]
 mod common;
+#[path = "ksec/controller.rs"]
+mod controller;
+#[path = "ksec/deploy.rs"]
+mod deploy;
 #[path = "ksec/encryption_config.rs"]
 mod encryption_config;
 #[path = "ksec/errors.rs"]

@@ -1,123 +1,99 @@
-//! `ksec encryption-config generate|check`: kube-apiserver's EncryptionConfiguration.
+//! `ksec encryption-config`: write a correct EncryptionConfiguration, or check one as
+//! kube-apiserver would before it refuses to start.
 use crate::io;
-use anyhow::{Context, Result};
-use base64::Engine;
-use clap::{Args, Subcommand, ValueEnum};
-use ksec_kms::encryption_config::{self as ec, GenerateProvider};
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use ksec_etcd::encryption_config::{self as ec, CheckOptions, GenerateSpec, Severity};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// `ksec encryption-config …`
 #[derive(Subcommand, Debug)]
 pub enum EncryptionConfigCommand {
-    /// Write an EncryptionConfiguration for a provider (fresh keys where needed).
+    /// Write an EncryptionConfiguration with fresh keys where the provider needs them.
     Generate(GenerateArgs),
-    /// Validate an EncryptionConfiguration as kube-apiserver would, and explain problems.
+    /// Validate a file as kube-apiserver does (rules and messages), plus warnings; exit 1 on errors.
     Check(CheckArgs),
 }
 
-/// Provider kinds to generate.
-#[derive(ValueEnum, Clone, Copy, Debug)]
-pub enum Provider {
-    /// KMS v2 through a plugin such as `ksec kms serve` (recommended).
-    Kms,
-    /// AES-GCM with a fresh local key.
-    Aesgcm,
-    /// AES-CBC with a fresh local key (not recommended).
-    Aescbc,
-    /// secretbox (XSalsa20-Poly1305) with a fresh local key.
-    Secretbox,
-}
-
-/// Arguments of `ksec encryption-config generate`.
+/// Arguments of `generate`.
 #[derive(Args, Debug)]
 pub struct GenerateArgs {
-    /// The provider that encrypts new writes (`identity` is kept last so existing data reads).
-    #[arg(long, value_enum, default_value = "kms")]
-    pub provider: Provider,
-    /// Resources to encrypt, comma-separated.
+    /// Provider: kms (v2, for `ksec kms serve`), secretbox, aesgcm, aescbc, identity.
+    #[arg(long, default_value = "kms")]
+    pub provider: String,
+    /// Resources to encrypt (comma-separated or repeated).
     #[arg(long, value_delimiter = ',', default_value = "secrets")]
     pub resources: Vec<String>,
-    /// kms: provider name (part of every stored value's prefix; keep it stable).
-    #[arg(long, default_value = "ksec")]
-    pub name: String,
-    /// kms: the plugin's socket.
-    #[arg(long, default_value = "unix:///var/run/kmsplugin/kms.sock")]
-    pub endpoint: String,
-    /// kms: how long kube-apiserver waits for the plugin.
-    #[arg(long, default_value = "3s")]
-    pub timeout: String,
-    /// Write here (mode 0600: it may hold keys) instead of standard output.
-    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    /// KMS provider name.
+    #[arg(long = "kms-name", default_value = "ksec")]
+    pub kms_name: String,
+    /// KMS plugin socket.
+    #[arg(long = "kms-endpoint", default_value = "unix:///var/run/ksec/kms.sock")]
+    pub kms_endpoint: String,
+    /// KMS call timeout.
+    #[arg(long = "kms-timeout", default_value = "3s")]
+    pub kms_timeout: String,
+    /// Do not add `identity: {}` last (data written before encryption becomes unreadable).
+    #[arg(long = "no-identity-fallback")]
+    pub no_identity_fallback: bool,
+    /// Output file (mode 0600: it may hold keys); standard output when absent.
+    #[arg(short = 'w', long = "output")]
     pub output: Option<PathBuf>,
 }
 
-/// Arguments of `ksec encryption-config check`.
+/// Arguments of `check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The EncryptionConfiguration file.
     pub file: PathBuf,
+    /// The apiserver runs with --feature-gates=KMSv1=true.
+    #[arg(long = "kms-v1")]
+    pub kms_v1: bool,
+    /// The apiserver reloads the file (--encryption-provider-config-automatic-reload).
+    #[arg(long)]
+    pub reload: bool,
 }
 
-/// Runs a `ksec encryption-config` command.
+/// Runs `ksec encryption-config …`.
 pub fn run(cmd: EncryptionConfigCommand) -> Result<ExitCode> {
     match cmd {
         EncryptionConfigCommand::Generate(a) => {
-            let provider = match a.provider {
-                Provider::Kms => GenerateProvider::KmsV2,
-                Provider::Aesgcm => GenerateProvider::Aesgcm,
-                Provider::Aescbc => GenerateProvider::Aescbc,
-                Provider::Secretbox => GenerateProvider::Secretbox,
-            };
-            let key = || {
-                let k = ksec_crypto::rand::secret(32).expect("system random number generator");
-                base64::engine::general_purpose::STANDARD.encode(k.expose())
-            };
-            let c = ec::generate(
-                provider,
-                &a.resources,
-                &a.name,
-                &a.endpoint,
-                &a.timeout,
-                key,
-            );
-            let rep = ec::check(&c);
-            if let Some(e) = rep.errors.first() {
-                anyhow::bail!(
-                    "the settings give an invalid configuration: {}: {}",
-                    e.field,
-                    e.message
-                );
-            }
-            io::emit(a.output.as_deref(), ec::to_yaml(&c).as_bytes(), 0o600)?;
+            let text = ec::generate(&GenerateSpec {
+                provider: a.provider,
+                resources: a.resources,
+                kms_name: a.kms_name,
+                kms_endpoint: a.kms_endpoint,
+                kms_timeout: a.kms_timeout,
+                identity_fallback: !a.no_identity_fallback,
+            })
+            .map_err(anyhow::Error::msg)?;
+            io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
             Ok(ExitCode::SUCCESS)
         }
         EncryptionConfigCommand::Check(a) => {
-            let text = std::fs::read_to_string(&a.file)
-                .with_context(|| format!("cannot read {}", a.file.display()))?;
-            let c = ec::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", a.file.display()))?;
-            let rep = ec::check(&c);
-            for w in &rep.warnings {
-                eprintln!("{}: warning: {}: {}", a.file.display(), w.field, w.message);
+            let name = a.file.display().to_string();
+            let doc =
+                ec::parse(&io::read_file(&a.file)?).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            let findings = ec::check(
+                &doc,
+                CheckOptions {
+                    kms_v1_enabled: a.kms_v1,
+                    reload: a.reload,
+                },
+            );
+            for f in &findings {
+                eprintln!("{name}: {f}");
             }
-            for e in &rep.errors {
-                eprintln!("{}: error: {}: {}", a.file.display(), e.field, e.message);
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            if errors > 0 {
+                bail!("{name}: {errors} error(s): kube-apiserver would refuse to start with this file");
             }
-            if rep.errors.is_empty() {
-                println!(
-                    "{}: valid ({} warning(s))",
-                    a.file.display(),
-                    rep.warnings.len()
-                );
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "{}: kube-apiserver would refuse this configuration ({} error(s))",
-                    a.file.display(),
-                    rep.errors.len()
-                );
-                Ok(ExitCode::from(1))
-            }
+            println!("{name}: valid ({} warning(s))", findings.len());
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

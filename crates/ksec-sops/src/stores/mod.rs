@@ -1,0 +1,158 @@
+//! The five stores sops supports: YAML, JSON, dotenv, INI and binary.
+//!
+//! Every store turns bytes into a [`Document`] plus, for encrypted files, the raw
+//! `sops` metadata value, and back.
+pub mod dotenv;
+pub mod ini;
+pub mod json;
+pub mod yaml;
+
+use crate::tree::{Document, Item, Value};
+use crate::{Error, Format};
+
+/// Options for writing.
+#[derive(Clone, Copy, Debug)]
+pub struct EmitOptions {
+    /// YAML indentation (sops's default 4) / JSON indentation in spaces (0 = tab).
+    pub indent: Option<usize>,
+}
+
+impl Default for EmitOptions {
+    fn default() -> Self {
+        Self { indent: None }
+    }
+}
+
+/// Reads a plaintext file.
+pub fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error> {
+    let branches = match format {
+        Format::Yaml => yaml::parse_documents(input)?,
+        Format::Json => vec![json::parse(input)?],
+        Format::Dotenv => vec![dotenv::parse(input)?],
+        Format::Ini => vec![ini::parse(input)?],
+        Format::Binary => vec![vec![Item::Entry(
+            "data".into(),
+            match std::str::from_utf8(input) {
+                Ok(s) => Value::Str(s.to_string()),
+                Err(_) => Value::Bytes(input.to_vec()),
+            },
+        )]],
+    };
+    let doc = Document { branches };
+    let flat_sops = matches!(format, Format::Dotenv)
+        && doc.branches[0]
+            .iter()
+            .any(|i| matches!(i, Item::Entry(k, _) if k.starts_with("sops_")));
+    if doc.has_sops_key() || flat_sops {
+        return Err(Error::AlreadyEncrypted);
+    }
+    Ok(doc)
+}
+
+/// Reads an encrypted file: its data and its raw `sops` metadata.
+pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, Value), Error> {
+    match format {
+        Format::Yaml => {
+            let mut branches = yaml::parse_documents(input)?;
+            let mut meta = None;
+            for b in &mut branches {
+                if let Some(pos) = b
+                    .iter()
+                    .position(|i| matches!(i, Item::Entry(k, _) if k == "sops"))
+                {
+                    if let Item::Entry(_, v) = b.remove(pos) {
+                        meta.get_or_insert(v);
+                    }
+                }
+            }
+            Ok((Document { branches }, meta.ok_or(Error::MetadataNotFound)?))
+        }
+        Format::Json | Format::Binary => {
+            let mut items = json::parse(input)?;
+            let pos = items
+                .iter()
+                .position(|i| matches!(i, Item::Entry(k, _) if k == "sops"))
+                .ok_or(Error::MetadataNotFound)?;
+            let Item::Entry(_, meta) = items.remove(pos) else {
+                return Err(Error::Internal("sops entry vanished"));
+            };
+            Ok((Document::single(items), meta))
+        }
+        Format::Dotenv => dotenv::load_encrypted(input),
+        Format::Ini => ini::load_encrypted(input),
+    }
+}
+
+/// Writes a plaintext file.
+pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<Vec<u8>, Error> {
+    Ok(match format {
+        Format::Yaml => yaml::emit_documents(&doc.branches, opts.indent.unwrap_or(4)),
+        Format::Json => json::emit(first(doc), &json_indent(opts)),
+        Format::Dotenv => dotenv::emit(first(doc), None)?,
+        Format::Ini => ini::emit(first(doc), None)?,
+        Format::Binary => {
+            match first(doc).iter().find_map(|i| match i {
+                Item::Entry(k, v) if k == "data" => Some(v),
+                _ => None,
+            }) {
+                Some(Value::Str(s)) => s.as_bytes().to_vec(),
+                Some(Value::Bytes(b)) => b.clone(),
+                _ => return Err(Error::Unsupported(
+                    "binary output needs a single 'data' string; use --output-type json or yaml"
+                        .into(),
+                )),
+            }
+        }
+    })
+}
+
+/// Writes one value as sops's `--extract` prints it: strings raw, everything else
+/// in the output format (YAML ends with a newline, JSON does not).
+pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
+    match v {
+        Value::Str(s) => s.as_bytes().to_vec(),
+        Value::Bytes(b) => b.clone(),
+        _ => match format {
+            Format::Json | Format::Binary => {
+                let mut out = String::new();
+                json::write_value(&mut out, v, 0, &json_indent(opts));
+                out.into_bytes()
+            }
+            _ => yaml::emit::emit_value(v, opts.indent.unwrap_or(4)).into_bytes(),
+        },
+    }
+}
+
+/// Writes an encrypted file with its metadata.
+pub fn emit_encrypted(
+    format: Format,
+    doc: &Document,
+    meta: &Value,
+    opts: EmitOptions,
+) -> Result<Vec<u8>, Error> {
+    let with_meta = |items: &[Item]| {
+        let mut v = items.to_vec();
+        v.push(Item::Entry("sops".into(), meta.clone()));
+        v
+    };
+    Ok(match format {
+        Format::Yaml => {
+            let branches: Vec<Vec<Item>> = doc.branches.iter().map(|b| with_meta(b)).collect();
+            yaml::emit_documents(&branches, opts.indent.unwrap_or(4))
+        }
+        Format::Json | Format::Binary => json::emit(&with_meta(first(doc)), &json_indent(opts)),
+        Format::Dotenv => dotenv::emit(first(doc), Some(meta))?,
+        Format::Ini => ini::emit(first(doc), Some(meta))?,
+    })
+}
+
+fn json_indent(opts: EmitOptions) -> String {
+    match opts.indent {
+        Some(n) if n > 0 => " ".repeat(n),
+        _ => "\t".into(),
+    }
+}
+
+fn first(doc: &Document) -> &[Item] {
+    doc.branches.first().map(Vec::as_slice).unwrap_or(&[])
+}

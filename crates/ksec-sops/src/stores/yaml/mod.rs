@@ -1,0 +1,35 @@
+//! The YAML store (see [`parse`] and [`emit`] for why it is hand-written).
+pub mod emit;
+pub mod parse;
+
+use crate::tree::Item;
+
+/// Parses a YAML stream into one branch per document.
+pub fn parse_documents(input: &[u8]) -> Result<Vec<Vec<Item>>, crate::Error> {
+    parse::parse(input)
+}
+
+/// Writes branches as a YAML stream (`---` between documents).
+pub fn emit_documents(branches: &[Vec<Item>], indent: usize) -> Vec<u8> {
+    let mut out = String::new();
+    for (n, b) in branches.iter().enumerate() {
+        if n > 0 {
+            out.push_str("---\n");
+        }
+        emit::emit_document(b, indent, &mut out);
+    }
+    out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_keys_and_tags() {
+        let y = b"merged:\n    !!merge <<:\n        q: 1\n    z: 2\nother: 1\n";
+        let d = parse_documents(y).unwrap();
+        let out = String::from_utf8(emit_documents(&d, 4)).unwrap();
+        assert_eq!(out, std::str::from_utf8(y).unwrap());
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of ksec-sops: fixtures written by the real sops, interop
+//! with the real sops/age/gpg binaries, bad input.
+#[path = "ksec_sops/bad_input.rs"]
+mod bad_input;
+#[path = "ksec_sops/fixtures.rs"]
+mod fixtures;
+#[path = "ksec_sops/interop.rs"]
+mod interop;
+#[path = "ksec_sops/support.rs"]
+mod support;

@@ -1,0 +1,144 @@
+//! Bad input gives a clear typed error and never a panic.
+use super::support::*;
+use ksec_sops::file::{encrypt, open, EncryptOptions};
+use ksec_sops::keys::{Keyring, Recipient};
+use ksec_sops::stores::load_plain;
+use ksec_sops::{Error, Format};
+
+fn keyring_and_recipient() -> (Keyring, String, tempfile::TempDir) {
+    // A generated identity (no peer needed): the age crate makes it.
+    let dir = tempfile::tempdir().unwrap();
+    let id = age::x25519::Identity::generate();
+    let text = format!(
+        "{}\n",
+        age::secrecy::ExposeSecret::expose_secret(&id.to_string())
+    );
+    let f = dir.path().join("k.txt");
+    std::fs::write(&f, text).unwrap();
+    (age_keyring(&[&f]), id.to_public().to_string(), dir)
+}
+
+fn enc(kr: &Keyring, r: &str, plain: &str) -> String {
+    let o = EncryptOptions {
+        groups: vec![vec![Recipient::age(r)]],
+        ..EncryptOptions::default()
+    };
+    String::from_utf8(encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &o, kr).unwrap())
+        .unwrap()
+}
+
+#[test]
+fn tampered_value_and_mac_are_rejected() {
+    let (kr, r, _d) = keyring_and_recipient();
+    let e = enc(&kr, &r, "a: secret\nb: other\n");
+    // Swap the two encrypted values: each still authenticates? No: AAD is the path.
+    let lines: Vec<&str> = e.lines().collect();
+    let a = lines[0].trim_start_matches("a: ");
+    let b = lines[1].trim_start_matches("b: ");
+    let swapped = e
+        .replacen(a, "@@", 1)
+        .replacen(b, a, 1)
+        .replacen("@@", b, 1);
+    let err = open(Format::Yaml, swapped.as_bytes(), &kr, false).unwrap_err();
+    assert!(
+        matches!(err, Error::ValueDecrypt { ref path } if path == "a"),
+        "{err}"
+    );
+    // An unencrypted value changed: the MAC catches it.
+    let e2 = enc(&kr, &r, "a: secret\nb_unencrypted: shown\n");
+    let changed = e2.replace("b_unencrypted: shown", "b_unencrypted: changed");
+    assert!(matches!(
+        open(Format::Yaml, changed.as_bytes(), &kr, false),
+        Err(Error::MacMismatch)
+    ));
+    assert!(open(Format::Yaml, changed.as_bytes(), &kr, true).is_ok());
+}
+
+#[test]
+fn malformed_enc_names_the_key_not_the_value() {
+    let (kr, r, _d) = keyring_and_recipient();
+    let e = enc(&kr, &r, "token: abcdef\n");
+    let broken = e.replacen("iv:", "iv:!!", 1);
+    let err = open(Format::Yaml, broken.as_bytes(), &kr, false).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::MalformedValue { .. }), "{msg}");
+    assert!(msg.contains("token") && msg.contains("iv"), "{msg}");
+    assert!(!msg.contains("abcdef"));
+}
+
+#[test]
+fn no_key_lists_what_was_tried() {
+    let (kr, r, _d) = keyring_and_recipient();
+    let e = enc(&kr, &r, "a: 1\n");
+    let (other, _, _d2) = keyring_and_recipient();
+    let err = open(Format::Yaml, e.as_bytes(), &other, false).unwrap_err();
+    assert!(matches!(err, Error::NoKey { .. }));
+    assert!(err.to_string().contains(&r), "{err}");
+}
+
+#[test]
+fn plaintext_input_errors() {
+    assert!(matches!(
+        load_plain(Format::Yaml, b"sops:\n  x: 1\n"),
+        Err(Error::AlreadyEncrypted)
+    ));
+    assert!(matches!(
+        load_plain(Format::Dotenv, b"sops_mac=x\n"),
+        Err(Error::AlreadyEncrypted)
+    ));
+    let dup = load_plain(Format::Yaml, b"a: 1\nb: 2\na: 3\n")
+        .unwrap_err()
+        .to_string();
+    assert!(dup.contains("line 3") && dup.contains("\"a\""), "{dup}");
+    assert!(load_plain(Format::Json, br#"{"a":1,"a":2}"#).is_err());
+    assert!(load_plain(Format::Yaml, b"- a\n- b\n")
+        .unwrap_err()
+        .to_string()
+        .contains("sequence"));
+    assert!(load_plain(Format::Json, b"[1,2]")
+        .unwrap_err()
+        .to_string()
+        .contains("top level"));
+    assert!(load_plain(Format::Yaml, b"a: \xff\xfe\n")
+        .unwrap_err()
+        .to_string()
+        .contains("UTF-8"));
+    assert!(matches!(
+        open(Format::Yaml, b"a: 1\n", &Keyring::new(vec![]), false),
+        Err(Error::MetadataNotFound)
+    ));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// No input makes a parser panic.
+    #[test]
+    fn parsers_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        for f in [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini] {
+            let _ = load_plain(f, &data);
+            let _ = ksec_sops::stores::load_encrypted(f, &data);
+        }
+        if let Ok(s) = std::str::from_utf8(&data) {
+            let _ = ksec_sops::cipher::EncValue::parse(s);
+        }
+    }
+
+    /// YAML made of random keys and scalars survives emit → parse unchanged.
+    #[test]
+    fn yaml_round_trip(entries in proptest::collection::vec(("[a-z_][a-z0-9_]{0,8}", proptest::prelude::any::<String>(), proptest::prelude::any::<i64>(), proptest::prelude::any::<bool>()), 1..8)) {
+        use ksec_sops::{Item, Value};
+        let mut seen = std::collections::HashSet::new();
+        let items: Vec<Item> = entries.into_iter().filter(|e| seen.insert(e.0.clone())).map(|(k, s, i, b)| {
+            Item::Entry(k, Value::Map(vec![
+                Item::Entry("s".into(), Value::Str(s)),
+                Item::Entry("i".into(), Value::Int(i)),
+                Item::Entry("l".into(), Value::Seq(vec![Value::Bool(b), Value::Null])),
+            ]))
+        }).collect();
+        let doc = ksec_sops::Document::single(items);
+        let text = ksec_sops::stores::emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
+        let back = load_plain(Format::Yaml, &text).unwrap();
+        proptest::prop_assert_eq!(back, doc, "{}", String::from_utf8_lossy(&text));
+    }
+}
