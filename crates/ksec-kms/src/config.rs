@@ -8,7 +8,9 @@
 //! backend:
 //!   vault: { address: https://vault:8200, key: kube, auth: { method: kubernetes, role: kms } }
 //! ```
-//! The `backend` block is a [`ksec_keys::BackendConfig`]. Unknown fields are errors.
+//! The `backend` block is a [`ksec_keys::BackendConfig`]. A file holding only a
+//! backend block at the top level (`local: {key_file: …}`) is accepted too, with the
+//! socket and health address from the flags. Unknown fields are errors.
 use ksec_keys::BackendConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -62,12 +64,27 @@ impl PluginConfig {
         }
     }
 
-    /// Parses YAML (or JSON) text.
+    /// Parses YAML (or JSON) text: either this document, or just a backend block
+    /// at the top level (`local: {key_file: …}`), which then gets the defaults.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, ConfigError> {
-        serde_norway::from_str(text).map_err(|e| ConfigError {
+        let err = |e: String| ConfigError {
             path: origin.to_string(),
-            message: e.to_string(),
-        })
+            message: e,
+        };
+        let doc: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| err(e.to_string()))?;
+        let bare_backend = doc.as_mapping().is_some_and(|m| {
+            !m.contains_key("backend")
+                && ["local", "vault", "aws_kms", "pkcs11"]
+                    .iter()
+                    .any(|k| m.contains_key(*k))
+        });
+        if bare_backend {
+            return BackendConfig::from_yaml(text, Some(origin))
+                .map(Self::new)
+                .map_err(|e| err(e.to_string()));
+        }
+        serde_norway::from_value(doc).map_err(|e| err(e.to_string()))
     }
 
     /// Reads a file.
@@ -104,5 +121,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("backend"), "{e}");
+        // A bare backend block, as deploy/kms-plugin's ConfigMap holds.
+        let c = PluginConfig::from_yaml(
+            "# comment\nlocal:\n  key_file: /etc/ksec/kms-keys\n",
+            "kms.yaml",
+        )
+        .unwrap();
+        assert_eq!(c.backend.kind(), "local");
+        assert_eq!(c.socket, None);
+        let e = PluginConfig::from_yaml("local:\n  key_fil: /k\n", "kms.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("key_fil") && e.contains("kms.yaml"), "{e}");
     }
 }

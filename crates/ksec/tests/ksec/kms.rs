@@ -250,3 +250,43 @@ impl Drop for Server {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn kms_serve_reads_the_deploy_configmap_form() {
+    // deploy/kms-plugin's ConfigMap holds a bare backend block; socket and health
+    // address come from the flags.
+    let dir = ksec_testkit::tempdir();
+    let keys = dir.path().join("kms-keys");
+    rotate_key_file(&keys).unwrap();
+    let cfg = dir.path().join("kms.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# One backend block\nlocal:\n  key_file: {}\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("kms.sock");
+    let port = ksec_testkit::free_port();
+    let mut server = Server(
+        Command::new(common::ksec_path())
+            .args(["kms", "serve", "--config"])
+            .arg(&cfg)
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--health-addr=127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    ksec_testkit::wait_for_port(port, Duration::from_secs(20));
+    let (code, body) = http_get(port, "/readyz");
+    assert_eq!(code, 200, "{body}");
+    assert!(socket.exists());
+    signal(server.0.id(), "-TERM");
+    let t = Instant::now();
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "no shutdown");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
