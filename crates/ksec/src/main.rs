@@ -31,6 +31,9 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Encryption at rest: the KMS v2 plugin for kube-apiserver.
+    #[command(subcommand)]
+    Kms(commands::kms::KmsCommand),
     /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
     #[command(subcommand, name = "encryption-config")]
     EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
@@ -127,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        Command::Kms(k) => commands::kms::run(k),
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),

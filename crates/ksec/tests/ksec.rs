@@ -15,6 +15,8 @@ mod errors;
 mod interop;
 #[path = "ksec/keys.rs"]
 mod keys;
+#[path = "ksec/kms.rs"]
+mod kms;
 #[path = "ksec/seal.rs"]
 mod seal;
 #[path = "ksec/sops.rs"]

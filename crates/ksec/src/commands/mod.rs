@@ -5,6 +5,7 @@ pub mod controller;
 pub mod demo;
 pub mod encryption_config;
 pub mod keys;
+pub mod kms;
 pub mod reseal;
 pub mod seal;
 pub mod sops;
