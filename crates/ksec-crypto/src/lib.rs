@@ -14,6 +14,7 @@
 pub mod aead;
 mod der;
 pub mod hash;
+pub mod hmac;
 pub mod pem;
 pub mod rand;
 pub mod rsa;

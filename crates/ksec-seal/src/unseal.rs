@@ -17,8 +17,8 @@ pub struct Unsealed {
 /// Why a SealedSecret did not open. Names keys, never values.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UnsealError {
-    /// One or more values failed.
-    #[error("{}", .0.iter().map(|(k, e)| format!("{k}: {e}")).collect::<Vec<_>>().join("; "))]
+    /// One or more values failed: (key, reason) pairs.
+    #[error("{}", group_by_reason(.0))]
     Values(Vec<(String, String)>),
     /// Legacy `spec.data` could not be used.
     #[error("spec.data (legacy whole-Secret format): {0}")]
@@ -26,6 +26,22 @@ pub enum UnsealError {
     /// No keys were given.
     #[error("no private keys to try")]
     NoKeys,
+}
+
+/// "a, b: reason; c: other reason": keys that failed the same way share one message.
+fn group_by_reason(errors: &[(String, String)]) -> String {
+    let mut groups: Vec<(Vec<&str>, &str)> = vec![];
+    for (k, e) in errors {
+        match groups.iter_mut().find(|(_, r)| *r == e.as_str()) {
+            Some((keys, _)) => keys.push(k),
+            None => groups.push((vec![k], e)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(keys, r)| format!("{}: {r}", keys.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Opens every value of `ss` with the first of `keys` that works (try the most likely
@@ -48,11 +64,17 @@ pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, Un
     };
     let mut opened_by = BTreeMap::new();
     let mut errors = vec![];
+    // Values of one object were almost always sealed with the same key: once a key opens
+    // a value, try it first for the next ones (a wrong key costs a full RSA decryption).
+    let mut order: Vec<usize> = (0..keys.len()).collect();
     for (k, b64) in &ss.encrypted_data {
-        let opened =
-            hybrid::from_base64(b64).and_then(|bytes| hybrid::open_with_any(keys, &bytes, &label));
+        let ordered: Vec<&RsaPrivateKey> = order.iter().map(|&i| keys[i]).collect();
+        let opened = hybrid::from_base64(b64)
+            .and_then(|bytes| hybrid::open_with_any(&ordered, &bytes, &label));
         match opened {
-            Ok((plain, idx)) => {
+            Ok((plain, pos)) => {
+                let idx = order.remove(pos);
+                order.insert(0, idx);
                 secret.data.insert(k.clone(), plain);
                 opened_by.insert(k.clone(), idx);
             }
@@ -130,6 +152,22 @@ mod tests {
             vec![1, 1]
         );
         assert_eq!(out.secret.metadata.name(), "n");
+    }
+
+    #[test]
+    fn the_key_that_opened_a_value_is_tried_first_for_the_next() {
+        // Sealed with B, keys given as [A, B]: indices still refer to the slice given.
+        let out = unseal(&sealed(), &[key_a(), key_b()]).unwrap();
+        assert!(out.opened_by.values().all(|i| *i == 1));
+        let mut mixed = sealed();
+        let a_value = hybrid::seal(key_a().public_key(), b"x", b"ns/n").unwrap();
+        mixed
+            .encrypted_data
+            .insert("c".into(), hybrid::to_base64(&a_value));
+        let out = unseal(&mixed, &[key_a(), key_b()]).unwrap();
+        assert_eq!(out.opened_by["a"], 1);
+        assert_eq!(out.opened_by["c"], 0);
+        assert_eq!(out.secret.data["c"].expose(), b"x");
     }
 
     #[test]

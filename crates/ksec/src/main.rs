@@ -31,6 +31,15 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Encryption at rest: the KMS v2 plugin for kube-apiserver.
+    #[command(subcommand)]
+    Kms(commands::kms::KmsCommand),
+    /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
+    #[command(subcommand, name = "encryption-config")]
+    EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
+    /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
+    #[cfg(feature = "controller")]
+    Controller(Box<commands::controller::ControllerArgs>),
     /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
     Sops(Box<commands::sops::SopsArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
@@ -93,7 +102,10 @@ fn init_logging() {
 }
 
 fn main() -> ExitCode {
-    init_logging();
+    // `ksec controller` sets up its own logging from its flags.
+    if std::env::args().nth(1).as_deref() != Some("controller") {
+        init_logging();
+    }
     let result = match invoked_as().as_str() {
         "kubeseal" => {
             let cli = KubesealCli::parse();
@@ -122,6 +134,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        Command::Kms(k) => commands::kms::run(k),
+        Command::EncryptionConfig(c) => commands::encryption_config::run(c),
+        #[cfg(feature = "controller")]
+        Command::Controller(a) => commands::controller::run(*a),
         Command::Sops(a) => commands::sops::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),

@@ -5,7 +5,7 @@ use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::render::{self, Format};
 use ksec_seal::{keys::SealingKey, seal, unseal, SealOptions, Secret};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 /// Prints numbered steps.
 pub struct Demo {
@@ -64,9 +64,9 @@ fn sealing_act(d: &mut Demo) -> Result<()> {
     let t = Instant::now();
     let key = SealingKey::generate(
         4096,
-        "sealed-secret",
+        ksec_seal::keys::DEFAULT_CN,
         SystemTime::now(),
-        Duration::from_secs(87_600 * 3600),
+        ksec_seal::keys::DEFAULT_TTL,
     )?;
     let cert = key
         .cert

@@ -364,3 +364,49 @@ fn completions_man_pages_and_demo() {
         .stdout(contains("refused, as it must be"))
         .stdout(contains("Demo finished"));
 }
+
+#[test]
+fn certificate_from_an_http_url() {
+    let Some(py) = ksec_testkit::peer("python3") else {
+        return;
+    };
+    let port = ksec_testkit::free_port();
+    let _server = ksec_testkit::ChildGuard::spawn(
+        "python http.server",
+        std::process::Command::new(py)
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(testdata(""))
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, std::time::Duration::from_secs(10));
+    let url = format!("http://127.0.0.1:{port}/test-cert-a.pem");
+    let out = ksec()
+        .args(["seal", "--cert", &url])
+        .write_stdin(SECRET_YAML)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let sealed = parse(&out);
+    assert_eq!(sealed["kind"], "SealedSecret");
+    let dir = ksec_testkit::tempdir();
+    let f = write(dir.path(), "s.json", &String::from_utf8(out).unwrap());
+    ksec()
+        .args(["unseal", "-k"])
+        .arg(testdata("test-key-a.pem"))
+        .arg("-f")
+        .arg(&f)
+        .assert()
+        .success();
+    let missing = format!("http://127.0.0.1:{port}/nope.pem");
+    ksec()
+        .args(["seal", "--cert", &missing])
+        .write_stdin(SECRET_YAML)
+        .assert()
+        .failure()
+        .stderr(contains("404"));
+}

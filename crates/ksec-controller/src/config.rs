@@ -1,0 +1,310 @@
+//! The controller's settings, with Bitnami's defaults, and parsers for the value syntaxes
+//! its flags use (Go durations, `k=v,k2=v2` lists, RFC 1123 times with a numeric zone).
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use crate::ConfigError;
+
+/// Which key is "newest" (`--key-order-priority`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// By the certificate's NotBefore (Bitnami's default, `CertNotBefore`).
+    #[default]
+    CertNotBefore,
+    /// By the key Secret's creationTimestamp (`SecretCreationTimestamp`).
+    SecretCreationTimestamp,
+}
+
+impl std::str::FromStr for KeyOrder {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "CertNotBefore" => Ok(Self::CertNotBefore),
+            "SecretCreationTimestamp" => Ok(Self::SecretCreationTimestamp),
+            other => Err(ConfigError(format!(
+                "--key-order-priority: {other:?} is not CertNotBefore or SecretCreationTimestamp"
+            ))),
+        }
+    }
+}
+
+/// Which SealedSecrets the controller watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Namespaces {
+    /// Every namespace (`--all-namespaces`, the default).
+    All,
+    /// These namespaces (the controller's own plus `--additional-namespaces`).
+    Only(Vec<String>),
+}
+
+/// Everything the controller needs to run. [`Config::default`] holds Bitnami's defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Namespace of the controller and of its key Secrets (`POD_NAMESPACE`).
+    pub namespace: String,
+    /// This replica's identity for leader election and events (pod name).
+    pub identity: String,
+    /// `--key-prefix`: name prefix of new key Secrets.
+    pub key_prefix: String,
+    /// `--key-size`: RSA modulus of new keys.
+    pub key_size: usize,
+    /// `--key-ttl`: validity of new certificates.
+    pub key_ttl: Duration,
+    /// `--my-cn`: common name of new certificates ("" = `sealed-secret`).
+    pub my_cn: String,
+    /// `--key-renew-period`: a new key when the newest is this old (zero disables).
+    pub key_renew_period: Duration,
+    /// `--key-cutoff-time`: a new key at start if the newest is older than this.
+    pub key_cutoff_time: Option<SystemTime>,
+    /// `--key-order-priority`.
+    pub key_order: KeyOrder,
+    /// `--privatekey-labels`: extra labels on new key Secrets.
+    pub privatekey_labels: BTreeMap<String, String>,
+    /// `--privatekey-annotations`: extra annotations on new key Secrets.
+    pub privatekey_annotations: BTreeMap<String, String>,
+    /// `--all-namespaces` / `--additional-namespaces`.
+    pub namespaces: Namespaces,
+    /// `--label-selector`: only SealedSecrets (and Secrets) matching it.
+    pub label_selector: String,
+    /// `--update-status`: write `status` (Synced condition, observedGeneration).
+    pub update_status: bool,
+    /// `--skip-recreate`: do not watch owned Secrets (no recreation after deletion).
+    pub skip_recreate: bool,
+    /// `--watch-for-secrets`: follow key Secrets created by others while running.
+    pub watch_for_secrets: bool,
+    /// `--accept-deprecated-v1-data`: open legacy `spec.data` SealedSecrets.
+    pub accept_v1_data: bool,
+    /// `--metrics-omit-secret-labels`: no `condition_info` series (they name SealedSecrets).
+    pub metrics_omit_secret_labels: bool,
+    /// `--max-unseal-retries`: retries with backoff before waiting for a change.
+    pub max_unseal_retries: u32,
+    /// `--listen-addr`.
+    pub listen_addr: SocketAddr,
+    /// `--listen-metrics-addr`.
+    pub listen_metrics_addr: SocketAddr,
+    /// `--rate-limit`: sustained requests per second to /v1/verify and /v1/rotate.
+    pub rate_limit: u32,
+    /// `--rate-limit-burst`: requests allowed above the rate at once.
+    pub rate_limit_burst: u32,
+    /// Leader election: how long a Lease is valid without renewal.
+    pub lease_duration: Duration,
+    /// Leader election: how often the leader renews (and followers retry).
+    pub lease_renew: Duration,
+    /// Name of the Lease (in [`Config::namespace`]).
+    pub lease_name: String,
+    /// Build revision for `sealed_secrets_controller_build_info`.
+    pub revision: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            namespace: "kube-system".into(),
+            identity: "ksec-controller".into(),
+            key_prefix: ksec_seal::keys::KEY_PREFIX.into(),
+            key_size: 4096,
+            key_ttl: ksec_seal::keys::DEFAULT_TTL,
+            my_cn: String::new(),
+            key_renew_period: Duration::from_secs(30 * 24 * 3600),
+            key_cutoff_time: None,
+            key_order: KeyOrder::CertNotBefore,
+            privatekey_labels: BTreeMap::new(),
+            privatekey_annotations: BTreeMap::new(),
+            namespaces: Namespaces::All,
+            label_selector: String::new(),
+            update_status: true,
+            skip_recreate: false,
+            watch_for_secrets: false,
+            accept_v1_data: true,
+            metrics_omit_secret_labels: false,
+            max_unseal_retries: 5,
+            listen_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            listen_metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
+            rate_limit: 2,
+            rate_limit_burst: 2,
+            lease_duration: Duration::from_secs(15),
+            lease_renew: Duration::from_secs(5),
+            lease_name: "sealed-secrets-controller".into(),
+            revision: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+impl Config {
+    /// The common name for new certificates.
+    pub fn common_name(&self) -> &str {
+        if self.my_cn.is_empty() {
+            ksec_seal::keys::DEFAULT_CN
+        } else {
+            &self.my_cn
+        }
+    }
+
+    /// Checks values that have no sensible meaning, with an error naming the flag.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1024..=16384).contains(&self.key_size) || !self.key_size.is_multiple_of(8) {
+            return Err(ConfigError(format!(
+                "--key-size: {} is not a usable RSA size (use 2048, 3072 or 4096)",
+                self.key_size
+            )));
+        }
+        let prefix_ok = !self.key_prefix.is_empty()
+            && self.key_prefix.len() <= 245
+            && self
+                .key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !prefix_ok {
+            return Err(ConfigError(format!(
+                "--key-prefix: {:?} cannot start a Secret name (lower-case letters, digits, '-' and '.')",
+                self.key_prefix
+            )));
+        }
+        if self.rate_limit == 0 {
+            return Err(ConfigError(
+                "--rate-limit: must be at least 1 request per second".into(),
+            ));
+        }
+        if self.lease_renew >= self.lease_duration {
+            return Err(ConfigError(
+                "the lease renewal interval must be shorter than the lease duration".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Parses a Go duration (`720h`, `1h30m`, `90s`, `1.5h`, `0`), as Bitnami's flags take them.
+pub fn parse_go_duration(s: &str) -> Result<Duration, ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "{s:?} is not a duration (examples: 720h, 30m, 1h30m, 0)"
+        ))
+    };
+    let t = s.trim();
+    if t == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if t.is_empty() || t.starts_with('-') {
+        return Err(bad());
+    }
+    let mut total = 0f64;
+    let mut rest = t.trim_start_matches('+');
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        if num_len == 0 {
+            return Err(bad());
+        }
+        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(bad()),
+        };
+        total += n * unit;
+        rest = &rest[unit_len..];
+    }
+    if !total.is_finite() || total > u64::MAX as f64 / 2.0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(total))
+}
+
+/// Parses `k=v,k2=v2` (Bitnami's `--privatekey-labels` / `--privatekey-annotations`).
+pub fn parse_key_values(flag: &str, s: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| ConfigError(format!("{flag}: {item:?} is not key=value")))?;
+        if k.trim().is_empty() {
+            return Err(ConfigError(format!("{flag}: {item:?} has an empty key")));
+        }
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+/// Parses an RFC 1123 time with a numeric zone (`Mon, 02 Jan 2006 15:04:05 -0700`), the
+/// format Bitnami's `--key-cutoff-time` takes.
+pub fn parse_rfc1123z(s: &str) -> Result<SystemTime, ConfigError> {
+    let ts = k8s_openapi::jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S %z", s.trim())
+        .and_then(|t| t.to_timestamp())
+        .map_err(|_| {
+            ConfigError(format!(
+                "--key-cutoff-time: {s:?} is not an RFC 1123 time with a numeric zone, e.g. \"Mon, 02 Jan 2006 15:04:05 -0700\""
+            ))
+        })?;
+    Ok(SystemTime::from(ts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(
+            parse_go_duration("720h").unwrap(),
+            Duration::from_secs(720 * 3600)
+        );
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            parse_go_duration("1.5s").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
+        for bad in ["", "h", "10", "10d", "-1h", "1h-"] {
+            let e = parse_go_duration(bad).unwrap_err().to_string();
+            assert!(e.contains("not a duration"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn key_values_and_cutoff() {
+        let m = parse_key_values("--privatekey-labels", "a=b, c=d=e").unwrap();
+        assert_eq!(m["a"], "b");
+        assert_eq!(m["c"], "d=e");
+        assert!(parse_key_values("--privatekey-labels", "nope")
+            .unwrap_err()
+            .to_string()
+            .contains("--privatekey-labels"));
+        let t = parse_rfc1123z("Mon, 02 Jan 2006 15:04:05 -0700").unwrap();
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs, 1136239445);
+        assert!(parse_rfc1123z("2006-01-02").is_err());
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let c = Config {
+            key_size: 100,
+            ..Config::default()
+        };
+        assert!(c.validate().unwrap_err().to_string().contains("--key-size"));
+        let c = Config {
+            key_prefix: "Bad_Prefix".into(),
+            ..Config::default()
+        };
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("--key-prefix"));
+        Config::default().validate().unwrap();
+    }
+}

@@ -1,0 +1,379 @@
+//! The in-cluster SealedSecret controller of ksec: a drop-in for Bitnami's
+//! sealed-secrets controller.
+//!
+//! It watches `bitnami.com/v1alpha1` SealedSecrets, opens them with the controller's
+//! private keys and keeps the Secret each one describes. A cluster can switch from the
+//! Bitnami controller to this one in place: same CRD, same key Secrets (read in Bitnami's
+//! `kubernetes.io/tls` format, labelled `sealedsecrets.bitnami.com/sealed-secrets-key`),
+//! same annotations, same HTTP endpoints ([`http`]) and metric names ([`metrics`]), same
+//! flags and `SEALED_SECRETS_*` variables (in the `ksec controller` command).
+//!
+//! Where it does better:
+//! - status GitOps tools can trust ([`status`]): the `Synced` message always says the
+//!   current reason, and a second pass writes nothing (no event spam either);
+//! - two or more replicas with leader election on a Lease ([`leader`]): only the leader
+//!   writes, every replica serves the certificate and `/v1/verify`;
+//! - a cold start over thousands of SealedSecrets remembers which key opened each one, so
+//!   clusters with many keys do not try every key on every value ([`keyring`]).
+//!
+//! Modules: [`config`] (settings, Bitnami defaults), [`keyring`] (key Secrets, generation,
+//! renewal), [`reconcile`] (one SealedSecret), [`status`], [`leader`], [`http`],
+//! [`metrics`]; [`run`] wires them.
+//!
+//! Tests: unit tests here; integration tests (`tests/ksec-controller.rs`) run the whole
+//! controller against an in-memory Kubernetes API behind `kube::Client` (no
+//! kube-apiserver is available on the build machines), with SealedSecrets sealed by the
+//! real `kubesealpy` and key Secrets in Bitnami's format. **None of this has been run
+//! against a live cluster yet.**
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod http;
+pub mod keyring;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod status;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DynamicObject};
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::{watcher, Controller, WatchStreamExt};
+use kube::ResourceExt;
+
+pub use config::{Config, KeyOrder, Namespaces};
+pub use keyring::KeyRing;
+pub use metrics::Metrics;
+
+/// A setting that cannot be used, naming the flag.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    /// Bad settings.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A Kubernetes API call failed.
+    #[error("{0}: {1}")]
+    Kube(String, #[source] kube::Error),
+    /// Keys could not be generated or stored.
+    #[error("sealing keys: {0}")]
+    Keys(String),
+    /// An HTTP listener could not be opened.
+    #[error("cannot listen on {0}: {1}")]
+    Listen(std::net::SocketAddr, #[source] std::io::Error),
+}
+
+/// A running controller's shared parts, for callers that want to look inside (tests,
+/// the benchmark).
+#[derive(Debug, Clone)]
+pub struct Handles {
+    /// Registered keys.
+    pub keys: Arc<KeyRing>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// True while this replica leads.
+    pub leading: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Handles {
+    /// New, empty handles for `config`.
+    pub fn new(config: &Config) -> Self {
+        Self {
+            keys: Arc::new(KeyRing::new()),
+            metrics: Arc::new(Metrics::new(&config.revision)),
+            leading: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+}
+
+/// Installs aws-lc-rs as rustls' process-wide crypto provider (the one provider in the
+/// build; rustls refuses to guess). Call once before building a `kube::Client`.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Runs the controller until `shutdown` resolves: HTTP servers, key watch, leader
+/// election, and (while leading) key generation/renewal and the reconcilers.
+pub async fn run(
+    client: kube::Client,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ControllerError> {
+    let handles = Handles::new(&config);
+    let api = tokio::net::TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| ControllerError::Listen(config.listen_addr, e))?;
+    let metrics_listener = tokio::net::TcpListener::bind(config.listen_metrics_addr)
+        .await
+        .map_err(|e| ControllerError::Listen(config.listen_metrics_addr, e))?;
+    run_with(
+        client,
+        config,
+        handles,
+        Some((api, metrics_listener)),
+        shutdown,
+    )
+    .await
+}
+
+/// [`run`] with caller-made handles and (optionally) listeners already bound.
+pub async fn run_with(
+    client: kube::Client,
+    config: Config,
+    handles: Handles,
+    listeners: Option<(tokio::net::TcpListener, tokio::net::TcpListener)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ControllerError> {
+    config.validate()?;
+    let shutdown = shutdown.shared();
+    let Handles {
+        keys,
+        metrics,
+        leading,
+    } = handles;
+
+    keyring::load(&client, &config, &keys).await?;
+    tracing::info!(keys = keys.len(), "registered sealing keys");
+
+    if let Some((api, metrics_listener)) = listeners {
+        let state = Arc::new(http::HttpState {
+            keys: keys.clone(),
+            metrics: metrics.clone(),
+            limiter: http::RateLimiter::new(config.rate_limit, config.rate_limit_burst),
+        });
+        let sd = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(api, http::router(state))
+                .with_graceful_shutdown(sd)
+                .await;
+        });
+        let sd = shutdown.clone();
+        let m = metrics.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(metrics_listener, http::metrics_router(m))
+                .with_graceful_shutdown(sd)
+                .await;
+        });
+    }
+
+    // Every replica follows the key Secrets (so each serves the newest certificate);
+    // a change re-triggers every SealedSecret (a new key may open ones that failed).
+    let (keys_changed, keys_changed_rx) = tokio::sync::watch::channel(0u64);
+    let keys_changed = Arc::new(keys_changed);
+    {
+        let client = client.clone();
+        let config = config.clone();
+        let keys = keys.clone();
+        let keys_changed = keys_changed.clone();
+        let sd = shutdown.clone();
+        tokio::spawn(async move {
+            // Metadata only: key material is read by `keyring::load`, never cached here.
+            let api: Api<PartialObjectMeta<Secret>> =
+                Api::namespaced(client.clone(), &config.namespace);
+            let wc = watcher::Config::default()
+                .labels(&format!("{}=active", ksec_seal::keys::KEY_LABEL));
+            let mut events = std::pin::pin!(watcher(api, wc).default_backoff());
+            let mut sd = std::pin::pin!(sd);
+            loop {
+                tokio::select! {
+                    _ = &mut sd => return,
+                    ev = events.next() => {
+                        if ev.is_none() { return; }
+                        let before = keys.fingerprints();
+                        if let Err(e) = keyring::load(&client, &config, &keys).await {
+                            tracing::warn!(error = %e, "cannot reload sealing keys");
+                        }
+                        if keys.fingerprints() != before {
+                            tracing::info!(keys = keys.len(), "sealing keys changed");
+                            keys_changed.send_modify(|n| *n += 1);
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    let elector = leader::LeaderElector::new(
+        client.clone(),
+        &config.namespace,
+        &config.lease_name,
+        &config.identity,
+        config.lease_duration,
+    );
+    let mut sd = std::pin::pin!(shutdown.clone());
+    loop {
+        tokio::select! {
+            _ = &mut sd => return Ok(()),
+            _ = elector.acquire(config.lease_renew) => {}
+        }
+        tracing::info!(identity = %config.identity, "leading");
+        leading.store(true, std::sync::atomic::Ordering::SeqCst);
+        let work = lead(
+            client.clone(),
+            config.clone(),
+            keys.clone(),
+            metrics.clone(),
+            keys_changed.clone(),
+            keys_changed_rx.clone(),
+        );
+        let result = tokio::select! {
+            _ = &mut sd => {
+                leading.store(false, std::sync::atomic::Ordering::SeqCst);
+                elector.release().await;
+                return Ok(());
+            }
+            _ = elector.hold(config.lease_renew) => {
+                tracing::warn!("lost the leader Lease; stopping writes");
+                Ok(())
+            }
+            r = work => r,
+        };
+        leading.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Err(e) = result {
+            // Give the Lease up so another replica can try, then retry ourselves.
+            elector.release().await;
+            tracing::error!(error = %e, "controller failed; retrying");
+            tokio::time::sleep(config.lease_renew).await;
+        }
+    }
+}
+
+/// What the leader does: make sure there is a current key, renew keys on schedule, and
+/// run the reconcilers. Returns only on error.
+async fn lead(
+    client: kube::Client,
+    config: Config,
+    keys: Arc<KeyRing>,
+    metrics: Arc<Metrics>,
+    keys_changed: Arc<tokio::sync::watch::Sender<u64>>,
+    keys_changed_rx: tokio::sync::watch::Receiver<u64>,
+) -> Result<(), ControllerError> {
+    // Re-read the keys: the previous leader may have just written one.
+    keyring::load(&client, &config, &keys).await?;
+    // Bitnami's start-up rule: a key when there is none, or the newest predates the
+    // cutoff; the renewal loop below handles a newest key older than the renew period.
+    let before_cutoff = keys.newest().is_some_and(|k| {
+        config
+            .key_cutoff_time
+            .is_some_and(|cut| k.ordering_time < cut)
+    });
+    if keys.is_empty() || before_cutoff {
+        renew_key(&client, &config, &keys, &keys_changed).await?;
+    }
+    let renewal = {
+        let (client, config, keys, keys_changed) = (
+            client.clone(),
+            config.clone(),
+            keys.clone(),
+            keys_changed.clone(),
+        );
+        async move {
+            loop {
+                let Some(wait) = keyring::until_renewal(&keys, &config, SystemTime::now()) else {
+                    return futures::future::pending::<Result<(), ControllerError>>().await;
+                };
+                tokio::time::sleep(wait).await;
+                if keyring::needs_new_key(&keys, &config, SystemTime::now()) {
+                    if let Err(e) = renew_key(&client, &config, &keys, &keys_changed).await {
+                        tracing::error!(error = %e, "key renewal failed; retrying in a minute");
+                        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                    }
+                }
+            }
+        }
+    };
+    let ctx = Arc::new(reconcile::Context {
+        client: client.clone(),
+        config: config.clone(),
+        keys: keys.clone(),
+        metrics,
+        recorder: Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "sealed-secrets".into(),
+                instance: Some(config.identity.clone()),
+            },
+        ),
+        last_key: Mutex::new(Default::default()),
+        retries: Mutex::new(Default::default()),
+    });
+    let scopes: Vec<Option<String>> = match &config.namespaces {
+        Namespaces::All => vec![None],
+        Namespaces::Only(list) => list.iter().cloned().map(Some).collect(),
+    };
+    let ar = reconcile::sealed_secret_resource();
+    let mut controllers = Vec::new();
+    for ns in scopes {
+        let (ss_api, secret_api): (Api<DynamicObject>, Api<PartialObjectMeta<Secret>>) = match &ns {
+            None => (Api::all_with(client.clone(), &ar), Api::all(client.clone())),
+            Some(n) => (
+                Api::namespaced_with(client.clone(), n, &ar),
+                Api::namespaced(client.clone(), n),
+            ),
+        };
+        let mut wc = watcher::Config::default();
+        if !config.label_selector.is_empty() {
+            wc = wc.labels(&config.label_selector);
+        }
+        // Like Bitnami, reconcile on spec changes only (metadata.generation), not on the
+        // controller's own status writes: each reconciliation costs RSA decryptions.
+        let writer = kube::runtime::reflector::store::Writer::new(ar.clone());
+        let reader = writer.as_reader();
+        let metrics = ctx.metrics.clone();
+        let sealed_secrets = watcher(ss_api, wc.clone())
+            .default_backoff()
+            .reflect(writer)
+            .inspect(move |ev| {
+                if let Ok(watcher::Event::Delete(o)) = ev {
+                    metrics.forget_condition(&o.namespace().unwrap_or_default(), &o.name_any());
+                }
+            })
+            .applied_objects()
+            .predicate_filter(kube::runtime::predicates::generation, Default::default());
+        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone());
+        if !config.skip_recreate {
+            // Metadata only: the controller never holds other Secrets' values in memory.
+            c = c.owns_stream_with(watcher(secret_api, wc).touched_objects(), ());
+        }
+        let trigger = futures::stream::unfold(keys_changed_rx.clone(), |mut rx| async move {
+            rx.changed().await.ok()?;
+            Some(((), rx))
+        });
+        let stream = c
+            .reconcile_all_on(trigger)
+            .run(reconcile::reconcile, reconcile::error_policy, ctx.clone())
+            .for_each(|r| async move {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "reconcile");
+                }
+            });
+        controllers.push(stream.boxed());
+    }
+    tokio::select! {
+        _ = futures::future::join_all(controllers) => Ok(()),
+        r = renewal => r,
+    }
+}
+
+async fn renew_key(
+    client: &kube::Client,
+    config: &Config,
+    keys: &KeyRing,
+    keys_changed: &tokio::sync::watch::Sender<u64>,
+) -> Result<(), ControllerError> {
+    keyring::generate_and_store(client, config).await?;
+    keyring::load(client, config, keys).await?;
+    keys_changed.send_modify(|n| *n += 1);
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! Vault Transit against a real OpenBao dev server.
+use super::common;
+use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
+use ksec_keys::{KeyBackend, KeyError, WrapContext, WrappedKey};
+use ksec_testkit::ChildGuard;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Bao {
+    bin: PathBuf,
+    addr: String,
+    guard: ChildGuard,
+}
+
+impl Bao {
+    fn start() -> Option<Self> {
+        let bin = ksec_testkit::peer("bao")?;
+        let port = ksec_testkit::free_port();
+        let guard = ChildGuard::spawn(
+            "bao",
+            Command::new(&bin)
+                .args(["server", "-dev", "-dev-root-token-id=root"])
+                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+        .expect("start bao");
+        ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+        let b = Self {
+            bin,
+            addr: format!("http://127.0.0.1:{port}"),
+            guard,
+        };
+        // The listener may come up before the core is unsealed.
+        let start = Instant::now();
+        while b.try_cli(&["status"]).is_none() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "bao never became ready"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        b.cli(&["secrets", "enable", "transit"]);
+        b.cli(&["write", "-f", "transit/keys/ksec"]);
+        Some(b)
+    }
+
+    fn try_cli(&self, args: &[&str]) -> Option<String> {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .expect("run bao");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(&self.bin)
+            .args(args)
+            .env("BAO_ADDR", &self.addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .expect("run bao");
+        assert!(
+            out.status.success(),
+            "bao {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn config(&self, token_file: PathBuf) -> VaultConfig {
+        let mut c = VaultConfig::new(&self.addr, "ksec");
+        c.auth = VaultAuth::Token {
+            token_file: Some(token_file),
+            token_env: None,
+        };
+        c.retry = common::fast_retry();
+        c
+    }
+}
+
+fn token_file(dir: &tempfile::TempDir, name: &str, token: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, format!("{token}\n")).unwrap();
+    p
+}
+
+const POLICY: &str = r#"
+path "transit/keys/ksec" { capabilities = ["read"] }
+path "transit/encrypt/ksec" { capabilities = ["update"] }
+path "transit/decrypt/ksec" { capabilities = ["update"] }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_round_trip_rotation_and_interop() {
+    let Some(bao) = Bao::start() else { return };
+    let dir = ksec_testkit::tempdir();
+    let b = VaultBackend::connect(&bao.config(token_file(&dir, "t", "root")))
+        .await
+        .unwrap();
+    assert_eq!(b.key_id().as_str(), "vault:transit/ksec:v1");
+    let ctx = WrapContext::new().with("ns", "default");
+    let dek = common::marked_dek();
+    let w1 = b.wrap(&dek, &ctx).await.unwrap();
+    let ct1 = String::from_utf8(w1.ciphertext.clone()).unwrap();
+    assert!(ct1.starts_with("vault:v1:"), "{ct1}");
+    assert_eq!(b.unwrap(&w1, &ctx).await.unwrap(), dek);
+
+    // The real CLI decrypts what we wrapped (associated data = the context's AAD).
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let plain = bao.cli(&[
+        "write",
+        "-field=plaintext",
+        "transit/decrypt/ksec",
+        &format!("ciphertext={ct1}"),
+        &format!("associated_data={}", b64.encode(ctx.aad())),
+    ]);
+    assert_eq!(b64.decode(plain).unwrap(), dek.expose());
+
+    // Rotation: the key id follows the latest version; v1 ciphertexts still unwrap.
+    bao.cli(&["write", "-f", "transit/keys/ksec/rotate"]);
+    let h = b.health().await.unwrap();
+    assert_eq!(h.key_id.as_str(), "vault:transit/ksec:v2");
+    assert_eq!(b.key_id().as_str(), "vault:transit/ksec:v2");
+    let w2 = b.wrap(&dek, &ctx).await.unwrap();
+    assert!(w2.ciphertext.starts_with(b"vault:v2:"));
+    assert_eq!(w2.key_id.as_str(), "vault:transit/ksec:v2");
+    assert_eq!(b.unwrap(&w1, &ctx).await.unwrap(), dek);
+    assert_eq!(b.unwrap(&w2, &ctx).await.unwrap(), dek);
+
+    // A ciphertext the CLI made with the older version unwraps too.
+    let cli_ct = bao.cli(&[
+        "write",
+        "-field=ciphertext",
+        "transit/encrypt/ksec",
+        "key_version=1",
+        &format!("plaintext={}", b64.encode(dek.expose())),
+        &format!("associated_data={}", b64.encode(ctx.aad())),
+    ]);
+    assert!(cli_ct.starts_with("vault:v1:"));
+    let from_cli = WrappedKey {
+        key_id: b.key_id(),
+        ciphertext: cli_ct.into_bytes(),
+    };
+    assert_eq!(b.unwrap(&from_cli, &ctx).await.unwrap(), dek);
+
+    // Another context, a tampered ciphertext, garbage: typed errors without the key.
+    let e = b
+        .unwrap(&w2, &WrapContext::new().with("ns", "other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
+    let mut t = w2.clone();
+    let n = t.ciphertext.len();
+    t.ciphertext[n - 3] = if t.ciphertext[n - 3] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    let e = b.unwrap(&t, &ctx).await.unwrap_err();
+    assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
+    let e = b
+        .unwrap(
+            &WrappedKey {
+                key_id: b.key_id(),
+                ciphertext: b"junk".to_vec(),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
+    assert!(!format!("{e} {e:?}").contains("SECRET-DEK"));
+
+    // Raising min_decryption_version makes v1 unreadable: a clear refusal.
+    bao.cli(&[
+        "write",
+        "transit/keys/ksec/config",
+        "min_decryption_version=2",
+    ]);
+    let e = b.unwrap(&w1, &ctx).await.unwrap_err();
+    assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
+
+    common::concurrent_round_trips(Arc::new(b)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_credentials_missing_key_and_outage() {
+    let Some(mut bao) = Bao::start() else { return };
+    let dir = ksec_testkit::tempdir();
+
+    let e = VaultBackend::connect(&bao.config(token_file(&dir, "bad", "s.not-a-real-token")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KeyError::Auth { .. }), "{e}");
+    assert!(!e.to_string().contains("not-a-real-token"), "{e}");
+
+    let mut c = bao.config(token_file(&dir, "t", "root"));
+    c.key = "nope".into();
+    let e = VaultBackend::connect(&c).await.unwrap_err();
+    assert!(
+        matches!(e, KeyError::Key { .. }) && e.to_string().contains("write -f transit/keys/nope"),
+        "{e}"
+    );
+
+    // A token whose policy lacks transit: refused, not retried.
+    let weak = bao.cli(&["token", "create", "-field=token", "-policy=default"]);
+    let e = VaultBackend::connect(&bao.config(token_file(&dir, "weak", &weak)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KeyError::Auth { .. }), "{e}");
+
+    // The peer goes away mid-run: calls fail fast with a transient error; no hang.
+    let b = VaultBackend::connect(&bao.config(token_file(&dir, "t", "root")))
+        .await
+        .unwrap();
+    let ctx = WrapContext::new();
+    let w = b.wrap(&common::marked_dek(), &ctx).await.unwrap();
+    bao.guard.stop();
+    let start = Instant::now();
+    let e = b.unwrap(&w, &ctx).await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert!(matches!(e, KeyError::Unavailable { .. }), "{e}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(b.health().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_approle_login_and_token_renewal() {
+    let Some(bao) = Bao::start() else { return };
+    let dir = ksec_testkit::tempdir();
+    let policy = dir.path().join("policy.hcl");
+    std::fs::write(&policy, POLICY).unwrap();
+    bao.cli(&["policy", "write", "ksec", policy.to_str().unwrap()]);
+
+    // A renewable token that lives 3 s: used for 6 s, it must be renewed in time.
+    let short = bao.cli(&[
+        "token",
+        "create",
+        "-field=token",
+        "-policy=ksec",
+        "-ttl=3s",
+        "-explicit-max-ttl=60s",
+    ]);
+    let b = VaultBackend::connect(&bao.config(token_file(&dir, "short", &short)))
+        .await
+        .unwrap();
+    let ctx = WrapContext::new();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(6) {
+        let w = b
+            .wrap(&common::marked_dek(), &ctx)
+            .await
+            .expect("wrap after renewal");
+        assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), common::marked_dek());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    // AppRole: role id + secret id from a file; short tokens are re-issued by login.
+    bao.cli(&["auth", "enable", "approle"]);
+    bao.cli(&[
+        "write",
+        "auth/approle/role/ksec",
+        "token_policies=ksec",
+        "token_ttl=2s",
+        "token_max_ttl=2s",
+    ]);
+    let role_id = bao.cli(&["read", "-field=role_id", "auth/approle/role/ksec/role-id"]);
+    let secret_id = bao.cli(&[
+        "write",
+        "-f",
+        "-field=secret_id",
+        "auth/approle/role/ksec/secret-id",
+    ]);
+    let mut c = VaultConfig::new(&bao.addr, "ksec");
+    c.retry = common::fast_retry();
+    c.auth = VaultAuth::Approle {
+        mount: "approle".into(),
+        role_id: role_id.clone(),
+        secret_id_file: Some(token_file(&dir, "sid", &secret_id)),
+        secret_id_env: None,
+    };
+    let b = VaultBackend::connect(&c).await.unwrap();
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let w = b
+            .wrap(&common::marked_dek(), &ctx)
+            .await
+            .expect("wrap with approle");
+        assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), common::marked_dek());
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+
+    // A wrong secret id is an authentication error naming the login path.
+    c.auth = VaultAuth::Approle {
+        mount: "approle".into(),
+        role_id,
+        secret_id_file: Some(token_file(
+            &dir,
+            "bad-sid",
+            "00000000-0000-0000-0000-000000000000",
+        )),
+        secret_id_env: None,
+    };
+    let e = VaultBackend::connect(&c).await.unwrap_err();
+    assert!(
+        matches!(e, KeyError::Auth { .. }) && e.to_string().contains("auth/approle/login"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_vault_times_out() {
+    let silent = common::Silent::start();
+    let mut c = VaultConfig::new(format!("http://127.0.0.1:{}", silent.port), "ksec");
+    c.auth = VaultAuth::Token {
+        token_file: None,
+        token_env: Some("KSEC_TEST_UNUSED".into()),
+    };
+    std::env::set_var("KSEC_TEST_UNUSED", "root");
+    c.retry = common::fast_retry();
+    let b = VaultBackend::new(&c).unwrap();
+    let start = Instant::now();
+    let e = b
+        .wrap(&common::marked_dek(), &WrapContext::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, KeyError::Timeout { .. }), "{e}");
+    // 2 attempts × 400 ms + backoff: well under 3 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+}
