@@ -429,3 +429,21 @@ fn age_identities_from_every_source() {
     assert_eq!(code(&o), 128);
     assert!(String::from_utf8_lossy(&o.stderr).contains("keys.txt"));
 }
+
+#[test]
+fn edit_with_invalid_result_fails_cleanly_without_a_terminal() {
+    let Some(e) = env() else { return };
+    let f = e.encrypt("inv.yaml", "a: 1\n");
+    let before = std::fs::read(&f).unwrap();
+    let o = e
+        .ksec()
+        .env("SOPS_EDITOR", "printf 'a: 1\\na: 2\\n' >")
+        .args(["sops", "edit"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already defined"));
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+    e.no_buffers_left();
+}

@@ -44,11 +44,10 @@ pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
             stores::emit_plain(inf, &example, emit)?
         }
     });
-    let Some(edited) = run_editor(file, &plain)? else {
+    let Some(mut doc) = run_editor(file, &plain, |b| stores::load_plain(inf, b))? else {
         eprintln!("file unchanged, not re-encrypting");
         return Ok(ExitCode::from(exit::FILE_UNCHANGED));
     };
-    let mut doc = stores::load_plain(inf, &edited)?;
     let out = match &mut existing {
         Some(o) => file::seal(&mut doc, o.metadata.clone(), &mut o.cipher, inf, emit)?,
         None => {
@@ -60,9 +59,16 @@ pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes `plain` to a private buffer, runs the editor on it, and returns the
-/// edited bytes, or `None` when nothing changed. The buffer is gone on return.
-fn run_editor(file: &Path, plain: &[u8]) -> Result<Option<zeroize::Zeroizing<Vec<u8>>>> {
+/// Writes `plain` to a private buffer, runs the editor on it, and parses the
+/// result with `parse`, or returns `None` when nothing changed. When the edited
+/// text does not parse and a terminal is attached, the editor opens again on the
+/// same buffer (as sops does) so no edit is lost. The buffer is gone on return.
+fn run_editor(
+    file: &Path,
+    plain: &[u8],
+    parse: impl Fn(&[u8]) -> Result<ksec_sops::Document, ksec_sops::Error>,
+) -> Result<Option<ksec_sops::Document>> {
+    use std::io::IsTerminal;
     sweep_stale_buffers();
     let dir = tempfile::Builder::new()
         .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
@@ -77,19 +83,32 @@ fn run_editor(file: &Path, plain: &[u8]) -> Result<Option<zeroize::Zeroizing<Vec
     let editor = std::env::var("SOPS_EDITOR")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&buf)
-        .status()
-        .with_context(|| format!("cannot run the editor {editor:?}"))?;
-    if !status.success() {
-        bail!("the editor exited with {status}; the file is unchanged");
+    loop {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("sh")
+            .arg(&buf)
+            .status()
+            .with_context(|| format!("cannot run the editor {editor:?}"))?;
+        if !status.success() {
+            bail!("the editor exited with {status}; the file is unchanged");
+        }
+        let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
+        if *edited == plain {
+            return Ok(None);
+        }
+        match parse(&edited) {
+            Ok(doc) => return Ok(Some(doc)),
+            Err(e) if std::io::stdin().is_terminal() => {
+                eprintln!("error: {e}");
+                eprintln!("Press Enter to return to the editor, or Ctrl-C to abandon the changes.");
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
-    drop(dir);
-    Ok((*edited != plain).then_some(edited))
 }
 
 /// On SIGINT, SIGTERM or SIGHUP while the editor runs, removes the buffer folder
