@@ -431,3 +431,55 @@ fn ssh_recipients_both_ways() {
         assert_eq!(String::from_utf8_lossy(&got), plain, "{kind}");
     }
 }
+
+/// A file for both an age and a PGP key decrypts with whichever is available,
+/// in ksec and in sops.
+#[test]
+fn mixed_key_types_decrypt_with_either() {
+    let Some(p) = peers() else { return };
+    let Some(fx) = fixtures() else { return };
+    let Some(home) = gpg_home(&[&fx.join("getsops-sops/pgp/sops_functional_tests_key.asc")]) else {
+        return;
+    };
+    let mut both = age_keyring(&[&p.key]);
+    both.push(Box::new(ksec_sops::keys::pgp::GpgService::with_home(
+        home.path(),
+    )));
+    let opts = EncryptOptions {
+        groups: vec![vec![
+            Recipient::age(&p.recipient),
+            Recipient::pgp("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+        ]],
+        ..EncryptOptions::default()
+    };
+    let plain = "a: secret\n";
+    let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &both).unwrap();
+    let age_only = age_keyring(&[&p.key]);
+    let pgp_only = gpg_keyring(home.path());
+    for kr in [&age_only, &pgp_only] {
+        let got = decrypt_to(
+            Format::Yaml,
+            Format::Yaml,
+            &enc,
+            kr,
+            false,
+            EmitOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&got), plain);
+    }
+    let f = p.write("mixed.yaml", &enc);
+    let out = Command::new(&p.sops)
+        .args(["decrypt", f.to_str().unwrap()])
+        .env("GNUPGHOME", home.path())
+        .env("SOPS_AGE_KEY_FILE", "/nonexistent")
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        plain,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
