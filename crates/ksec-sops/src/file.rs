@@ -206,3 +206,67 @@ pub fn encrypt(
     let doc = stores::load_plain(format, input)?;
     encrypt_document_for(doc, out_format, opts, keyring)
 }
+
+/// The recipients of a file's key groups, to encrypt a new data key for the same
+/// people (`rotate`). Key types ksec cannot wrap for yet are an error.
+pub fn recipients_of(m: &Metadata) -> Result<Vec<Vec<Recipient>>, Error> {
+    m.key_groups
+        .iter()
+        .map(|g| {
+            g.iter()
+                .map(|k| match k {
+                    crate::metadata::MasterKey::Age { recipient, .. } => Ok(Recipient::age(recipient)),
+                    crate::metadata::MasterKey::Pgp { fp, .. } => Ok(Recipient::pgp(fp)),
+                    other => Err(Error::Config(format!(
+                        "cannot encrypt a new data key for {}: that key type is not supported by ksec yet",
+                        other.describe()
+                    ))),
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `rotate`: decrypts the file and encrypts it again under a fresh data key for
+/// `groups` (by default its current recipients), keeping its rules.
+pub fn rotate(
+    format: Format,
+    input: &[u8],
+    keyring: &Keyring,
+    groups: Option<Vec<Vec<Recipient>>>,
+    emit: EmitOptions,
+) -> Result<Vec<u8>, Error> {
+    let o = open(format, input, keyring, false)?;
+    let opts = EncryptOptions {
+        groups: match groups {
+            Some(g) => g,
+            None => recipients_of(&o.metadata)?,
+        },
+        shamir_threshold: o.metadata.shamir_threshold,
+        rules: o.metadata.rules.clone(),
+        emit,
+    };
+    let Opened { doc, .. } = o;
+    encrypt_document_for(doc, format, &opts, keyring)
+}
+
+/// `updatekeys`: wraps the file's existing data key for a new set of recipient
+/// groups; values keep their ciphertexts (only the metadata and MAC stamp change).
+pub fn update_keys(
+    format: Format,
+    input: &[u8],
+    keyring: &Keyring,
+    groups: &[Vec<Recipient>],
+    shamir_threshold: Option<u64>,
+    emit: EmitOptions,
+) -> Result<Vec<u8>, Error> {
+    let mut o = open(format, input, keyring, false)?;
+    let dek = o.cipher.key().clone();
+    o.metadata.key_groups = keyring.wrap_groups(groups, shamir_threshold, &dek)?;
+    o.metadata.shamir_threshold = if groups.len() > 1 {
+        Some(shamir_threshold.unwrap_or(groups.len() as u64))
+    } else {
+        None
+    };
+    seal(&mut o.doc, o.metadata.clone(), &mut o.cipher, format, emit)
+}

@@ -447,3 +447,96 @@ fn edit_with_invalid_result_fails_cleanly_without_a_terminal() {
     assert_eq!(std::fs::read(&f).unwrap(), before);
     e.no_buffers_left();
 }
+
+#[test]
+fn rotate_and_updatekeys_are_read_by_sops() {
+    let Some(e) = env() else { return };
+    let Some(keygen) = ksec_testkit::peer("age-keygen") else {
+        return;
+    };
+    let key2 = e.dir.path().join("keys2.txt");
+    assert!(Command::new(keygen)
+        .arg("-o")
+        .arg(&key2)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let r2 = std::fs::read_to_string(&key2)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let value_line = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let sops_with = |key: &std::path::Path, f: &std::path::Path| {
+        ksec_testkit::peer("sops").map(|s| {
+            Command::new(s)
+                .args(["decrypt"])
+                .arg(f)
+                .env("SOPS_AGE_KEY_FILE", key)
+                .env("SOPS_DISABLE_VERSION_CHECK", "1")
+                .output()
+                .unwrap()
+        })
+    };
+    // rotate: a new data key, and a recipient added.
+    let f = e.encrypt("r.yaml", "k: v\n");
+    let before = value_line(&f);
+    let o = e
+        .ksec()
+        .args(["sops", "rotate", "-i", "--add-age", &r2])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_ne!(value_line(&f), before, "a rotated file has new ciphertexts");
+    if let Some(out) = sops_with(&key2, &f) {
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "k: v\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // updatekeys: the creation rule now names only the second key.
+    let g = e.encrypt("u.yaml", "k: w\n");
+    let before = value_line(&g);
+    write(
+        e.dir.path(),
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {r2}\n"),
+    );
+    let o = e
+        .ksec()
+        .args(["sops", "updatekeys", "-y"])
+        .arg(&g)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(value_line(&g), before, "updatekeys keeps the data key");
+    if let Some(out) = sops_with(&key2, &g) {
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "k: w\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let o = e
+        .ksec()
+        .env("SOPS_AGE_KEY_FILE", &key2)
+        .args(["sops", "decrypt"])
+        .arg(&g)
+        .output()
+        .unwrap();
+    assert_eq!(o.stdout, b"k: w\n");
+    let o = e.ksec().args(["sops", "decrypt"]).arg(&g).output().unwrap();
+    assert_eq!(code(&o), 128, "the removed key no longer opens the file");
+}
