@@ -297,7 +297,7 @@ fn edit_cleans_up_on_signals_and_sweeps_stale_buffers() {
             .current_dir(e.dir.path())
             .env("SOPS_AGE_KEY_FILE", &e.key)
             .env("TMPDIR", &e.tmp)
-            .env("SOPS_EDITOR", "sleep 20; :")
+            .env("SOPS_EDITOR", "sleep 5; :")
             .spawn()
             .unwrap();
         // Wait until the buffer exists, then signal ksec (not the editor).
@@ -314,9 +314,10 @@ fn edit_cleans_up_on_signals_and_sweeps_stale_buffers() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
-        let st = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(child.id().to_string())
+        // The shell's builtin kill: no procps needed on a fresh machine.
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{sig} {}", child.id()))
             .status()
             .unwrap();
         assert!(st.success());
