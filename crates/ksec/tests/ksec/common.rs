@@ -67,3 +67,32 @@ pub fn data_value(secret: &serde_json::Value, key: &str) -> Vec<u8> {
         .decode(b64)
         .unwrap()
 }
+
+/// `ksec unseal -k KEY -f FILE`, ready for `.success()` or `.failure()`.
+pub fn unseal(
+    key: impl AsRef<std::ffi::OsStr>,
+    file: impl AsRef<std::ffi::OsStr>,
+) -> assert_cmd::assert::Assert {
+    ksec()
+        .args(["unseal", "-k"])
+        .arg(key)
+        .arg("-f")
+        .arg(file)
+        .assert()
+}
+
+/// The JSON Secret(s) that `ksec unseal -o json -k KEY -f FILE` prints; fails the test otherwise.
+pub fn unseal_json(key: impl AsRef<std::ffi::OsStr>, file: impl AsRef<std::ffi::OsStr>) -> Vec<u8> {
+    stdout_of(
+        ksec()
+            .args(["unseal", "-o", "json", "-k"])
+            .arg(key)
+            .arg("-f")
+            .arg(file),
+    )
+}
+
+/// Standard output of a command that must succeed.
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    cmd.assert().success().get_output().stdout.clone()
+}

@@ -147,21 +147,11 @@ fn corrupted_truncated_and_foreign_values_name_their_key() {
         1,
     );
     let moved = write(dir.path(), "moved.json", &moved);
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(testdata("test-key-a.pem"))
-        .arg("-f")
-        .arg(&moved)
-        .assert()
+    unseal(testdata("test-key-a.pem"), &moved)
         .failure()
         .stderr(contains("for another name/namespace/scope"));
     // The wrong key.
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(testdata("test-key-b.pem"))
-        .arg("-f")
-        .arg(&sealed)
-        .assert()
+    unseal(testdata("test-key-b.pem"), &sealed)
         .failure()
         .stderr(contains("no key could decrypt"));
 }
@@ -170,12 +160,7 @@ fn corrupted_truncated_and_foreign_values_name_their_key() {
 fn unreadable_or_wrong_key_files() {
     let dir = ksec_testkit::tempdir();
     let sealed = write(dir.path(), "s.yaml", "kind: SealedSecret\napiVersion: bitnami.com/v1alpha1\nmetadata: {name: a, namespace: b}\nspec: {encryptedData: {}}\n");
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(dir.path().join("nope.pem"))
-        .arg("-f")
-        .arg(&sealed)
-        .assert()
+    unseal(dir.path().join("nope.pem"), &sealed)
         .failure()
         .stderr(contains("nope.pem"));
     let junk = write(
@@ -183,24 +168,14 @@ fn unreadable_or_wrong_key_files() {
         "junk.pem",
         "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
     );
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(&junk)
-        .arg("-f")
-        .arg(&sealed)
-        .assert()
+    unseal(&junk, &sealed)
         .failure()
         .stderr(contains("junk.pem"));
     use std::os::unix::fs::PermissionsExt;
     let unreadable = write(dir.path(), "locked.pem", "x");
     std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
     if std::fs::read(&unreadable).is_err() {
-        ksec()
-            .args(["unseal", "-k"])
-            .arg(&unreadable)
-            .arg("-f")
-            .arg(&sealed)
-            .assert()
+        unseal(&unreadable, &sealed)
             .failure()
             .stderr(contains("locked.pem"));
     }

@@ -58,13 +58,7 @@ fn new_key_secret_is_shaped_like_the_controllers_and_works() {
         .arg(&sealed)
         .assert()
         .success();
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(&key_file)
-        .arg("-f")
-        .arg(&sealed)
-        .assert()
-        .success();
+    unseal(&key_file, &sealed).success();
     ksec()
         .args(["keys", "list"])
         .arg(&key_file)

@@ -175,16 +175,7 @@ fn merge_into_with_a_key_changes_only_changed_values() {
         "exactly one line (password) differs: {changed:?}"
     );
     assert!(changed[0].0.trim_start().starts_with("password: "));
-    let out = ksec()
-        .args(["unseal", "-o", "json", "-k"])
-        .arg(testdata("test-key-a.pem"))
-        .arg("-f")
-        .arg(&sealed)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
+    let out = unseal_json(testdata("test-key-a.pem"), &sealed);
     assert_eq!(data_value(&parse(&out), "password"), b"hunter3");
 }
 
@@ -212,20 +203,8 @@ fn several_certificates_give_one_output_per_cluster() {
         ("db.stage.yaml", "test-key-b.pem", "test-key-a.pem"),
     ] {
         let f = dir.path().join(file);
-        ksec()
-            .args(["unseal", "-k"])
-            .arg(testdata(key))
-            .arg("-f")
-            .arg(&f)
-            .assert()
-            .success();
-        ksec()
-            .args(["unseal", "-k"])
-            .arg(testdata(other))
-            .arg("-f")
-            .arg(&f)
-            .assert()
-            .failure();
+        unseal(testdata(key), &f).success();
+        unseal(testdata(other), &f).failure();
     }
 }
 
@@ -311,20 +290,8 @@ fn reseal_moves_a_directory_to_a_new_key_offline() {
         .success()
         .stderr(contains("1 file(s) resealed"));
     let f = sub.join("db.yaml");
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(testdata("test-key-b.pem"))
-        .arg("-f")
-        .arg(&f)
-        .assert()
-        .success();
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(testdata("test-key-a.pem"))
-        .arg("-f")
-        .arg(&f)
-        .assert()
-        .failure();
+    unseal(testdata("test-key-b.pem"), &f).success();
+    unseal(testdata("test-key-a.pem"), &f).failure();
 }
 
 #[test]
@@ -395,13 +362,7 @@ fn certificate_from_an_http_url() {
     assert_eq!(sealed["kind"], "SealedSecret");
     let dir = ksec_testkit::tempdir();
     let f = write(dir.path(), "s.json", &String::from_utf8(out).unwrap());
-    ksec()
-        .args(["unseal", "-k"])
-        .arg(testdata("test-key-a.pem"))
-        .arg("-f")
-        .arg(&f)
-        .assert()
-        .success();
+    unseal(testdata("test-key-a.pem"), &f).success();
     let missing = format!("http://127.0.0.1:{port}/nope.pem");
     ksec()
         .args(["seal", "--cert", &missing])
