@@ -110,7 +110,7 @@ fn plaintext_input_errors() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(std::env::var("KSEC_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)))]
 
     /// No input makes a parser panic.
     #[test]
@@ -121,6 +121,17 @@ proptest::proptest! {
         }
         if let Ok(s) = std::str::from_utf8(&data) {
             let _ = ksec_sops::cipher::EncValue::parse(s);
+        }
+    }
+
+    /// YAML-shaped noise (indicators, indentation, quotes, comments) never panics
+    /// or hangs the YAML parser, and whatever parses emits and parses again.
+    #[test]
+    fn yaml_shaped_noise(text in "([a-z]{1,3}|: |:|- |-|#|'|\"|\\|\\[|\\]|\\{|\\}|,|\\||>|&a|\\*a|!!str |\n|  |\t|---\n|\\.\\.\\.\n|\\? ){0,40}") {
+        if let Ok(doc) = load_plain(Format::Yaml, text.as_bytes()) {
+            let out = ksec_sops::stores::emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
+            let again = load_plain(Format::Yaml, &out);
+            proptest::prop_assert!(again.is_ok(), "{text:?} -> {}", String::from_utf8_lossy(&out));
         }
     }
 

@@ -90,7 +90,7 @@ fn rules(n: u8) -> Rules {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("KSEC_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(48)))]
 
     #[test]
     fn encrypt_then_decrypt_gives_the_same_file(items in document(), r in any::<u8>(), json in any::<bool>()) {

@@ -354,11 +354,11 @@ impl<'a> P<'a> {
                     }
                     self.i += 1;
                 }
-                let k = self.s[st..self.i].trim_end();
+                let k = self.s[st..self.i].trim_end_matches([' ', '\t']);
                 // A tag on a key (`!!merge <<` as go-yaml v3 writes merge keys) is dropped.
                 let k = if k.starts_with('!') {
                     k.split_once([' ', '\t'])
-                        .map_or(k, |(_, rest)| rest.trim_start())
+                        .map_or(k, |(_, rest)| rest.trim_start_matches([' ', '\t']))
                 } else {
                     k
                 };
@@ -641,7 +641,7 @@ impl<'a> P<'a> {
             }
             self.i += 1;
         }
-        self.s[st..self.i].trim_end()
+        self.s[st..self.i].trim_end_matches([' ', '\t'])
     }
 }
 

@@ -170,7 +170,7 @@ impl P<'_> {
                 .map_or(self.b.len(), |p| j + p);
             let raw = self.s[ls..le].trim_end_matches('\r');
             let sp = raw.bytes().take_while(|c| *c == b' ').count();
-            let blank = raw.trim().is_empty();
+            let blank = raw.trim_matches([' ', '\t']).is_empty();
             if !blank {
                 let ind = *indent.get_or_insert(sp.max(parent + 1));
                 if sp < ind || sp <= parent && !(parent == 0 && explicit.is_none() && sp > 0) {
