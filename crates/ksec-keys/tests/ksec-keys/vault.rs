@@ -344,3 +344,64 @@ async fn a_silent_vault_times_out() {
         start.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_over_tls_with_a_custom_ca() {
+    let Some(bin) = ksec_testkit::peer("bao") else {
+        return;
+    };
+    let dir = ksec_testkit::tempdir();
+    let certs = dir.path().join("tls");
+    std::fs::create_dir(&certs).unwrap();
+    let port = ksec_testkit::free_port();
+    let _guard = ChildGuard::spawn(
+        "bao",
+        Command::new(&bin)
+            .args(["server", "-dev", "-dev-tls", "-dev-root-token-id=root"])
+            .arg(format!("-dev-tls-cert-dir={}", certs.display()))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("start bao -dev-tls");
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca = certs.join("vault-ca.pem");
+    let cli = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_CACERT", &ca)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let start = Instant::now();
+    while !(ca.exists() && cli(&["status"])) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "bao -dev-tls never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cli(&["secrets", "enable", "transit"]));
+    assert!(cli(&["write", "-f", "transit/keys/ksec"]));
+
+    let mut c = VaultConfig::new(&addr, "ksec");
+    c.auth = VaultAuth::Token {
+        token_file: Some(token_file(&dir, "t", "root")),
+        token_env: None,
+    };
+    c.retry = common::fast_retry();
+    // Without the CA: the server's certificate is not trusted.
+    let e = VaultBackend::connect(&c).await.unwrap_err();
+    assert!(matches!(e, KeyError::Unavailable { .. }), "{e}");
+    // With it: TLS works end to end.
+    c.ca_file = Some(ca.clone());
+    let b = VaultBackend::connect(&c).await.unwrap();
+    let ctx = WrapContext::new();
+    let w = b.wrap(&common::marked_dek(), &ctx).await.unwrap();
+    assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), common::marked_dek());
+}
