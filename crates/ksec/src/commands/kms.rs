@@ -105,6 +105,17 @@ pub struct ServeArgs {
     pub aws_region: Option<String>,
 }
 
+/// Timeouts for network backends under kube-apiserver, which gives a KMS call 3 s
+/// by default: two attempts of 1 s and a short backoff stay inside that budget.
+fn apiserver_budget() -> RetryPolicy {
+    RetryPolicy {
+        timeout: Duration::from_secs(1),
+        attempts: 2,
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(200),
+    }
+}
+
 fn need<T: Clone>(v: &Option<T>, flag: &str, backend: &str) -> Result<T> {
     v.clone()
         .with_context(|| format!("--backend {backend} needs {flag}"))
@@ -148,7 +159,7 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
                 auth,
                 ca_file: a.vault_ca_file.clone(),
                 derived: false,
-                retry: RetryPolicy::default(),
+                retry: apiserver_budget(),
             })
         }
         Backend::Pkcs11 => BackendConfig::Pkcs11(Pkcs11Config {
@@ -166,6 +177,7 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
         Backend::AwsKms => BackendConfig::AwsKms(AwsKmsConfig {
             key: need(&a.aws_kms_key, "--aws-kms-key", "aws-kms")?,
             region: a.aws_region.clone(),
+            retry: apiserver_budget(),
             ..AwsKmsConfig::default()
         }),
     })
