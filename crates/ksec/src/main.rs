@@ -41,7 +41,7 @@ enum Command {
     #[cfg(feature = "controller")]
     Controller(Box<commands::controller::ControllerArgs>),
     /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
-    Sops(commands::sops::SopsArgs),
+    Sops(Box<commands::sops::SopsArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -134,7 +134,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
-        Command::Sops(a) => commands::sops::run(a),
+        Command::Sops(a) => commands::sops::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

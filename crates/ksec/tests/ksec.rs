@@ -19,3 +19,5 @@ mod keys;
 mod kms;
 #[path = "ksec/seal.rs"]
 mod seal;
+#[path = "ksec/sops.rs"]
+mod sops;

@@ -1,19 +1,24 @@
 //! `ksec sops …` and the drop-in `sops`: sops's commands, flags and exit codes over
 //! the `ksec-sops` library.
+mod edit;
+mod path;
+
 use crate::io;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
+use edit::{edit, exec_env, exec_file};
 use ksec_sops::config::Config;
 use ksec_sops::file::{self, EncryptOptions};
 use ksec_sops::keys::{Keyring, Recipient};
 use ksec_sops::rules::Rules;
 use ksec_sops::stores::{self, EmitOptions};
-use ksec_sops::{Error, Format, Item, Value};
+use ksec_sops::{Error, Format};
+use path::{extract, parse_path, set_in};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// sops's exit codes.
-mod exit {
+pub(super) mod exit {
     pub const ERROR: u8 = 1;
     pub const COULD_NOT_READ: u8 = 2;
     pub const MAC_MISMATCH: u8 = 51;
@@ -150,6 +155,36 @@ pub enum SopsCommand {
         /// The path, e.g. '["a"][0]'.
         index: String,
     },
+    /// Run a command with the file's top-level values as environment variables.
+    #[command(name = "exec-env")]
+    ExecEnv {
+        #[command(flatten)]
+        common: Common,
+        /// The file.
+        file: PathBuf,
+        /// The command (run by `sh -c`).
+        command: String,
+        /// Do not inherit this process's environment.
+        #[arg(long)]
+        pristine: bool,
+    },
+    /// Run a command with the decrypted file at a private temporary path (`{}` in
+    /// the command is replaced by it); the file is removed afterwards.
+    #[command(name = "exec-file")]
+    ExecFile {
+        #[command(flatten)]
+        common: Common,
+        /// The file.
+        file: PathBuf,
+        /// The command (run by `sh -c`).
+        command: String,
+        /// Accepted for compatibility: ksec always uses a private temporary file.
+        #[arg(long = "no-fifo")]
+        no_fifo: bool,
+        /// Name of the temporary file.
+        #[arg(long)]
+        filename: Option<String>,
+    },
     /// Print whether a file is encrypted: {"encrypted": true|false}.
     Filestatus {
         #[command(flatten)]
@@ -177,6 +212,19 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
             index,
         }) => set(&common, &file, &index, None),
         Some(SopsCommand::Filestatus { common, file }) => filestatus(&common, &file),
+        Some(SopsCommand::ExecEnv {
+            common,
+            file,
+            command,
+            pristine,
+        }) => exec_env(&common, &file, &command, pristine),
+        Some(SopsCommand::ExecFile {
+            common,
+            file,
+            command,
+            filename,
+            ..
+        }) => exec_file(&common, &file, &command, filename.as_deref()),
         None => {
             let f = args.file.as_deref();
             if args.encrypt {
@@ -207,7 +255,7 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
     }
 }
 
-fn formats(c: &Common, file: Option<&Path>) -> Result<(Format, Format)> {
+pub(super) fn formats(c: &Common, file: Option<&Path>) -> Result<(Format, Format)> {
     let name = c
         .filename_override
         .as_deref()
@@ -238,7 +286,7 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
-fn keyring(c: &Common) -> Keyring {
+pub(super) fn keyring(c: &Common) -> Keyring {
     let mut k = Keyring::from_env();
     if let Some(o) = &c.decryption_order {
         k.decryption_order = o.split(',').map(|s| s.trim().to_string()).collect();
@@ -353,64 +401,6 @@ fn rules_from_flags(c: &Common) -> Result<Rules> {
     })
 }
 
-/// Parses `["a"][0]["b"]`.
-fn parse_path(s: &str) -> Result<Vec<PathSeg>> {
-    let mut out = Vec::new();
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let inner = rest
-            .strip_prefix('[')
-            .context("a path looks like [\"key\"][0]")?;
-        let end = if inner.starts_with('"') {
-            inner[1..]
-                .find('"')
-                .map(|i| i + 2)
-                .context("unterminated \"key\" in path")?
-        } else {
-            inner.find(']').context("missing ] in path")?
-        };
-        let tok = &inner[..end];
-        out.push(
-            if let Some(k) = tok.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
-                PathSeg::Key(k.to_string())
-            } else {
-                PathSeg::Index(
-                    tok.trim()
-                        .parse()
-                        .with_context(|| format!("{tok:?} is not an index"))?,
-                )
-            },
-        );
-        rest = inner[end..]
-            .strip_prefix(']')
-            .context("missing ] in path")?;
-    }
-    Ok(out)
-}
-
-enum PathSeg {
-    Key(String),
-    Index(usize),
-}
-
-fn extract<'a>(items: &'a [Item], path: &[PathSeg]) -> Result<&'a Value> {
-    let mut cur: Option<&Value> = None;
-    for (n, seg) in path.iter().enumerate() {
-        let found = match (seg, cur) {
-            (PathSeg::Key(k), None) => items.iter().find_map(|i| match i {
-                Item::Entry(x, v) if x == k => Some(v),
-                _ => None,
-            }),
-            (PathSeg::Key(k), Some(v)) => v.get(k),
-            // Like sops, comments count as sequence elements.
-            (PathSeg::Index(i), Some(Value::Seq(vs))) => vs.get(*i),
-            _ => None,
-        };
-        cur = Some(found.with_context(|| format!("component {} of the path not found", n + 1))?);
-    }
-    cur.context("empty path")
-}
-
 fn decrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
     let (inf, outf) = formats(c, file)?;
     let input = read_input(file)?;
@@ -446,61 +436,14 @@ fn set(c: &Common, file: &Path, index: &str, value: Option<&str>) -> Result<Exit
     let kr = keyring(c);
     let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
     let path = parse_path(index)?;
-    let (last, parents) = path.split_last().context("empty path")?;
+    if path.is_empty() {
+        bail!("empty path");
+    }
     let newv = value
         .map(|v| ksec_sops::stores::json::parse_value(v.as_bytes()))
         .transpose()
         .context("the value must be JSON, e.g. '\"text\"' or 42")?;
-    let mut cur: &mut Vec<Item> = &mut o.doc.branches[0];
-    let mut seq: Option<&mut Vec<Value>> = None;
-    for seg in parents {
-        match seg {
-            PathSeg::Key(k) => {
-                let items = match seq.take() {
-                    Some(_) => bail!("path component {k:?} follows an index"),
-                    None => cur,
-                };
-                let pos = match items
-                    .iter()
-                    .position(|i| matches!(i, Item::Entry(x, _) if x == k))
-                {
-                    Some(p) => p,
-                    None if value.is_some() => {
-                        items.push(Item::Entry(k.clone(), Value::Map(Vec::new())));
-                        items.len() - 1
-                    }
-                    None => bail!("key {k:?} not found"),
-                };
-                match &mut items[pos] {
-                    Item::Entry(_, Value::Map(m)) => cur = m,
-                    Item::Entry(_, Value::Seq(s)) => {
-                        let s: *mut Vec<Value> = s;
-                        let _ = s;
-                        bail!("indexes into sequences inside set/unset paths are not supported yet")
-                    }
-                    _ => bail!("{k:?} is not a mapping"),
-                }
-            }
-            PathSeg::Index(_) => bail!("indexes in set/unset paths are not supported yet"),
-        }
-    }
-    let _ = seq;
-    match last {
-        PathSeg::Key(k) => {
-            let pos = cur
-                .iter()
-                .position(|i| matches!(i, Item::Entry(x, _) if x == k));
-            match (pos, newv) {
-                (Some(p), Some(v)) => cur[p] = Item::Entry(k.clone(), v),
-                (None, Some(v)) => cur.push(Item::Entry(k.clone(), v)),
-                (Some(p), None) => {
-                    cur.remove(p);
-                }
-                (None, None) => bail!("key {k:?} not found"),
-            }
-        }
-        PathSeg::Index(_) => bail!("indexes in set/unset paths are not supported yet"),
-    }
+    set_in(&mut o.doc.branches[0], &path, newv)?;
     let out = file::seal(
         &mut o.doc,
         o.metadata.clone(),
@@ -510,82 +453,4 @@ fn set(c: &Common, file: &Path, index: &str, value: Option<&str>) -> Result<Exit
     )?;
     io::write_atomic(file, &out, 0o600)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
-    let (inf, _) = formats(c, Some(file))?;
-    if !file.exists() {
-        bail!("{} does not exist (creating new files in the editor is not supported yet; write it and run encrypt)", file.display());
-    }
-    let input = io::read_file(file)?;
-    let kr = keyring(c);
-    let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
-    let plain = zeroize::Zeroizing::new(stores::emit_plain(
-        inf,
-        &o.doc,
-        EmitOptions { indent: c.indent },
-    )?);
-    // A private 0700 folder holds the buffer; dropping it removes it on every
-    // return path, including editor failure.
-    sweep_stale_buffers();
-    let dir = tempfile::Builder::new()
-        .prefix("ksec-sops-edit-")
-        .tempdir()?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    let buf = dir.path().join(file.file_name().unwrap_or_default());
-    std::fs::write(&buf, &*plain)?;
-    let editor = std::env::var("SOPS_EDITOR")
-        .or_else(|_| std::env::var("EDITOR"))
-        .unwrap_or_else(|_| "vi".into());
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&buf)
-        .status()
-        .with_context(|| format!("cannot run the editor {editor:?}"))?;
-    if !status.success() {
-        bail!("the editor exited with {status}; the file is unchanged");
-    }
-    let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
-    drop(dir);
-    if *edited == *plain {
-        eprintln!("file unchanged, not re-encrypting");
-        return Ok(ExitCode::from(exit::FILE_UNCHANGED));
-    }
-    let mut doc = stores::load_plain(inf, &edited)?;
-    let out = file::seal(
-        &mut doc,
-        o.metadata.clone(),
-        &mut o.cipher,
-        inf,
-        EmitOptions { indent: c.indent },
-    )?;
-    io::write_atomic(file, &out, 0o600)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Removes edit buffers left by a ksec process that was killed (older than a day).
-fn sweep_stale_buffers() {
-    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        if !name.to_string_lossy().starts_with("ksec-sops-edit-") {
-            continue;
-        }
-        let old = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age.as_secs() > 86_400);
-        if old {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
 }
