@@ -126,6 +126,7 @@ fn scenario(
         ..Config::default()
     };
     let handles = Handles::new(&config);
+    let metrics = handles.metrics.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let start = Instant::now();
     let task = rt.spawn(ksec_controller::run_with(
@@ -145,6 +146,13 @@ fn scenario(
         assert!(start.elapsed() < Duration::from_secs(3600), "no progress");
     }
     let took = start.elapsed().as_secs_f64();
+    let text = metrics.render();
+    let reconciles = text
+        .lines()
+        .find_map(|l| l.strip_prefix("sealed_secrets_controller_unseal_requests_total "))
+        .unwrap_or("?")
+        .to_string();
+    eprintln!("  ({reconciles} reconciliations for {n} SealedSecrets)");
     let _ = tx.send(());
     let _ = rt.block_on(task);
     took
@@ -162,6 +170,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let _in_runtime = rt.enter(); // kube::Client spawns its buffer task when created
     let a = testdata_key("test-key-a.pem");
     let b = testdata_key("test-key-b.pem");
     eprintln!("generating 3 more RSA-4096 keys…");

@@ -289,6 +289,23 @@ mod tests {
         assert!(parse_rfc1123z("2006-01-02").is_err());
     }
 
+    proptest::proptest! {
+        // Outside input (flags, environment): never a panic, and a parsed duration
+        // round-trips through whole seconds.
+        #[test]
+        fn parsers_never_panic(s in ".{0,40}") {
+            let _ = parse_go_duration(&s);
+            let _ = parse_key_values("--x", &s);
+            let _ = parse_rfc1123z(&s);
+        }
+
+        #[test]
+        fn whole_hours_and_minutes(h in 0u64..100_000, m in 0u64..60) {
+            let d = parse_go_duration(&format!("{h}h{m}m")).unwrap();
+            proptest::prop_assert_eq!(d, Duration::from_secs(h * 3600 + m * 60));
+        }
+    }
+
     #[test]
     fn validation_names_the_flag() {
         let c = Config {

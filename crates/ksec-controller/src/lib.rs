@@ -341,10 +341,27 @@ async fn lead(
             })
             .applied_objects()
             .predicate_filter(kube::runtime::predicates::generation, Default::default());
-        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone());
+        // Unsealing is CPU-bound RSA work: more reconciliations in flight than cores only
+        // adds memory, and a small window lets the key preference learn early.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone()).with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency((2 * cores).clamp(2, 64) as u16),
+        );
         if !config.skip_recreate {
             // Metadata only: the controller never holds other Secrets' values in memory.
-            c = c.owns_stream_with(watcher(secret_api, wc).touched_objects(), ());
+            // Deletions only, as Bitnami's Secret informer: the controller's own creates
+            // and updates must not trigger a second unseal (RSA work) of the owner.
+            let deleted = watcher(secret_api, wc)
+                .default_backoff()
+                .filter_map(|ev| async move {
+                    match ev {
+                        Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                });
+            c = c.owns_stream_with(deleted, ());
         }
         let trigger = futures::stream::unfold(keys_changed_rx.clone(), |mut rx| async move {
             rx.changed().await.ok()?;
