@@ -242,6 +242,13 @@ async fn broken_key_secret_is_skipped_and_reported_and_compromised_keys_ignored(
         bad.iter().all(|b| !b.problem.contains("MII")),
         "key material in a message: {bad:?}"
     );
+    // Each unusable key Secret gets a Warning event saying why.
+    wait_for("ErrKeyUnusable events", T, || {
+        event_reasons(&fake, "sealed-secrets-keybroken").contains(&"ErrKeyUnusable".to_string())
+            && event_reasons(&fake, "sealed-secrets-keymismatch")
+                .contains(&"ErrKeyUnusable".to_string())
+    })
+    .await;
     // Nothing was deleted.
     assert!(fake
         .get(SECRETS, CONTROLLER_NS, "sealed-secrets-keybroken")
