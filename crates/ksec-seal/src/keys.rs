@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
 /// Name prefix of key Secrets (the controller's `--key-prefix` default).
 pub const KEY_PREFIX: &str = "sealed-secrets-key";
-/// Common name of the controller's certificates (`--my-cn` default).
-pub const DEFAULT_CN: &str = "sealed-secret";
+/// Common name of the controller's certificates (`--my-cn` default: none).
+pub const DEFAULT_CN: &str = "";
 /// Validity of new certificates (`--key-ttl` default, 10 years).
 pub const DEFAULT_TTL: Duration = Duration::from_secs(87_600 * 3600);
 

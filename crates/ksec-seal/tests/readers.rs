@@ -21,7 +21,7 @@ fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
-        any::<i32>().prop_map(|n| Value::from(n)),
+        any::<i32>().prop_map(Value::from),
         scalar_string().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {

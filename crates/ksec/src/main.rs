@@ -31,9 +31,17 @@ enum Command {
     /// Sealing keys: generate, print certificates, list.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Encryption at rest: the KMS v2 plugin for kube-apiserver.
+    #[command(subcommand)]
+    Kms(commands::kms::KmsCommand),
+    /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
+    #[command(subcommand, name = "encryption-config")]
+    EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
     /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
     #[cfg(feature = "controller")]
     Controller(Box<commands::controller::ControllerArgs>),
+    /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
+    Sops(Box<commands::sops::SopsArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -62,6 +70,14 @@ struct KubesealCli {
     /// Print version information and exit.
     #[arg(long)]
     version: bool,
+}
+
+/// `sops`: ksec's sops commands at the top level.
+#[derive(Parser, Debug)]
+#[command(name = "sops", about = "sops, as implemented by ksec", version)]
+struct SopsCli {
+    #[command(flatten)]
+    args: commands::sops::SopsArgs,
 }
 
 fn invoked_as() -> String {
@@ -96,6 +112,7 @@ fn main() -> ExitCode {
                 commands::seal::run(cli.seal)
             }
         }
+        "sops" => commands::sops::run(SopsCli::parse().args),
         _ => run(Cli::parse()),
     };
     match result {
@@ -113,8 +130,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unseal(a) => commands::unseal::run(a),
         Command::Reseal(a) => commands::reseal::run(a),
         Command::Keys(k) => commands::keys::run(k),
+        Command::Kms(k) => commands::kms::run(k),
+        Command::EncryptionConfig(c) => commands::encryption_config::run(c),
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
+        Command::Sops(a) => commands::sops::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),
@@ -130,5 +150,6 @@ mod tests {
     fn cli_definitions_are_consistent() {
         Cli::command().debug_assert();
         KubesealCli::command().debug_assert();
+        SopsCli::command().debug_assert();
     }
 }

@@ -5,11 +5,19 @@
 mod common;
 #[path = "ksec/controller.rs"]
 mod controller;
+#[path = "ksec/deploy.rs"]
+mod deploy;
+#[path = "ksec/encryption_config.rs"]
+mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
 #[path = "ksec/interop.rs"]
 mod interop;
 #[path = "ksec/keys.rs"]
 mod keys;
+#[path = "ksec/kms.rs"]
+mod kms;
 #[path = "ksec/seal.rs"]
 mod seal;
+#[path = "ksec/sops.rs"]
+mod sops;

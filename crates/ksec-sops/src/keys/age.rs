@@ -195,3 +195,12 @@ impl KeyService for AgeService {
         }
     }
 }
+
+/// Generates a new X25519 identity: its text (`AGE-SECRET-KEY-1…`) and its
+/// recipient (`age1…`), as `age-keygen` does.
+pub fn generate() -> (zeroize::Zeroizing<String>, String) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    let text = zeroize::Zeroizing::new(id.to_string().expose_secret().to_string());
+    (text, id.to_public().to_string())
+}

@@ -11,16 +11,10 @@ use crate::tree::{Document, Item, Value};
 use crate::{Error, Format};
 
 /// Options for writing.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct EmitOptions {
     /// YAML indentation (sops's default 4) / JSON indentation in spaces (0 = tab).
     pub indent: Option<usize>,
-}
-
-impl Default for EmitOptions {
-    fn default() -> Self {
-        Self { indent: None }
-    }
 }
 
 /// Reads a plaintext file.
@@ -104,6 +98,27 @@ pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<V
             }
         }
     })
+}
+
+/// Writes one value as sops's `--extract` prints it: strings raw, everything else
+/// in the output format (YAML ends with a newline, JSON does not).
+pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
+    match v {
+        Value::Str(s) => s.as_bytes().to_vec(),
+        Value::Bytes(b) => b.clone(),
+        _ => match format {
+            Format::Json | Format::Binary => {
+                let mut out = String::new();
+                json::write_value(&mut out, v, 0, &json_indent(opts));
+                // sops emits a mapping as a file (with a final newline), other values bare.
+                if matches!(v, Value::Map(_)) {
+                    out.push('\n');
+                }
+                out.into_bytes()
+            }
+            _ => yaml::emit::emit_value(v, opts.indent.unwrap_or(4)).into_bytes(),
+        },
+    }
 }
 
 /// Writes an encrypted file with its metadata.

@@ -76,6 +76,11 @@ const SAMPLES: &[(&str, Format, &str)] = &[
         Format::Json,
         "{\n\t\"a\": 1,\n\t\"b\": 1.5,\n\t\"c\": [\n\t\ttrue,\n\t\tnull,\n\t\t\"x<y>&\"\n\t],\n\t\"d\": {\n\t\t\"e\": \"\",\n\t\t\"f\": {}\n\t},\n\t\"g_unencrypted\": \"shown\"\n}\n",
     ),
+    (
+        "quoting.yaml",
+        Format::Yaml,
+        "# head1\n\n# head2\na: 1 # line a\nb:\n  # inside b\n  c: 2 # line c\n  # foot of b\n# foot top\nd: [1, 2] # flow\ne: 'it''s'\nf: \"tab\\there\"\ng: \"multi\\nline\\n\"\nh: \"multi\\nline\"\ni: \" lead\"\nj: \"trail \"\nk: \"123\"\nl: \"true\"\nm: \"null\"\nn: \"\"\no: \"a: b\"\np: \"- x\"\nq: \"#x\"\nr: \"x #y\"\nt: \"~\"\nu: \"2020-01-01\"\nv: \"1.5\"\nw: \"0o17\"\nx: \"on\"\nz: \"trailing\\n\\n\"\nkey with space: 1\n\"1\": one\nhex: 0x1F\nexp: 1e3\nbig: 12345678.5\nneg: -0.25\nanch: &A\n  q: 1\nref: *A\nfolded: >-\n  folded\n  text\nlong: \"very long string very long string very long string very long string very long string very long string\"\nlist:\n- a\n- b: 1\n  c: [x, {y: z}]\n",
+    ),
     ("values.env", Format::Dotenv, "A=1\n#comment\nB=\"quoted\"\nC=x=y\nMULTI=a\\nb\n"),
     ("values.ini", Format::Ini, "[s1]\nk  = v\nk2 = v2\n\n[s2]\nx = 1\n"),
     ("values.bin", Format::Binary, "binary\0data\nwith lines\n"),
@@ -268,4 +273,85 @@ fn rules_interop_both_ways() {
             "case {n} (sops → ksec)"
         );
     }
+}
+
+/// PGP through gpg: ksec encrypts for a fingerprint, sops decrypts with the same keyring.
+#[test]
+fn pgp_ksec_encrypts_sops_decrypts() {
+    let Some(p) = peers() else { return };
+    let Some(fx) = fixtures() else { return };
+    let Some(home) = gpg_home(&[&fx.join("getsops-sops/pgp/sops_functional_tests_key.asc")]) else {
+        return;
+    };
+    let kr = gpg_keyring(home.path());
+    let opts = EncryptOptions {
+        groups: vec![vec![Recipient::pgp(
+            "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+        )]],
+        ..EncryptOptions::default()
+    };
+    let plain = "user: admin\npassword: hunter2\n";
+    let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
+    let f = p.write("pgp.yaml", &enc);
+    let out = Command::new(&p.sops)
+        .args(["decrypt", f.to_str().unwrap()])
+        .env("GNUPGHOME", home.path())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), plain);
+}
+
+/// Two key groups with Shamir threshold 2, both directions.
+#[test]
+fn shamir_key_groups_both_ways() {
+    let Some(p) = peers() else { return };
+    let kr = age_keyring(&[&p.key]);
+    let opts = EncryptOptions {
+        groups: vec![
+            vec![Recipient::age(&p.recipient)],
+            vec![Recipient::age(&p.recipient)],
+        ],
+        shamir_threshold: Some(2),
+        ..EncryptOptions::default()
+    };
+    let plain = "a: 1\nb: two\n";
+    let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
+    let text = String::from_utf8_lossy(&enc).to_string();
+    assert!(
+        text.contains("shamir_threshold: 2") && text.contains("key_groups:"),
+        "{text}"
+    );
+    let f = p.write("shamir.yaml", &enc);
+    let out = p.sops(&["decrypt", f.to_str().unwrap()], p.dir.path());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        plain,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cfg = format!(
+        "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{r}]\n      - age: [{r}]\n",
+        r = p.recipient
+    );
+    p.write(".sops.yaml", cfg.as_bytes());
+    let src = p.write("shamir-plain.yaml", plain.as_bytes());
+    let s = p.sops(&["encrypt", src.to_str().unwrap()], p.dir.path());
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let got = decrypt_to(
+        Format::Yaml,
+        Format::Yaml,
+        &s.stdout,
+        &kr,
+        false,
+        EmitOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), plain);
+    std::fs::remove_file(p.dir.path().join(".sops.yaml")).unwrap();
 }

@@ -26,7 +26,7 @@ pub struct NewArgs {
     /// RSA key size in bits.
     #[arg(long, default_value_t = 4096)]
     pub bits: usize,
-    /// Certificate common name (the controller's --my-cn).
+    /// Certificate common name (the controller's --my-cn; empty by default, as Bitnami's).
     #[arg(long, default_value = keys::DEFAULT_CN)]
     pub cn: String,
     /// Certificate validity, e.g. 87600h (10 years, the controller's --key-ttl), 30d.

@@ -3,7 +3,10 @@ pub mod completion;
 #[cfg(feature = "controller")]
 pub mod controller;
 pub mod demo;
+pub mod encryption_config;
 pub mod keys;
+pub mod kms;
 pub mod reseal;
 pub mod seal;
+pub mod sops;
 pub mod unseal;

@@ -42,7 +42,10 @@ fn new_key_secret_is_shaped_like_the_controllers_and_works() {
     let cert_file = dir.path().join("cert.pem");
     std::fs::write(&cert_file, &cert).unwrap();
     let parsed = ksec_crypto::x509::Certificate::from_pem(&cert).unwrap();
-    assert_eq!(parsed.common_name.as_deref(), Some("sealed-secret"));
+    assert_eq!(
+        parsed.common_name, None,
+        "the controller's default --my-cn is empty"
+    );
     assert_eq!(parsed.not_after - parsed.not_before, 87_600 * 3600);
     let secret = write(dir.path(), "s.yaml", SECRET_YAML);
     let sealed = dir.path().join("sealed.yaml");

@@ -16,6 +16,24 @@ pub fn emit_document(items: &[Item], indent: usize, out: &mut String) {
     e.map(items, 0);
 }
 
+/// Writes a single value (sops's `EmitValue`, used by `--extract`).
+pub fn emit_value(v: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    let mut e = E {
+        out: &mut out,
+        step: indent.max(1),
+    };
+    match v {
+        Value::Map(items) if !items.is_empty() => e.map(items, 0),
+        Value::Seq(vs) if !vs.is_empty() => e.seq(vs, 0),
+        other => {
+            e.leaf(other, 0);
+            e.out.push('\n');
+        }
+    }
+    out
+}
+
 struct E<'a> {
     out: &'a mut String,
     step: usize,
@@ -193,18 +211,11 @@ pub fn yaml_float(x: f64) -> String {
             "0".into()
         };
     }
+    // Go's shortest 'g': exponent form when the decimal exponent is < -4 or >= 6.
     let e = format!("{x:e}");
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..21).contains(&exp) || exp >= 21 {
-        let (sign, d) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
-        return format!("{mant}e{sign}{d:02}");
-    }
-    // Shortest 'g' switches to exponent form when exp >= number of digits and > 6? Go
-    // uses eprec = 6 for shortest unless there are more digits than that.
-    let digits = mant.replace(['.', '-'], "").len() as i32;
-    let eprec = if digits > 6 { digits } else { 6 };
-    if exp >= eprec.max(digits) && exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let (sign, d) = if exp < 0 { ('-', -exp) } else { ('+', exp) };
         return format!("{mant}e{sign}{d:02}");
     }

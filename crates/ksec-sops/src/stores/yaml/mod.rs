@@ -1,6 +1,9 @@
 //! The YAML store (see [`parse`] and [`emit`] for why it is hand-written).
 pub mod emit;
+mod flow;
 pub mod parse;
+mod resolve;
+mod scalar;
 
 use crate::tree::Item;
 
@@ -19,4 +22,29 @@ pub fn emit_documents(branches: &[Vec<Item>], indent: usize) -> Vec<u8> {
         emit::emit_document(b, indent, &mut out);
     }
     out.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_go() {
+        use emit::yaml_float;
+        assert_eq!(yaml_float(12345678.5), "1.23456785e+07");
+        assert_eq!(yaml_float(123456.0), "123456");
+        assert_eq!(yaml_float(1e6), "1e+06");
+        assert_eq!(yaml_float(0.0001), "0.0001");
+        assert_eq!(yaml_float(0.00001), "1e-05");
+        assert_eq!(yaml_float(2.5), "2.5");
+        assert_eq!(yaml_float(-0.25), "-0.25");
+    }
+
+    #[test]
+    fn merge_keys_and_tags() {
+        let y = b"merged:\n    !!merge <<:\n        q: 1\n    z: 2\nother: 1\n";
+        let d = parse_documents(y).unwrap();
+        let out = String::from_utf8(emit_documents(&d, 4)).unwrap();
+        assert_eq!(out, std::str::from_utf8(y).unwrap());
+    }
 }

@@ -3,19 +3,20 @@
 //! and foot comments), multiple documents, block scalars and their chomping.
 //! Anchors and aliases are expanded, as sops does. Scalars resolve with go-yaml
 //! v3's rules (YAML 1.2 core schema plus timestamps).
+pub use super::resolve::{parse_int, resolve_plain};
 use crate::tree::{Item, Value};
 use crate::Error;
 use std::collections::HashMap;
 
-struct P<'a> {
-    s: &'a str,
-    b: &'a [u8],
-    i: usize,
-    anchors: HashMap<String, Value>,
-    depth: usize,
+pub(super) struct P<'a> {
+    pub(super) s: &'a str,
+    pub(super) b: &'a [u8],
+    pub(super) i: usize,
+    pub(super) anchors: HashMap<String, Value>,
+    pub(super) depth: usize,
 }
 
-fn perr(line: usize, msg: impl std::fmt::Display) -> Error {
+pub(super) fn perr(line: usize, msg: impl std::fmt::Display) -> Error {
     Error::Parse {
         format: "YAML",
         msg: format!("line {line}: {msg}"),
@@ -23,29 +24,29 @@ fn perr(line: usize, msg: impl std::fmt::Display) -> Error {
 }
 
 /// A comment seen while skipping blank space: its text and column.
-struct Cmt {
+pub(super) struct Cmt {
     text: String,
     col: usize,
     pos: usize,
 }
 
 impl<'a> P<'a> {
-    fn line(&self) -> usize {
+    pub(super) fn line(&self) -> usize {
         1 + self.b[..self.i.min(self.b.len())]
             .iter()
             .filter(|c| **c == b'\n')
             .count()
     }
-    fn fail<T>(&self, msg: impl std::fmt::Display) -> Result<T, Error> {
+    pub(super) fn fail<T>(&self, msg: impl std::fmt::Display) -> Result<T, Error> {
         Err(perr(self.line(), msg))
     }
-    fn peek(&self) -> Option<u8> {
+    pub(super) fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
-    fn at(&self, k: usize) -> Option<u8> {
+    pub(super) fn at(&self, k: usize) -> Option<u8> {
         self.b.get(self.i + k).copied()
     }
-    fn col(&self) -> usize {
+    pub(super) fn col(&self) -> usize {
         let ls = self.b[..self.i]
             .iter()
             .rposition(|c| *c == b'\n')
@@ -64,12 +65,12 @@ impl<'a> P<'a> {
             && (self.b[self.i..].starts_with(b"---") || self.b[self.i..].starts_with(b"..."))
             && matches!(self.at(3), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
     }
-    fn skip_spaces(&mut self) {
+    pub(super) fn skip_spaces(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t')) {
             self.i += 1;
         }
     }
-    fn rest_of_line(&mut self) -> &'a str {
+    pub(super) fn rest_of_line(&mut self) -> &'a str {
         let st = self.i;
         while !matches!(self.peek(), None | Some(b'\n')) {
             self.i += 1;
@@ -78,7 +79,7 @@ impl<'a> P<'a> {
     }
     /// Skips blank lines and comment lines (and an inline comment at the current
     /// position), collecting comments. Stops at the first content character.
-    fn skip_blank(&mut self, out: &mut Vec<Cmt>) {
+    pub(super) fn skip_blank(&mut self, out: &mut Vec<Cmt>) {
         loop {
             self.skip_spaces();
             match self.peek() {
@@ -162,7 +163,7 @@ impl<'a> P<'a> {
     }
 
     /// Anchors, tags before a node.
-    fn props(&mut self) -> Result<(Option<String>, Option<String>), Error> {
+    pub(super) fn props(&mut self) -> Result<(Option<String>, Option<String>), Error> {
         let mut anchor = None;
         let mut tag = None;
         loop {
@@ -195,7 +196,7 @@ impl<'a> P<'a> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), Error> {
+    pub(super) fn enter(&mut self) -> Result<(), Error> {
         self.depth += 1;
         if self.depth > 256 {
             return self.fail("nesting too deep");
@@ -213,6 +214,13 @@ impl<'a> P<'a> {
         in_map_value: bool,
     ) -> Result<Value, Error> {
         self.enter()?;
+        // A mapping whose first key carries a tag (`!!merge <<: …`): the tag is the key's.
+        if self.peek() == Some(b'!') && self.line_has_key()? {
+            let col = self.col();
+            let v = self.block_map(col, head)?;
+            self.depth -= 1;
+            return Ok(v);
+        }
         let (anchor, tag) = self.props()?;
         let mut head = head;
         if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r'))
@@ -347,8 +355,14 @@ impl<'a> P<'a> {
                     self.i += 1;
                 }
                 let k = self.s[st..self.i].trim_end();
-                // `!!merge <<` as go-yaml v3 writes merge keys.
-                k.strip_prefix("!!merge ").unwrap_or(k).to_string()
+                // A tag on a key (`!!merge <<` as go-yaml v3 writes merge keys) is dropped.
+                let k = if k.starts_with('!') {
+                    k.split_once([' ', '\t'])
+                        .map_or(k, |(_, rest)| rest.trim_start())
+                } else {
+                    k
+                };
+                k.to_string()
             }
         };
         self.skip_spaces();
@@ -598,7 +612,7 @@ impl<'a> P<'a> {
         }
     }
 
-    fn plain_line(&mut self, flow: bool) -> &'a str {
+    pub(super) fn plain_line(&mut self, flow: bool) -> &'a str {
         let st = self.i;
         while let Some(c) = self.peek() {
             if c == b'\n' || (c == b'\r' && self.at(1) == Some(b'\n')) {
@@ -620,354 +634,6 @@ impl<'a> P<'a> {
         }
         self.s[st..self.i].trim_end()
     }
-
-    fn flow(&mut self) -> Result<Value, Error> {
-        self.enter()?;
-        let open = self.peek();
-        self.i += 1;
-        let close = if open == Some(b'[') { b']' } else { b'}' };
-        let mut seq = Vec::new();
-        let mut items = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        loop {
-            let mut cm = Vec::new();
-            self.skip_blank(&mut cm);
-            match self.peek() {
-                None => return self.fail("unterminated flow collection"),
-                Some(c) if c == close => {
-                    self.i += 1;
-                    break;
-                }
-                _ => {}
-            }
-            let (anchor, _tag) = self.props()?;
-            let v = match self.peek() {
-                Some(b'[' | b'{') => self.flow()?,
-                Some(b'"') => Value::Str(self.double_quoted()?),
-                Some(b'\'') => Value::Str(self.single_quoted()?),
-                Some(b'*') => {
-                    self.i += 1;
-                    let st = self.i;
-                    while !matches!(
-                        self.peek(),
-                        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                    ) {
-                        self.i += 1;
-                    }
-                    let name = &self.s[st..self.i];
-                    match self.anchors.get(name) {
-                        Some(v) => v.clone(),
-                        None => return self.fail(format!("unknown alias *{name}")),
-                    }
-                }
-                _ => {
-                    let t = self.plain_line(true).to_string();
-                    resolve_plain(&t)
-                }
-            };
-            if let Some(a) = anchor {
-                self.anchors.insert(a, v.clone());
-            }
-            self.skip_blank(&mut cm);
-            if close == b'}' {
-                let k = match &v {
-                    Value::Str(s) => s.clone(),
-                    other => match crate::cipher::leaf_bytes(other) {
-                        Some((b, _)) => String::from_utf8_lossy(&b).into_owned(),
-                        None => return self.fail("only scalar keys are supported"),
-                    },
-                };
-                if !seen.insert(k.clone()) {
-                    return self.fail(format!("mapping key {k:?} already defined"));
-                }
-                let val = if self.peek() == Some(b':') {
-                    self.i += 1;
-                    self.skip_blank(&mut cm);
-                    match self.peek() {
-                        Some(b'[' | b'{') => self.flow()?,
-                        Some(b'"') => Value::Str(self.double_quoted()?),
-                        Some(b'\'') => Value::Str(self.single_quoted()?),
-                        Some(b',') | Some(b'}') => Value::Null,
-                        _ => {
-                            let t = self.plain_line(true).to_string();
-                            resolve_plain(&t)
-                        }
-                    }
-                } else {
-                    Value::Null
-                };
-                items.push(Item::Entry(k, val));
-            } else {
-                seq.push(v);
-            }
-            self.skip_blank(&mut cm);
-            match self.peek() {
-                Some(b',') => self.i += 1,
-                Some(c) if c == close => {}
-                _ => return self.fail("expected ',' or the end of the flow collection"),
-            }
-        }
-        self.depth -= 1;
-        Ok(if close == b'}' {
-            Value::Map(items)
-        } else {
-            Value::Seq(seq)
-        })
-    }
-
-    fn single_quoted(&mut self) -> Result<String, Error> {
-        self.i += 1;
-        let mut out = String::new();
-        loop {
-            let st = self.i;
-            while !matches!(self.peek(), None | Some(b'\'' | b'\n')) {
-                self.i += 1;
-            }
-            out.push_str(&self.s[st..self.i]);
-            match self.peek() {
-                None => return self.fail("unterminated single-quoted string"),
-                Some(b'\'') if self.at(1) == Some(b'\'') => {
-                    out.push('\'');
-                    self.i += 2;
-                }
-                Some(b'\'') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                _ => self.fold_newlines(&mut out),
-            }
-        }
-    }
-
-    /// Folds a line break inside a quoted scalar: one break becomes a space,
-    /// n+1 breaks become n newlines; leading spaces of the next line are dropped.
-    fn fold_newlines(&mut self, out: &mut String) {
-        while out.ends_with([' ', '\t']) {
-            out.pop();
-        }
-        let mut n = 0;
-        while matches!(self.peek(), Some(b'\n' | b' ' | b'\t' | b'\r')) {
-            if self.peek() == Some(b'\n') {
-                n += 1;
-            }
-            self.i += 1;
-        }
-        if n <= 1 {
-            out.push(' ');
-        } else {
-            for _ in 1..n {
-                out.push('\n');
-            }
-        }
-    }
-
-    fn double_quoted(&mut self) -> Result<String, Error> {
-        self.i += 1;
-        let mut out = String::new();
-        loop {
-            let st = self.i;
-            while !matches!(self.peek(), None | Some(b'"' | b'\\' | b'\n')) {
-                self.i += 1;
-            }
-            out.push_str(&self.s[st..self.i]);
-            match self.peek() {
-                None => return self.fail("unterminated double-quoted string"),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(out);
-                }
-                Some(b'\n') => self.fold_newlines(&mut out),
-                _ => {
-                    self.i += 1;
-                    let e = self
-                        .peek()
-                        .ok_or_else(|| perr(self.line(), "unterminated escape"))?;
-                    self.i += 1;
-                    let hex = |p: &mut Self, n: usize| -> Result<char, Error> {
-                        let h =
-                            p.s.get(p.i..p.i + n)
-                                .ok_or_else(|| perr(p.line(), "truncated escape"))?;
-                        p.i += n;
-                        u32::from_str_radix(h, 16)
-                            .ok()
-                            .and_then(char::from_u32)
-                            .ok_or_else(|| perr(p.line(), "invalid escape"))
-                    };
-                    match e {
-                        b'0' => out.push('\0'),
-                        b'a' => out.push('\x07'),
-                        b'b' => out.push('\x08'),
-                        b't' | b'\t' => out.push('\t'),
-                        b'n' => out.push('\n'),
-                        b'v' => out.push('\x0b'),
-                        b'f' => out.push('\x0c'),
-                        b'r' => out.push('\r'),
-                        b'e' => out.push('\x1b'),
-                        b' ' => out.push(' '),
-                        b'"' => out.push('"'),
-                        b'/' => out.push('/'),
-                        b'\\' => out.push('\\'),
-                        b'N' => out.push('\u{85}'),
-                        b'_' => out.push('\u{a0}'),
-                        b'L' => out.push('\u{2028}'),
-                        b'P' => out.push('\u{2029}'),
-                        b'x' => out.push(hex(self, 2)?),
-                        b'u' => out.push(hex(self, 4)?),
-                        b'U' => out.push(hex(self, 8)?),
-                        b'\n' => {
-                            // Escaped line break: join without a space.
-                            while matches!(self.peek(), Some(b' ' | b'\t')) {
-                                self.i += 1;
-                            }
-                        }
-                        _ => return self.fail("invalid escape in double-quoted string"),
-                    }
-                }
-            }
-        }
-    }
-
-    /// `|` or `>` block scalar; `parent` is the indentation of the owning node.
-    fn block_scalar(&mut self, parent: usize) -> Result<Value, Error> {
-        let literal = self.peek() == Some(b'|');
-        self.i += 1;
-        let mut chomp = 0i8; // -1 strip, 0 clip, 1 keep
-        let mut explicit: Option<usize> = None;
-        for _ in 0..2 {
-            match self.peek() {
-                Some(b'-') => {
-                    chomp = -1;
-                    self.i += 1;
-                }
-                Some(b'+') => {
-                    chomp = 1;
-                    self.i += 1;
-                }
-                Some(c @ b'1'..=b'9') => {
-                    explicit = Some((c - b'0') as usize);
-                    self.i += 1;
-                }
-                _ => {}
-            }
-        }
-        self.skip_spaces();
-        if self.peek() == Some(b'#') {
-            self.rest_of_line();
-        }
-        if !matches!(self.peek(), None | Some(b'\n') | Some(b'\r')) {
-            return self.fail("unexpected text after a block scalar indicator");
-        }
-        if self.peek() == Some(b'\r') {
-            self.i += 1;
-        }
-        if self.peek() == Some(b'\n') {
-            self.i += 1;
-        }
-        // Collect lines.
-        let mut lines: Vec<&str> = Vec::new();
-        let mut indent = explicit.map(|e| parent + e);
-        let mut end = self.i;
-        let mut j = self.i;
-        loop {
-            if j >= self.b.len() {
-                break;
-            }
-            let ls = j;
-            let le = self.b[j..]
-                .iter()
-                .position(|c| *c == b'\n')
-                .map_or(self.b.len(), |p| j + p);
-            let raw = self.s[ls..le].trim_end_matches('\r');
-            let sp = raw.bytes().take_while(|c| *c == b' ').count();
-            let blank = raw.trim().is_empty();
-            if !blank {
-                let ind = *indent.get_or_insert(sp.max(parent + 1));
-                if sp < ind || sp <= parent && !(parent == 0 && explicit.is_none() && sp > 0) {
-                    break;
-                }
-                if (raw.starts_with("---") || raw.starts_with("...")) && sp == 0 {
-                    break;
-                }
-            }
-            lines.push(raw);
-            j = le + 1;
-            if !blank {
-                end = j.min(self.b.len());
-            }
-        }
-        // Trailing blank lines belong to the scalar only for keep chomping, but
-        // the position moves past them either way.
-        let ind = indent.unwrap_or(parent + 1);
-        let mut content: Vec<String> = lines
-            .iter()
-            .map(|l| {
-                if l.len() >= ind {
-                    l[ind..].to_string()
-                } else {
-                    String::new()
-                }
-            })
-            .collect();
-        let trailing_blank = content.iter().rev().take_while(|l| l.is_empty()).count();
-        let body_len = content.len() - trailing_blank;
-        let mut text = String::new();
-        if literal {
-            for l in &content[..body_len] {
-                text.push_str(l);
-                text.push('\n');
-            }
-        } else {
-            let mut prev_more = false;
-            for (n, l) in content[..body_len].iter().enumerate() {
-                let more = l.starts_with([' ', '\t']);
-                if n > 0 {
-                    let prev = &content[n - 1];
-                    if prev.is_empty() || more || prev_more {
-                        text.push('\n');
-                    } else if !l.is_empty() {
-                        text.push(' ');
-                    } else {
-                        text.push('\n');
-                    }
-                }
-                text.push_str(l);
-                prev_more = more;
-            }
-            // Empty lines in folded text are already newlines; fix the doubled case.
-            if body_len > 0 {
-                text.push('\n');
-            }
-            text = text.replace(" \n", "\n");
-        }
-        match chomp {
-            -1 => {
-                while text.ends_with('\n') {
-                    text.pop();
-                }
-            }
-            0 => {
-                while text.ends_with("\n\n") {
-                    text.pop();
-                }
-            }
-            _ => {
-                for _ in 0..trailing_blank {
-                    text.push('\n');
-                }
-            }
-        }
-        content.clear();
-        self.i = if chomp == 1 || trailing_blank == 0 {
-            j.min(self.b.len())
-        } else {
-            end
-        };
-        // Step back so the caller sees the line break before the next content.
-        if self.i > 0 && self.i <= self.b.len() && self.b[self.i - 1] == b'\n' {
-            self.i -= 1;
-        }
-        Ok(Value::Str(text))
-    }
 }
 
 fn comments(cm: Vec<Cmt>) -> Vec<Item> {
@@ -981,91 +647,6 @@ fn split_comments(cm: Vec<Cmt>, col: usize) -> (Vec<Cmt>, Vec<Cmt>) {
     let mut mine = cm;
     let theirs = mine.split_off(cut);
     (mine, theirs)
-}
-
-/// go-yaml v3's resolution of a plain scalar.
-pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY)
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        _ => {}
-    }
-    if let Some(i) = parse_int(s) {
-        return Value::Int(i);
-    }
-    if is_float(s) {
-        if let Ok(x) = s.replace('_', "").parse::<f64>() {
-            return Value::Float(x);
-        }
-    }
-    if let Some(t) = crate::time::yaml_timestamp(s) {
-        return Value::Time(t);
-    }
-    Value::Str(s.to_string())
-}
-
-/// Integers as go-yaml v3 reads them: decimal, `0x`, `0o`, `0b` (and old `0`-octal is a string).
-pub fn parse_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.is_empty() {
-        return None;
-    }
-    let (radix, digits) = if let Some(h) = body.strip_prefix("0x") {
-        (16, h)
-    } else if let Some(o) = body.strip_prefix("0o") {
-        (8, o)
-    } else if let Some(b) = body.strip_prefix("0b") {
-        (2, b)
-    } else {
-        (10, body)
-    };
-    if digits.is_empty()
-        || !digits.bytes().all(|c| c.is_ascii_hexdigit() || c == b'_')
-        || digits.starts_with('_')
-    {
-        return None;
-    }
-    let digits = digits.replace('_', "");
-    let v = i128::from_str_radix(&digits, radix).ok()?;
-    let v = if neg { -v } else { v };
-    i64::try_from(v).ok()
-}
-
-fn is_float(s: &str) -> bool {
-    let b = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (mant, exp) = match b.find(['e', 'E']) {
-        Some(p) => (&b[..p], Some(&b[p + 1..])),
-        None => (b, None),
-    };
-    let mant_ok = {
-        let (ip, fp) = match mant.split_once('.') {
-            Some((a, c)) => (a, Some(c)),
-            None => (mant, None),
-        };
-        let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit() || c == b'_');
-        match fp {
-            Some(f) => digits(ip) && digits(f) && !(ip.is_empty() && f.is_empty()),
-            None => !ip.is_empty() && digits(ip),
-        }
-    };
-    let exp_ok = match exp {
-        None => true,
-        Some(e) => {
-            let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-            !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
-        }
-    };
-    mant_ok && exp_ok && (mant.contains('.') || exp.is_some() || parse_int(s).is_none())
 }
 
 /// Parses every document of a YAML stream into one branch each.

@@ -1,0 +1,414 @@
+//! Wrap/unwrap latency of each backend at 1 and 32 concurrent callers, next to a
+//! direct call to the same service without the backend layer (its overhead), and
+//! for the local backend next to one AES-256-GCM operation (the floor).
+//!
+//! Not a test: run `scripts/bench-keys` (it starts OpenBao, moto and a SoftHSM
+//! token on 127.0.0.1 like the tests do). Backends whose peer is missing are skipped.
+use base64::Engine;
+use ksec_keys::awskms::{AwsKmsBackend, AwsKmsConfig};
+use ksec_keys::local::{rotate_key_file, LocalBackend};
+use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
+use ksec_keys::{KeyBackend, SecretBytes, WrapContext};
+use std::future::Future;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+}
+
+/// Runs `op` `per_caller` times in each of `callers` concurrent tasks.
+async fn measure<F, Fut>(callers: usize, per_caller: usize, op: F) -> Stats
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    // Warm up connections and caches.
+    for _ in 0..5 {
+        op().await;
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..callers {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_caller);
+            for _ in 0..per_caller {
+                let t = Instant::now();
+                op().await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = start.elapsed();
+    all.sort();
+    Stats {
+        p50: all[all.len() / 2],
+        p99: all[(all.len() * 99 / 100).min(all.len() - 1)],
+        per_sec: all.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn row(name: &str, callers: usize, ours: &Stats, base: &Stats, base_name: &str) {
+    println!(
+        "{name:<22} c={callers:<3} ours p50 {:>9.1?} p99 {:>9.1?} {:>9.0}/s | {base_name:<14} p50 {:>9.1?} p99 {:>9.1?} {:>9.0}/s | p50 ratio {:.2}",
+        ours.p50,
+        ours.p99,
+        ours.per_sec,
+        base.p50,
+        base.p99,
+        base.per_sec,
+        ours.p50.as_secs_f64() / base.p50.as_secs_f64().max(1e-12)
+    );
+}
+
+async fn compare<FA, FutA, FB, FutB>(
+    name: &str,
+    base_name: &str,
+    per_caller: [usize; 2],
+    ours: FA,
+    base: FB,
+) where
+    FA: Fn() -> FutA + Send + Sync + Clone + 'static,
+    FutA: Future<Output = ()> + Send,
+    FB: Fn() -> FutB + Send + Sync + Clone + 'static,
+    FutB: Future<Output = ()> + Send,
+{
+    for (callers, n) in [(1, per_caller[0]), (32, per_caller[1])] {
+        let o = measure(callers, n, ours.clone()).await;
+        let b = measure(callers, n, base.clone()).await;
+        row(name, callers, &o, &b, base_name);
+    }
+}
+
+async fn bench_backend(
+    name: &str,
+    b: Arc<dyn KeyBackend>,
+    direct_wrap: impl Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync
+        + Clone
+        + 'static,
+    base_name: &str,
+    n: [usize; 2],
+) {
+    let dek = ksec_crypto::rand::secret(32).unwrap();
+    let ctx = WrapContext::new().with("bench", "1");
+    let w = b.wrap(&dek, &ctx).await.unwrap();
+    let (b1, d1, c1) = (b.clone(), dek.clone(), ctx.clone());
+    compare(
+        &format!("{name} wrap"),
+        base_name,
+        n,
+        move || {
+            let (b, d, c) = (b1.clone(), d1.clone(), c1.clone());
+            async move {
+                b.wrap(&d, &c).await.unwrap();
+            }
+        },
+        direct_wrap.clone(),
+    )
+    .await;
+    let (b2, c2) = (b.clone(), ctx.clone());
+    compare(
+        &format!("{name} unwrap"),
+        base_name,
+        n,
+        move || {
+            let (b, w, c) = (b2.clone(), w.clone(), c2.clone());
+            async move {
+                b.unwrap(&w, &c).await.unwrap();
+            }
+        },
+        direct_wrap,
+    )
+    .await;
+}
+
+async fn local() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys");
+    rotate_key_file(&path).unwrap();
+    let b: Arc<dyn KeyBackend> = Arc::new(LocalBackend::open(&path).unwrap());
+    let key = ksec_crypto::rand::secret(32).unwrap();
+    let floor = move || {
+        let key = key.clone();
+        Box::pin(async move {
+            let nonce = ksec_crypto::rand::array::<12>().unwrap();
+            std::hint::black_box(
+                ksec_crypto::aead::seal(key.expose(), &nonce, b"aad", &[7u8; 32]).unwrap(),
+            );
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    };
+    bench_backend("local", b, floor, "one AES-GCM", [20_000, 2_000]).await;
+}
+
+fn wait_ready(bin: &std::path::Path, addr: &str) {
+    let start = Instant::now();
+    while !Command::new(bin)
+        .arg("status")
+        .env("BAO_ADDR", addr)
+        .env("BAO_TOKEN", "root")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+    {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn vault() {
+    let Some(bin) = ksec_testkit::which("bao") else {
+        return println!("vault: SKIPPED (no bao on PATH)");
+    };
+    let port = ksec_testkit::free_port();
+    let _g = ksec_testkit::ChildGuard::spawn(
+        "bao",
+        Command::new(&bin)
+            .args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("http://127.0.0.1:{port}");
+    wait_ready(&bin, &addr);
+    for args in [
+        &["secrets", "enable", "transit"][..],
+        &["write", "-f", "transit/keys/ksec"],
+    ] {
+        Command::new(&bin)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tf = dir.path().join("t");
+    std::fs::write(&tf, "root").unwrap();
+    let mut cfg = VaultConfig::new(&addr, "ksec");
+    cfg.auth = VaultAuth::Token {
+        token_file: Some(tf),
+        token_env: None,
+    };
+    let b: Arc<dyn KeyBackend> = Arc::new(VaultBackend::connect(&cfg).await.unwrap());
+    let http = reqwest::Client::new();
+    let url = format!("{addr}/v1/transit/encrypt/ksec");
+    let body = format!(
+        r#"{{"plaintext":"{}","associated_data":"{}"}}"#,
+        B64.encode([7u8; 32]),
+        B64.encode(WrapContext::new().with("bench", "1").aad())
+    );
+    let direct = move || {
+        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+        Box::pin(async move {
+            let r = http
+                .post(url)
+                .header("X-Vault-Token", "root")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success());
+            r.bytes().await.unwrap();
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    };
+    bench_backend("vault", b, direct, "direct HTTP", [300, 20]).await;
+}
+
+async fn aws() {
+    let Some(bin) = ksec_testkit::which("moto_server") else {
+        return println!("aws-kms: SKIPPED (no moto_server on PATH)");
+    };
+    let port = ksec_testkit::free_port();
+    let _g = ksec_testkit::ChildGuard::spawn(
+        "moto",
+        Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, Duration::from_secs(60));
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let (h0, e0) = (http.clone(), endpoint.clone());
+    let call = move |target: &'static str, body: String| {
+        let (http, endpoint) = (h0.clone(), e0.clone());
+        async move {
+            let r = http
+                .post(endpoint)
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("x-amz-target", format!("TrentService.{target}"))
+                .header("authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.status());
+            r.bytes().await.unwrap()
+        }
+    };
+    let created = call("CreateKey", "{}".into()).await;
+    let v: serde_json::Value = serde_json::from_slice(&created).unwrap();
+    let arn = v["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+    let cfg = AwsKmsConfig {
+        key: arn.clone(),
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        ..AwsKmsConfig::default()
+    };
+    let b: Arc<dyn KeyBackend> = Arc::new(AwsKmsBackend::connect(&cfg).await.unwrap());
+    let body = format!(
+        r#"{{"KeyId":"{arn}","Plaintext":"{}","EncryptionContext":{{"bench":"1"}}}}"#,
+        B64.encode([7u8; 32])
+    );
+    let direct = move || {
+        let body = body.clone();
+        let f = call("Encrypt", body);
+        Box::pin(async move {
+            f.await;
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    };
+    bench_backend("aws-kms", b, direct, "unsigned HTTP", [300, 10]).await;
+}
+
+#[cfg(feature = "pkcs11")]
+async fn pkcs11() {
+    use cryptoki::mechanism::{aead::GcmParams, Mechanism};
+    use cryptoki::object::Attribute;
+    let module = "/usr/lib/softhsm/libsofthsm2.so";
+    let (Some(util), Some(tool)) = (
+        ksec_testkit::which("softhsm2-util"),
+        ksec_testkit::which("pkcs11-tool"),
+    ) else {
+        return println!("pkcs11: SKIPPED (no softhsm2-util/pkcs11-tool)");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("t")).unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            dir.path().join("t").display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &conf);
+    Command::new(util)
+        .args([
+            "--init-token",
+            "--free",
+            "--label",
+            "b",
+            "--pin",
+            "1234",
+            "--so-pin",
+            "1234",
+        ])
+        .output()
+        .unwrap();
+    Command::new(tool)
+        .args([
+            "--module",
+            module,
+            "--token-label",
+            "b",
+            "--login",
+            "--pin",
+            "1234",
+            "--keygen",
+            "--key-type",
+            "aes:32",
+            "--label",
+            "k",
+        ])
+        .output()
+        .unwrap();
+    std::fs::write(dir.path().join("pin"), "1234").unwrap();
+    let cfg = ksec_keys::Pkcs11Config {
+        module: module.into(),
+        token_label: "b".into(),
+        key_label: "k".into(),
+        pin_file: Some(dir.path().join("pin")),
+        pin_env: None,
+        sessions: 4,
+        retry: ksec_keys::RetryPolicy {
+            attempts: 1,
+            ..Default::default()
+        },
+    };
+    let b: Arc<dyn KeyBackend> =
+        Arc::new(ksec_keys::pkcs11::Pkcs11Backend::open(cfg).await.unwrap());
+    // Direct: one C_Encrypt on a session of our own, from a blocking thread.
+    let ctx = cryptoki::context::Pkcs11::new(module).unwrap();
+    let _ = ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ));
+    let slot = ctx
+        .get_slots_with_initialized_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label() == "b")
+        .unwrap();
+    let sessions: Arc<std::sync::Mutex<Vec<cryptoki::session::Session>>> = Arc::new(
+        std::sync::Mutex::new((0..4).map(|_| ctx.open_ro_session(slot).unwrap()).collect()),
+    );
+    let key = {
+        let s = ctx.open_ro_session(slot).unwrap();
+        s.find_objects(&[Attribute::Label(b"k".to_vec())]).unwrap()[0]
+    };
+    let sem = Arc::new(tokio::sync::Semaphore::new(4));
+    let direct = move || {
+        let (sessions, sem) = (sessions.clone(), sem.clone());
+        Box::pin(async move {
+            let _p = sem.acquire_owned().await.unwrap();
+            tokio::task::spawn_blocking(move || {
+                let s = sessions.lock().unwrap().pop().unwrap();
+                let mut iv = [1u8; 12];
+                let p = GcmParams::new(&mut iv, b"aad", 128u64.into()).unwrap();
+                s.encrypt(&Mechanism::AesGcm(p), key, &[7u8; 32]).unwrap();
+                sessions.lock().unwrap().push(s);
+            })
+            .await
+            .unwrap();
+        }) as std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+    };
+    bench_backend("pkcs11", b, direct, "direct C_Encrypt", [2_000, 200]).await;
+}
+
+#[cfg(not(feature = "pkcs11"))]
+async fn pkcs11() {
+    println!("pkcs11: SKIPPED (build with --features pkcs11)");
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!("ksec-keys backends: latency per call, ours next to the baseline (p50 ratio = ours / baseline)");
+        local().await;
+        pkcs11().await;
+        vault().await;
+        aws().await;
+    });
+    let _ = SecretBytes::default();
+}

@@ -1,0 +1,265 @@
+//! Encrypt/Decrypt latency (p50, p99) and throughput of the plugin over its unix
+//! socket at 1, 16, 64 and 128 concurrent callers (one HTTP/2 connection, as
+//! kube-apiserver uses), with the local backend next to one AES-256-GCM operation
+//! (the floor), and with OpenBao Transit next to a direct call to OpenBao.
+//! Not a test: `scripts/bench-kms`.
+use base64::Engine;
+use ksec_keys::local::{rotate_key_file, LocalBackend};
+use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
+use ksec_keys::KeyBackend;
+use ksec_kms::proto::v2::key_management_service_client::KeyManagementServiceClient;
+use ksec_kms::proto::v2::{DecryptRequest, EncryptRequest};
+use ksec_kms::Plugin;
+use std::future::Future;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tonic::transport::Channel;
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    per_sec: f64,
+}
+
+async fn measure<F, Fut>(callers: usize, total: usize, op: F) -> Stats
+where
+    F: Fn() -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    for _ in 0..20 {
+        op().await;
+    }
+    let per = (total / callers).max(1);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..callers {
+        let op = op.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                op().await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = start.elapsed();
+    all.sort();
+    Stats {
+        p50: all[all.len() / 2],
+        p99: all[(all.len() * 99 / 100).min(all.len() - 1)],
+        per_sec: all.len() as f64 / wall.as_secs_f64(),
+    }
+}
+
+fn print(name: &str, callers: usize, s: &Stats, base: Option<(&str, &Stats)>) {
+    let mut line = format!(
+        "{name:<24} c={callers:<4} p50 {:>9.1?} p99 {:>9.1?} {:>8.0}/s",
+        s.p50, s.p99, s.per_sec
+    );
+    if let Some((bn, b)) = base {
+        line.push_str(&format!(
+            " | {bn} p50 {:>9.1?} p99 {:>9.1?} | p50 ratio {:.1}",
+            b.p50,
+            b.p99,
+            s.p50.as_secs_f64() / b.p50.as_secs_f64().max(1e-12)
+        ));
+    }
+    println!("{line}");
+}
+
+async fn start_plugin(dir: &Path, backend: Arc<dyn KeyBackend>) -> Channel {
+    let socket = dir.join("kms.sock");
+    let plugin = Plugin::new(backend, Duration::from_secs(20), Duration::from_secs(2));
+    let s = socket.clone();
+    tokio::spawn(async move {
+        ksec_kms::serve(&s, plugin, std::future::pending())
+            .await
+            .unwrap()
+    });
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(10));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    ksec_kms::connect(&socket).await.unwrap()
+}
+
+async fn plugin_rows(
+    name: &str,
+    ch: Channel,
+    totals: [usize; 4],
+    base: Option<(&str, Vec<Stats>)>,
+) {
+    let seed = vec![7u8; 32];
+    let mut c = KeyManagementServiceClient::new(ch.clone());
+    let enc = c
+        .encrypt(EncryptRequest {
+            plaintext: seed.clone(),
+            uid: "b".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
+        let (ch2, seed2) = (ch.clone(), seed.clone());
+        let e = measure(callers, totals[i], move || {
+            let mut c = KeyManagementServiceClient::new(ch2.clone());
+            let seed = seed2.clone();
+            async move {
+                c.encrypt(EncryptRequest {
+                    plaintext: seed,
+                    uid: "b".into(),
+                })
+                .await
+                .unwrap();
+            }
+        })
+        .await;
+        let (ch3, enc3) = (ch.clone(), enc.clone());
+        let d = measure(callers, totals[i], move || {
+            let mut c = KeyManagementServiceClient::new(ch3.clone());
+            let enc = enc3.clone();
+            async move {
+                c.decrypt(DecryptRequest {
+                    ciphertext: enc.ciphertext,
+                    uid: "b".into(),
+                    key_id: enc.key_id,
+                    annotations: Default::default(),
+                })
+                .await
+                .unwrap();
+            }
+        })
+        .await;
+        let b = base.as_ref().map(|(n, v)| (*n, &v[i]));
+        print(&format!("{name} Encrypt"), callers, &e, b);
+        print(&format!("{name} Decrypt"), callers, &d, b);
+    }
+}
+
+async fn local() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    rotate_key_file(&keys).unwrap();
+    let ch = start_plugin(dir.path(), Arc::new(LocalBackend::open(&keys).unwrap())).await;
+    let key = ksec_crypto::rand::secret(32).unwrap();
+    let totals = [20_000, 32_000, 64_000, 64_000];
+    let mut floor = Vec::new();
+    for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
+        let key = key.clone();
+        floor.push(
+            measure(callers, totals[i], move || {
+                let key = key.clone();
+                async move {
+                    let nonce = ksec_crypto::rand::array::<12>().unwrap();
+                    std::hint::black_box(
+                        ksec_crypto::aead::seal(key.expose(), &nonce, b"", &[7u8; 32]).unwrap(),
+                    );
+                }
+            })
+            .await,
+        );
+    }
+    plugin_rows("local", ch, totals, Some(("one AES-GCM", floor))).await;
+}
+
+async fn vault() {
+    let Some(bin) = ksec_testkit::which("bao") else {
+        return println!("vault: SKIPPED (no bao)");
+    };
+    let port = ksec_testkit::free_port();
+    let _g = ksec_testkit::ChildGuard::spawn(
+        "bao",
+        Command::new(&bin)
+            .args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("http://127.0.0.1:{port}");
+    let cli = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let start = Instant::now();
+    while !cli(&["status"]) {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cli(&["secrets", "enable", "transit"]) && cli(&["write", "-f", "transit/keys/ksec"]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t"), "root").unwrap();
+    let mut cfg = VaultConfig::new(&addr, "ksec");
+    cfg.auth = VaultAuth::Token {
+        token_file: Some(dir.path().join("t")),
+        token_env: None,
+    };
+    let ch = start_plugin(
+        dir.path(),
+        Arc::new(VaultBackend::connect(&cfg).await.unwrap()),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let url = format!("{addr}/v1/transit/encrypt/ksec");
+    let body = format!(
+        r#"{{"plaintext":"{}"}}"#,
+        base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+    );
+    let totals = [500, 800, 1280, 1280];
+    let mut direct = Vec::new();
+    for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
+        let (http, url, body) = (http.clone(), url.clone(), body.clone());
+        direct.push(
+            measure(callers, totals[i], move || {
+                let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                async move {
+                    let r = http
+                        .post(url)
+                        .header("X-Vault-Token", "root")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success());
+                    r.bytes().await.unwrap();
+                }
+            })
+            .await,
+        );
+    }
+    plugin_rows(
+        "vault",
+        ch,
+        totals,
+        Some(("direct OpenBao encrypt", direct)),
+    )
+    .await;
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        println!("ksec kms plugin over its unix socket (p50 ratio = plugin / baseline)");
+        local().await;
+        vault().await;
+    });
+}

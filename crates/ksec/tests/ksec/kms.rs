@@ -1,0 +1,292 @@
+//! `ksec kms serve` as kube-apiserver meets it: a unix socket driven by a gRPC
+//! client that is not ours (Python grpcio stubs from the official proto), health
+//! endpoints, SIGHUP reload after a key rotation, graceful shutdown.
+use super::common;
+use base64::Engine;
+use ksec_keys::local::rotate_key_file;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Py {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Py {
+    fn start(socket: &Path, stubs: &Path) -> Option<Self> {
+        let py = ksec_testkit::python_with("KSEC_PYTHON", "grpc_tools")?;
+        let kms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksec-kms");
+        let out = Command::new(&py)
+            .args(["-m", "grpc_tools.protoc"])
+            .arg(format!("-I{}", kms.join("proto").display()))
+            .arg(format!("--python_out={}", stubs.display()))
+            .arg(format!("--grpc_python_out={}", stubs.display()))
+            .args(["v2/api.proto", "v1beta1/api.proto"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut child = Command::new(&py)
+            .arg(kms.join("tests/kms_client.py"))
+            .arg(stubs)
+            .arg(socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Some(Self {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn call(&mut self, cmd: Value) -> Value {
+        writeln!(self.stdin, "{cmd}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
+    }
+}
+
+impl Drop for Py {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[test]
+fn kms_serve_local_backend_reload_health_and_shutdown() {
+    let dir = ksec_testkit::tempdir();
+    let keys = dir.path().join("keys");
+    let id1 = rotate_key_file(&keys).unwrap();
+    let socket = dir.path().join("kms.sock");
+    let port = ksec_testkit::free_port();
+    let mut server = Server(
+        Command::new(common::ksec_path())
+            .args(["kms", "serve", "--backend", "local", "--key-file"])
+            .arg(&keys)
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--health-addr", &format!("127.0.0.1:{port}")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = server.0.id();
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "ksec kms serve never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ksec_testkit::wait_for_port(port, Duration::from_secs(10));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let stubs = dir.path().join("stubs");
+    std::fs::create_dir(&stubs).unwrap();
+    let Some(mut c) = Py::start(&socket, &stubs) else {
+        return;
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let st = c.call(json!({"op": "status"}));
+    assert_eq!(
+        (st["version"].as_str(), st["healthz"].as_str()),
+        (Some("v2"), Some("ok")),
+        "{st}"
+    );
+    assert_eq!(st["key_id"], id1.as_str());
+    let seed = [5u8; 32];
+    let enc = c.call(json!({"op": "encrypt", "plaintext": b64.encode(seed)}));
+    assert_eq!(enc["key_id"], id1.as_str(), "{enc}");
+
+    let (code, body) = http_get(port, "/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(http_get(port, "/livez").0, 200);
+    let (_, metrics) = http_get(port, "/metrics");
+    assert!(
+        metrics.contains("ksec_kms_calls_total{api=\"v2\",operation=\"encrypt\",backend=\"local\",code=\"OK\"} 1"),
+        "{metrics}"
+    );
+
+    // Rotate the key file and send SIGHUP: the new key id, no restart, old data readable.
+    let id2 = rotate_key_file(&keys).unwrap();
+    signal(pid, "-HUP");
+    let t = Instant::now();
+    loop {
+        let st = c.call(json!({"op": "status"}));
+        if st["key_id"] == id2.as_str() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no reload: {st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dec =
+        c.call(json!({"op": "decrypt", "ciphertext": enc["ciphertext"], "key_id": enc["key_id"]}));
+    assert_eq!(dec["plaintext"], b64.encode(seed), "{dec}");
+
+    // A broken key file is not loaded: the previous keys keep serving.
+    std::fs::write(&keys, "not base64\n").unwrap();
+    signal(pid, "-HUP");
+    std::thread::sleep(Duration::from_millis(500));
+    let st = c.call(json!({"op": "status"}));
+    assert_eq!(st["key_id"], id2.as_str(), "{st}");
+    assert_eq!(st["healthz"], "ok");
+
+    // SIGTERM: a clean exit, the socket removed.
+    drop(c);
+    signal(pid, "-TERM");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "no shutdown");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("reload failed"), "{err}");
+    assert!(!socket.exists());
+}
+
+#[test]
+fn kms_serve_explains_missing_settings() {
+    let out = common::ksec()
+        .args(["kms", "serve", "--socket", "/tmp/x.sock"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--backend"));
+    let out = common::ksec()
+        .args([
+            "kms",
+            "serve",
+            "--backend",
+            "vault",
+            "--socket",
+            "/tmp/x.sock",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--vault-transit-key"));
+    let dir = ksec_testkit::tempdir();
+    let cfg = dir.path().join("kms.yaml");
+    std::fs::write(
+        &cfg,
+        "socket: /tmp/x.sock\nbackend:\n  local: {key_fil: /k}\n",
+    )
+    .unwrap();
+    let out = common::ksec()
+        .args(["kms", "serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("kms.yaml") && err.contains("key_fil"), "{err}");
+}
+
+/// The `ksec kms serve` process; killed and reaped if the test fails before its
+/// clean shutdown.
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn kms_serve_reads_the_deploy_configmap_form() {
+    // deploy/kms-plugin's ConfigMap holds a bare backend block; socket and health
+    // address come from the flags.
+    let dir = ksec_testkit::tempdir();
+    let keys = dir.path().join("kms-keys");
+    rotate_key_file(&keys).unwrap();
+    let cfg = dir.path().join("kms.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# One backend block\nlocal:\n  key_file: {}\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("kms.sock");
+    let port = ksec_testkit::free_port();
+    let mut server = Server(
+        Command::new(common::ksec_path())
+            .args(["kms", "serve", "--config"])
+            .arg(&cfg)
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!("--health-addr=127.0.0.1:{port}"))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    ksec_testkit::wait_for_port(port, Duration::from_secs(20));
+    let (code, body) = http_get(port, "/readyz");
+    assert_eq!(code, 200, "{body}");
+    assert!(socket.exists());
+    signal(server.0.id(), "-TERM");
+    let t = Instant::now();
+    while server.0.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "no shutdown");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,11 @@
+//! Fuzzes the SOPS json store: plaintext and encrypted loading, and emitting what loads.
+#![no_main]
+use ksec_sops::{stores, Format};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(doc) = stores::load_plain(Format::Json, data) {
+        let _ = stores::emit_plain(Format::Json, &doc, Default::default());
+    }
+    let _ = stores::load_encrypted(Format::Json, data);
+});
