@@ -51,7 +51,7 @@ pub struct Config {
     pub key_size: usize,
     /// `--key-ttl`: validity of new certificates.
     pub key_ttl: Duration,
-    /// `--my-cn`: common name of new certificates ("" = `sealed-secret`).
+    /// `--my-cn`: common name of new certificates ("": an empty subject, as Bitnami's).
     pub my_cn: String,
     /// `--key-renew-period`: a new key when the newest is this old (zero disables).
     pub key_renew_period: Duration,
@@ -132,13 +132,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The common name for new certificates.
+    /// The common name for new certificates: `--my-cn` as given. Bitnami's default is
+    /// empty, and then the certificate's subject is empty too.
     pub fn common_name(&self) -> &str {
-        if self.my_cn.is_empty() {
-            ksec_seal::keys::DEFAULT_CN
-        } else {
-            &self.my_cn
-        }
+        &self.my_cn
     }
 
     /// Checks values that have no sensible meaning, with an error naming the flag.
