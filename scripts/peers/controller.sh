@@ -1,7 +1,7 @@
 # Peers of the controller tests (ksec-controller): kubesealpy seals the SealedSecrets
-# the controller must open; kubectl renders the Kustomize bases offline and
-# kubernetes-validate checks them against the Kubernetes API schemas.
+# the controller must open; kubectl renders the Kustomize base offline and
+# kubernetes-validate checks it against the Kubernetes API schemas (as peers_deploy).
 peers_controller() {
   need_pip venv kubesealpy cryptography kubernetes-validate
-  need_apt kubectl
+  command -v kubectl >/dev/null || need_apt kubernetes-client
 }

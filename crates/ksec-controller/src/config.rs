@@ -51,7 +51,7 @@ pub struct Config {
     pub key_size: usize,
     /// `--key-ttl`: validity of new certificates.
     pub key_ttl: Duration,
-    /// `--my-cn`: common name of new certificates ("" = `sealed-secret`).
+    /// `--my-cn`: common name of new certificates ("": an empty subject, as Bitnami's).
     pub my_cn: String,
     /// `--key-renew-period`: a new key when the newest is this old (zero disables).
     pub key_renew_period: Duration,
@@ -132,13 +132,10 @@ impl Default for Config {
 }
 
 impl Config {
-    /// The common name for new certificates.
+    /// The common name for new certificates: `--my-cn` as given. Bitnami's default is
+    /// empty, and then the certificate's subject is empty too.
     pub fn common_name(&self) -> &str {
-        if self.my_cn.is_empty() {
-            ksec_seal::keys::DEFAULT_CN
-        } else {
-            &self.my_cn
-        }
+        &self.my_cn
     }
 
     /// Checks values that have no sensible meaning, with an error naming the flag.
@@ -287,6 +284,23 @@ mod tests {
         let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(secs, 1136239445);
         assert!(parse_rfc1123z("2006-01-02").is_err());
+    }
+
+    proptest::proptest! {
+        // Outside input (flags, environment): never a panic, and a parsed duration
+        // round-trips through whole seconds.
+        #[test]
+        fn parsers_never_panic(s in ".{0,40}") {
+            let _ = parse_go_duration(&s);
+            let _ = parse_key_values("--x", &s);
+            let _ = parse_rfc1123z(&s);
+        }
+
+        #[test]
+        fn whole_hours_and_minutes(h in 0u64..100_000, m in 0u64..60) {
+            let d = parse_go_duration(&format!("{h}h{m}m")).unwrap();
+            proptest::prop_assert_eq!(d, Duration::from_secs(h * 3600 + m * 60));
+        }
     }
 
     #[test]

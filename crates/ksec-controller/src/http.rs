@@ -247,3 +247,45 @@ pub fn reseal(doc: &serde_json::Value, keys: &KeyRing) -> Result<String, String>
     }
     Ok(ksec_seal::render::json::to_string_pretty(&ss.to_value()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        // Request bodies come from anyone who can reach the Service: never a panic.
+        #[test]
+        fn request_bodies_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            if let Ok(doc) = one_document(&body) {
+                let _ = reseal(&doc, &KeyRing::new());
+                let _ = unseal_with_ring(&doc, &KeyRing::new(), None);
+            }
+        }
+
+        #[test]
+        fn sealedsecret_shaped_bodies_never_panic(
+            name in "[a-z0-9.-]{0,12}",
+            value in "[A-Za-z0-9+/=!]{0,80}",
+            data in proptest::option::of("[A-Za-z0-9+/=]{0,40}"),
+        ) {
+            let doc = serde_json::json!({"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret",
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"encryptedData": {"k": value}, "data": data}});
+            let body = serde_json::to_vec(&doc).unwrap_or_default();
+            if let Ok(doc) = one_document(&body) {
+                let _ = reseal(&doc, &KeyRing::new());
+                let _ = unseal_with_ring(&doc, &KeyRing::new(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn gcra_allows_burst_plus_one_then_the_rate() {
+        let l = RateLimiter::new(10, 2);
+        let passed = (0..10).filter(|_| l.allow("k")).count();
+        assert_eq!(passed, 3);
+        std::thread::sleep(Duration::from_millis(120));
+        assert!(l.allow("k"));
+        assert!(l.allow("other"));
+    }
+}

@@ -143,7 +143,16 @@ pub async fn run_with(
         leading,
     } = handles;
 
-    keyring::load(&client, &config, &keys).await?;
+    let key_events = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "sealed-secrets".into(),
+            instance: Some(config.identity.clone()),
+        },
+    );
+    let mut reported = std::collections::HashSet::new();
+    let bad = keyring::load(&client, &config, &keys).await?;
+    report_bad_keys(&key_events, &config, &bad, &mut reported).await;
     tracing::info!(keys = keys.len(), "registered sealing keys");
 
     if let Some((api, metrics_listener)) = listeners {
@@ -191,8 +200,9 @@ pub async fn run_with(
                     ev = events.next() => {
                         if ev.is_none() { return; }
                         let before = keys.fingerprints();
-                        if let Err(e) = keyring::load(&client, &config, &keys).await {
-                            tracing::warn!(error = %e, "cannot reload sealing keys");
+                        match keyring::load(&client, &config, &keys).await {
+                            Ok(bad) => report_bad_keys(&key_events, &config, &bad, &mut reported).await,
+                            Err(e) => tracing::warn!(error = %e, "cannot reload sealing keys"),
                         }
                         if keys.fingerprints() != before {
                             tracing::info!(keys = keys.len(), "sealing keys changed");
@@ -341,10 +351,27 @@ async fn lead(
             })
             .applied_objects()
             .predicate_filter(kube::runtime::predicates::generation, Default::default());
-        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone());
+        // Unsealing is CPU-bound RSA work: more reconciliations in flight than cores only
+        // adds memory, and a small window lets the key preference learn early.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let mut c = Controller::for_stream_with(sealed_secrets, reader, ar.clone()).with_config(
+            kube::runtime::controller::Config::default()
+                .concurrency((2 * cores).clamp(2, 64) as u16),
+        );
         if !config.skip_recreate {
             // Metadata only: the controller never holds other Secrets' values in memory.
-            c = c.owns_stream_with(watcher(secret_api, wc).touched_objects(), ());
+            // Deletions only, as Bitnami's Secret informer: the controller's own creates
+            // and updates must not trigger a second unseal (RSA work) of the owner.
+            let deleted = watcher(secret_api, wc)
+                .default_backoff()
+                .filter_map(|ev| async move {
+                    match ev {
+                        Ok(watcher::Event::Delete(s)) => Some(Ok(s)),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    }
+                });
+            c = c.owns_stream_with(deleted, ());
         }
         let trigger = futures::stream::unfold(keys_changed_rx.clone(), |mut rx| async move {
             rx.changed().await.ok()?;
@@ -363,6 +390,38 @@ async fn lead(
     tokio::select! {
         _ = futures::future::join_all(controllers) => Ok(()),
         r = renewal => r,
+    }
+}
+
+/// A Warning event `ErrKeyUnusable` on each key Secret that cannot be read (once per
+/// problem), so `kubectl describe secret` says why the key is ignored.
+async fn report_bad_keys(
+    recorder: &Recorder,
+    config: &Config,
+    bad: &[keyring::BadKey],
+    reported: &mut std::collections::HashSet<(String, String)>,
+) {
+    for b in bad {
+        if !reported.insert((b.name.clone(), b.problem.clone())) {
+            continue;
+        }
+        let reference = k8s_openapi::api::core::v1::ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Secret".into()),
+            name: Some(b.name.clone()),
+            namespace: Some(config.namespace.clone()),
+            ..Default::default()
+        };
+        let ev = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "ErrKeyUnusable".into(),
+            note: Some(format!("sealing key ignored: {}", b.problem)),
+            action: "LoadKey".into(),
+            secondary: None,
+        };
+        if let Err(e) = recorder.publish(&ev, &reference).await {
+            tracing::warn!(error = %e, "cannot publish event");
+        }
     }
 }
 

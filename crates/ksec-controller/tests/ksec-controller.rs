@@ -2,6 +2,8 @@
 //! kube-apiserver on these machines; see `fake_api.rs` for what the fake models).
 //! None of this has been run against a live cluster.
 
+#[path = "ksec-controller/deploy_tests.rs"]
+mod deploy_tests;
 #[path = "ksec-controller/fake_api.rs"]
 mod fake_api;
 #[path = "ksec-controller/fake_api_tests.rs"]

@@ -114,6 +114,15 @@ impl FakeApi {
             .collect()
     }
 
+    /// How many stored objects of a resource satisfy `pred` (no copies: cheap to poll).
+    pub fn count(&self, resource: &str, pred: impl Fn(&Value) -> bool) -> usize {
+        let st = self.state.lock().unwrap();
+        st.objects
+            .iter()
+            .filter(|(k, v)| k.0 == resource && pred(v))
+            .count()
+    }
+
     /// Replaces an object as a user would (`kubectl replace`), keeping server fields right.
     pub fn update(&self, resource: &str, obj: Value) -> Value {
         let ns = obj["metadata"]["namespace"]

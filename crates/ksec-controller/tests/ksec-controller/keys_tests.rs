@@ -34,7 +34,7 @@ async fn first_start_generates_a_bitnami_format_key_secret() {
     let loaded = ksec_seal::keys::load_private_keys(&bytes, "key Secret").unwrap();
     assert_eq!(loaded.len(), 1);
     let cert = loaded[0].cert.as_ref().unwrap();
-    // Bitnami's --my-cn defaults to empty, and SignKey puts it in the subject as is.
+    // Bitnami's default --my-cn is empty, and so is the subject of its certificates.
     assert_eq!(cert.common_name, None);
     assert_eq!(ctl.handles.keys.cert_pem().unwrap(), cert.to_pem());
     ctl.stop().await;
@@ -185,11 +185,14 @@ async fn renewal_period_elapsing_while_running_adds_keys_with_configured_labels(
         key_renew_period: Duration::from_secs(2),
         privatekey_labels: [("team".to_string(), "platform".to_string())].into(),
         privatekey_annotations: [("owner".to_string(), "sec".to_string())].into(),
+        my_cn: "ksec-test".into(),
         ..test_config("r1")
     };
     let ctl = start(&fake, cfg);
     wait_for("first key", T, || ctl.handles.keys.len() == 1).await;
     wait_for("renewed key", T, || ctl.handles.keys.len() >= 2).await;
+    let cert = ctl.handles.keys.newest().unwrap().key.cert.clone().unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("ksec-test"), "--my-cn");
     for k in fake.list(SECRETS) {
         assert_eq!(k["metadata"]["labels"]["team"], "platform");
         assert_eq!(
@@ -243,6 +246,13 @@ async fn broken_key_secret_is_skipped_and_reported_and_compromised_keys_ignored(
         bad.iter().all(|b| !b.problem.contains("MII")),
         "key material in a message: {bad:?}"
     );
+    // Each unusable key Secret gets a Warning event saying why.
+    wait_for("ErrKeyUnusable events", T, || {
+        event_reasons(&fake, "sealed-secrets-keybroken").contains(&"ErrKeyUnusable".to_string())
+            && event_reasons(&fake, "sealed-secrets-keymismatch")
+                .contains(&"ErrKeyUnusable".to_string())
+    })
+    .await;
     // Nothing was deleted.
     assert!(fake
         .get(SECRETS, CONTROLLER_NS, "sealed-secrets-keybroken")

@@ -82,6 +82,12 @@ async fn unseals_into_an_owned_secret_with_status_event_and_metrics_then_stays_q
         new_writes.iter().all(|w| w.contains("/leases/")),
         "second pass wrote {new_writes:?}"
     );
+    // A deleted SealedSecret's condition series goes away (no stale dashboards).
+    fake.delete(SS, "app", "db");
+    wait_for("condition_info forgotten", T, || {
+        !ctl.handles.metrics.render().contains("name=\"db\"")
+    })
+    .await;
     ctl.stop().await;
 }
 

@@ -344,3 +344,225 @@ async fn a_silent_vault_times_out() {
         start.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_over_tls_with_a_custom_ca() {
+    let Some(bin) = ksec_testkit::peer("bao") else {
+        return;
+    };
+    let dir = ksec_testkit::tempdir();
+    let certs = dir.path().join("tls");
+    std::fs::create_dir(&certs).unwrap();
+    let port = ksec_testkit::free_port();
+    let _guard = ChildGuard::spawn(
+        "bao",
+        Command::new(&bin)
+            .args(["server", "-dev", "-dev-tls", "-dev-root-token-id=root"])
+            .arg(format!("-dev-tls-cert-dir={}", certs.display()))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .expect("start bao -dev-tls");
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca = certs.join("vault-ca.pem");
+    let cli = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_CACERT", &ca)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let start = Instant::now();
+    while !(ca.exists() && cli(&["status"])) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "bao -dev-tls never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cli(&["secrets", "enable", "transit"]));
+    assert!(cli(&["write", "-f", "transit/keys/ksec"]));
+
+    let mut c = VaultConfig::new(&addr, "ksec");
+    c.auth = VaultAuth::Token {
+        token_file: Some(token_file(&dir, "t", "root")),
+        token_env: None,
+    };
+    c.retry = common::fast_retry();
+    // Without the CA: the server's certificate is not trusted.
+    let e = VaultBackend::connect(&c).await.unwrap_err();
+    assert!(matches!(e, KeyError::Unavailable { .. }), "{e}");
+    // With it: TLS works end to end.
+    c.ca_file = Some(ca.clone());
+    let b = VaultBackend::connect(&c).await.unwrap();
+    let ctx = WrapContext::new();
+    let w = b.wrap(&common::marked_dek(), &ctx).await.unwrap();
+    assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), common::marked_dek());
+}
+
+/// A stand-in for kube-apiserver's TokenReview endpoint (no apiserver binary can be
+/// had here): answers `authenticated: true` for one JWT, false for any other. What
+/// is under test is OpenBao's real Kubernetes auth method and our login.
+struct TokenReview {
+    port: u16,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl TokenReview {
+    fn start(good_jwt: String) -> Self {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        l.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(120)
+                && matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty))
+            {
+                let Ok((mut s, _)) = l.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then Content-Length bytes of body.
+                let body = loop {
+                    let n = s.read(&mut chunk).unwrap_or(0);
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break Some(body.to_string());
+                        }
+                    }
+                };
+                let ok = body.as_deref().is_some_and(|b| b.contains(&good_jwt));
+                let answer = serde_json::json!({
+                    "apiVersion": "authentication.k8s.io/v1",
+                    "kind": "TokenReview",
+                    "status": if ok { serde_json::json!({
+                        "authenticated": true,
+                        "audiences": ["https://kubernetes.default.svc.cluster.local"],
+                        "user": {
+                            "username": "system:serviceaccount:kube-system:ksec-kms",
+                            "uid": "6f0c4b2e-1111-2222-3333-444455556666",
+                            "groups": ["system:serviceaccounts", "system:serviceaccounts:kube-system"]
+                        }
+                    }) } else { serde_json::json!({"authenticated": false, "error": "invalid token"}) }
+                })
+                .to_string();
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        Self { port, _stop: tx }
+    }
+}
+
+/// An unsigned service-account JWT with the claims Kubernetes puts in one.
+fn sa_jwt(uid: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = b.encode(r#"{"alg":"RS256","kid":"test"}"#);
+    let claims = serde_json::json!({
+        "iss": "https://kubernetes.default.svc.cluster.local",
+        "sub": "system:serviceaccount:kube-system:ksec-kms",
+        "aud": ["https://kubernetes.default.svc.cluster.local"],
+        "exp": 4_102_444_800u64,
+        "iat": 1_700_000_000u64,
+        "kubernetes.io": {
+            "namespace": "kube-system",
+            "serviceaccount": {"name": "ksec-kms", "uid": uid}
+        }
+    });
+    format!(
+        "{header}.{}.{}",
+        b.encode(claims.to_string()),
+        b.encode("not-a-real-signature")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_kubernetes_service_account_login() {
+    let Some(bao) = Bao::start() else { return };
+    let dir = ksec_testkit::tempdir();
+    let jwt = sa_jwt("6f0c4b2e-1111-2222-3333-444455556666");
+    let review = TokenReview::start(jwt.clone());
+    let policy = dir.path().join("policy.hcl");
+    std::fs::write(&policy, POLICY).unwrap();
+    bao.cli(&["policy", "write", "ksec", policy.to_str().unwrap()]);
+    bao.cli(&["auth", "enable", "kubernetes"]);
+    bao.cli(&[
+        "write",
+        "auth/kubernetes/config",
+        &format!("kubernetes_host=http://127.0.0.1:{}", review.port),
+        "disable_local_ca_jwt=true",
+        // Required with disable_local_ca_jwt; unused for an http:// host. Any
+        // certificate does: the repository's test certificate.
+        &format!(
+            "kubernetes_ca_cert=@{}",
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../testdata/keys/test-cert-a.pem")
+                .display()
+        ),
+    ]);
+    bao.cli(&[
+        "write",
+        "auth/kubernetes/role/kms",
+        "bound_service_account_names=ksec-kms",
+        "bound_service_account_namespaces=kube-system",
+        "token_policies=ksec",
+        "token_ttl=60s",
+    ]);
+    let jwt_file = token_file(&dir, "sa-token", &jwt);
+    let mut c = VaultConfig::new(&bao.addr, "ksec");
+    c.retry = common::fast_retry();
+    c.auth = VaultAuth::Kubernetes {
+        mount: "kubernetes".into(),
+        role: "kms".into(),
+        jwt_file,
+    };
+    let b = VaultBackend::connect(&c).await.unwrap();
+    let ctx = WrapContext::new();
+    let w = b.wrap(&common::marked_dek(), &ctx).await.unwrap();
+    assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), common::marked_dek());
+
+    // A token the (stand-in) apiserver does not vouch for: refused at login.
+    c.auth = VaultAuth::Kubernetes {
+        mount: "kubernetes".into(),
+        role: "kms".into(),
+        jwt_file: token_file(
+            &dir,
+            "other",
+            &sa_jwt("00000000-0000-0000-0000-000000000000"),
+        ),
+    };
+    let e = VaultBackend::connect(&c).await.unwrap_err();
+    assert!(
+        matches!(e, KeyError::Auth { .. }) && e.to_string().contains("auth/kubernetes/login"),
+        "{e}"
+    );
+}

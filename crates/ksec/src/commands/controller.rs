@@ -115,10 +115,11 @@ pub struct ControllerArgs {
     /// HTTP metrics serving address.
     #[arg(long, env = "SEALED_SECRETS_LISTEN_METRICS_ADDR", default_value = ":8081", value_parser = listen_addr)]
     pub listen_metrics_addr: SocketAddr,
-    /// HTTP request timeout.
+    /// HTTP request timeout. Accepted for compatibility; not applied yet (request bodies
+    /// are capped at 2 MiB instead).
     #[arg(long, env = "SEALED_SECRETS_READ_TIMEOUT", default_value = "2m", value_parser = go_duration)]
     pub read_timeout: Duration,
-    /// HTTP response timeout.
+    /// HTTP response timeout. Accepted for compatibility; not applied yet.
     #[arg(long, env = "SEALED_SECRETS_WRITE_TIMEOUT", default_value = "2m", value_parser = go_duration)]
     pub write_timeout: Duration,
 }

@@ -54,6 +54,7 @@ pub fn run() -> Result<ExitCode> {
     println!("ksec demo: everything below runs offline on built-in sample data.");
     sealing_act(&mut demo)?;
     sops_act(&mut demo)?;
+    super::kms::demo_act(&mut demo)?;
     println!("\nDemo finished: every step checked its result.");
     Ok(ExitCode::SUCCESS)
 }

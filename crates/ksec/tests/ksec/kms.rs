@@ -290,3 +290,201 @@ fn kms_serve_reads_the_deploy_configmap_form() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Starts `ksec kms serve` with `args` and `envs`, waits for the socket.
+fn serve(args: &[String], envs: &[(&str, String)], socket: &Path) -> Server {
+    let mut cmd = Command::new(common::ksec_path());
+    cmd.args(["kms", "serve", "--socket"])
+        .arg(socket)
+        .args(args)
+        .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut server = Server(cmd.spawn().unwrap());
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(socket).is_err() {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            panic!("ksec kms serve exited: {s}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+fn round_trip(c: &mut Py) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let st = c.call(json!({"op": "status"}));
+    assert_eq!(st["healthz"], "ok", "{st}");
+    let enc = c.call(json!({"op": "encrypt", "plaintext": b64.encode([3u8; 32])}));
+    let dec =
+        c.call(json!({"op": "decrypt", "ciphertext": enc["ciphertext"], "key_id": enc["key_id"]}));
+    assert_eq!(dec["plaintext"], b64.encode([3u8; 32]), "{dec}");
+    st["key_id"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn kms_serve_pkcs11_flags_with_the_pin_from_the_environment() {
+    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+    let Some(util) = ksec_testkit::peer("softhsm2-util") else {
+        return;
+    };
+    let Some(tool) = ksec_testkit::peer("pkcs11-tool") else {
+        return;
+    };
+    let dir = ksec_testkit::tempdir();
+    std::fs::create_dir(dir.path().join("tokens")).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            dir.path().join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let run = |c: &mut Command| {
+        assert!(c
+            .env("SOFTHSM2_CONF", &conf)
+            .output()
+            .unwrap()
+            .status
+            .success())
+    };
+    run(Command::new(&util).args([
+        "--init-token",
+        "--free",
+        "--label",
+        "kms",
+        "--pin",
+        "4321",
+        "--so-pin",
+        "4321",
+    ]));
+    run(Command::new(&tool).args([
+        "--module",
+        MODULE,
+        "--token-label",
+        "kms",
+        "--login",
+        "--pin",
+        "4321",
+        "--keygen",
+        "--key-type",
+        "aes:32",
+        "--label",
+        "kek",
+    ]));
+    let socket = dir.path().join("kms.sock");
+    let args: Vec<String> = [
+        "--backend",
+        "pkcs11",
+        "--pkcs11-module",
+        MODULE,
+        "--pkcs11-token-label",
+        "kms",
+        "--pkcs11-key-label",
+        "kek",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // The PIN travels in KSEC_PKCS11_PIN, never on the command line.
+    let envs = [
+        ("SOFTHSM2_CONF", conf.display().to_string()),
+        ("KSEC_PKCS11_PIN", "4321".to_string()),
+    ];
+    let server = serve(&args, &envs, &socket);
+    let stubs = dir.path().join("stubs");
+    std::fs::create_dir(&stubs).unwrap();
+    let Some(mut c) = Py::start(&socket, &stubs) else {
+        return;
+    };
+    let id = round_trip(&mut c);
+    assert!(id.starts_with("pkcs11:token=kms;object=kek;kcv="), "{id}");
+    drop(server);
+
+    // Without a PIN the command explains where the PIN comes from.
+    let out = common::ksec()
+        .args(["kms", "serve", "--socket"])
+        .arg(dir.path().join("x.sock"))
+        .args(&args)
+        .env("SOFTHSM2_CONF", &conf)
+        .env_remove("KSEC_PKCS11_PIN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("KSEC_PKCS11_PIN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn kms_serve_vault_flags() {
+    let Some(bao) = ksec_testkit::peer("bao") else {
+        return;
+    };
+    let port = ksec_testkit::free_port();
+    let _bao = ksec_testkit::ChildGuard::spawn(
+        "bao",
+        Command::new(&bao)
+            .args(["server", "-dev", "-dev-root-token-id=root"])
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("http://127.0.0.1:{port}");
+    let cli = |a: &[&str]| {
+        Command::new(&bao)
+            .args(a)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", "root")
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let t = Instant::now();
+    while !cli(&["status"]) {
+        assert!(t.elapsed() < Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        cli(&["secrets", "enable", "-path=kms-transit", "transit"])
+            && cli(&["write", "-f", "kms-transit/keys/apiserver"])
+    );
+    let dir = ksec_testkit::tempdir();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "root\n").unwrap();
+    let socket = dir.path().join("kms.sock");
+    let args: Vec<String> = vec![
+        "--backend".into(),
+        "vault".into(),
+        "--vault-addr".into(),
+        addr.clone(),
+        "--vault-transit-key".into(),
+        "apiserver".into(),
+        "--vault-transit-mount".into(),
+        "kms-transit".into(),
+        "--vault-token-file".into(),
+        token.display().to_string(),
+    ];
+    let _server = serve(&args, &[], &socket);
+    let stubs = dir.path().join("stubs");
+    std::fs::create_dir(&stubs).unwrap();
+    let Some(mut c) = Py::start(&socket, &stubs) else {
+        return;
+    };
+    assert_eq!(round_trip(&mut c), "vault:kms-transit/apiserver:v1");
+    assert!(cli(&["write", "-f", "kms-transit/keys/apiserver/rotate"]));
+    // The key id follows the rotation once the health cache refreshes or a wrap
+    // reports the new version.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let enc = c.call(json!({"op": "encrypt", "plaintext": b64.encode([1u8; 32])}));
+    assert_eq!(enc["key_id"], "vault:kms-transit/apiserver:v2", "{enc}");
+}
