@@ -16,6 +16,14 @@ use std::time::{Duration, SystemTime};
 pub enum KmsCommand {
     /// Serve the KMS v2 and v1beta1 gRPC APIs on a unix socket for kube-apiserver.
     Serve(Box<ServeArgs>),
+    /// Put a fresh key on top of a local key file (created if missing, mode 0600). The
+    /// new key wraps from now on; older keys still unwrap. A running plugin picks it up
+    /// on SIGHUP or when it sees the file change.
+    RotateKey {
+        /// The local key file.
+        #[arg(long = "key-file", value_name = "FILE")]
+        key_file: PathBuf,
+    },
 }
 
 /// The key backend kinds.
@@ -338,6 +346,16 @@ pub fn run(cmd: KmsCommand) -> Result<ExitCode> {
                 .enable_all()
                 .build()?;
             rt.block_on(serve(*a))
+        }
+        KmsCommand::RotateKey { key_file } => {
+            let id = ksec_keys::local::rotate_key_file(&key_file)
+                .with_context(|| format!("rotating {}", key_file.display()))?;
+            println!("{id}");
+            eprintln!(
+                "{}: new key {id} on top; reload the plugin (SIGHUP) or let it notice the change, then rewrite the Secrets",
+                key_file.display()
+            );
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -488,3 +488,31 @@ fn kms_serve_vault_flags() {
     let enc = c.call(json!({"op": "encrypt", "plaintext": b64.encode([1u8; 32])}));
     assert_eq!(enc["key_id"], "vault:kms-transit/apiserver:v2", "{enc}");
 }
+
+#[test]
+fn rotate_key_puts_a_new_key_on_top_with_private_permissions() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = ksec_testkit::tempdir();
+    let file = dir.path().join("kms-keys");
+    let first = common::stdout_of(
+        common::ksec()
+            .args(["kms", "rotate-key", "--key-file"])
+            .arg(&file),
+    );
+    let second = common::stdout_of(
+        common::ksec()
+            .args(["kms", "rotate-key", "--key-file"])
+            .arg(&file),
+    );
+    assert_ne!(first, second, "each rotation makes a new key id");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().filter(|l| !l.trim().is_empty()).count(), 2);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(text.lines().next().unwrap().trim())
+        .unwrap();
+    assert_eq!(key.len(), 32);
+}
