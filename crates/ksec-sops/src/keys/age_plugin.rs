@@ -33,8 +33,11 @@ impl NonInteractive {
     }
 
     fn note(&self, what: String) {
+        // The same plugin may be asked to open several keys of one file.
         if let Ok(mut a) = self.asked.lock() {
-            a.push(what);
+            if !a.contains(&what) {
+                a.push(what);
+            }
         }
     }
 
