@@ -6,6 +6,8 @@
 //! encrypted and the MAC over the plaintext ([`rules`]); the `sops` metadata block in
 //! every layout sops 3.0–3.13 wrote ([`metadata`]); master keys (age through the
 //! `age` crate, PGP through the `gpg` binary, Shamir across key groups: [`keys`]);
+//! age plugins — `age1NAME1…` recipients, `AGE-PLUGIN-NAME-1…` identities, run
+//! without prompts as `age-plugin-NAME` from `PATH` ([`keys::age_plugin`]);
 //! `.sops.yaml` creation rules ([`config`]); and whole-file encrypt/decrypt
 //! ([`file`]).
 //!
@@ -24,7 +26,10 @@
 //! How it is tested: unit and property tests next to the code; `tests/ksec-sops.rs`
 //! decrypts every fixture written by the real sops (`$KSEC_FIXTURES/sops`), and
 //! runs interop round trips with the real `sops`, `age`/`age-keygen` and `gpg`
-//! binaries in both directions for every store.
+//! binaries in both directions for every store. With the `test-plugin` feature
+//! the crate also builds `age-plugin-ksectest`, a toy age plugin (not secure,
+//! for tests only) that the tests drive through ksec, the `age` CLI and sops to
+//! check plugin recipients and identities both ways.
 //!
 //! Performance (`scripts/bench-sops`, one age recipient, release build, same run
 //! as sops 3.11.0 on a 2-core machine): 10 MiB YAML encrypts in 2.7 s against

@@ -1,11 +1,15 @@
 //! Integration tests of ksec-sops: fixtures written by the real sops, interop
-//! with the real sops/age/gpg binaries, bad input.
+//! with the real sops/age/gpg binaries, age plugins (with the `test-plugin`
+//! feature), bad input.
 #[path = "ksec_sops/bad_input.rs"]
 mod bad_input;
 #[path = "ksec_sops/fixtures.rs"]
 mod fixtures;
 #[path = "ksec_sops/interop.rs"]
 mod interop;
+#[cfg(feature = "test-plugin")]
+#[path = "ksec_sops/plugin.rs"]
+mod plugin;
 #[path = "ksec_sops/roundtrip.rs"]
 mod roundtrip;
 #[path = "ksec_sops/support.rs"]

@@ -1,10 +1,13 @@
-//! age recipients and identities, through the `age` crate (X25519 and SSH
-//! ed25519/RSA), with armored payloads exactly as sops stores them.
+//! age recipients and identities, through the `age` crate (X25519, SSH
+//! ed25519/RSA, and age plugins: `age1NAME1…` recipients and
+//! `AGE-PLUGIN-NAME-1…` identities served by `age-plugin-NAME` on `PATH`, see
+//! [`super::age_plugin`]), with armored payloads exactly as sops stores them.
 //!
 //! Identities come from where sops looks: `SOPS_AGE_KEY` (identity text),
 //! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD` (a command printing identities),
 //! `SOPS_AGE_SSH_PRIVATE_KEY_FILE` (else `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`), and the default `sops/age/keys.txt` under
 //! `$XDG_CONFIG_HOME` (else `~/.config`).
+use super::age_plugin::{self, NonInteractive};
 use super::{KeyService, Recipient};
 use crate::metadata::MasterKey;
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
@@ -18,6 +21,10 @@ type BoxedIdentity = Box<dyn age::Identity + Send + Sync>;
 /// age as a key service.
 pub struct AgeService {
     identities: Vec<BoxedIdentity>,
+    /// The callbacks of the plugin identities, to explain their failures.
+    plugins: Vec<NonInteractive>,
+    /// Plugin identities whose binaries are missing, as messages.
+    missing_plugins: Vec<String>,
     /// Where identities were looked for, and what was found or went wrong.
     pub sources: Vec<String>,
 }
@@ -27,23 +34,64 @@ impl AgeService {
     pub fn empty() -> Self {
         Self {
             identities: Vec::new(),
+            plugins: Vec::new(),
+            missing_plugins: Vec::new(),
             sources: Vec::new(),
         }
     }
 
-    /// Adds the identities in `text` (an age identity file), naming `source` in messages.
+    /// Adds the identities in `text` (an age identity file: X25519 and plugin
+    /// identities), naming `source` in messages. A plugin whose binary is not on
+    /// `PATH` is noted (and named when decryption fails), not fatal: other
+    /// identities may still open the file.
     pub fn add_identities(&mut self, text: &str, source: &str) {
-        match age::IdentityFile::from_buffer(text.as_bytes())
+        // Plugin lines are resolved here, one plugin process per plugin; the rest
+        // goes to the age crate's parser with plugin lines blanked, so that its
+        // line numbers stay right.
+        let mut native = zeroize::Zeroizing::new(String::with_capacity(text.len()));
+        let mut plugin_ids = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            if line.starts_with("AGE-PLUGIN-") {
+                match line.parse::<age::plugin::Identity>() {
+                    Ok(i) => plugin_ids.push(i),
+                    Err(e) => {
+                        self.sources.push(format!(
+                            "{source}: unreadable (line {}: not a valid age plugin identity: {e})",
+                            n + 1
+                        ));
+                        return;
+                    }
+                }
+            } else {
+                native.push_str(line);
+            }
+            native.push('\n');
+        }
+        let ids = match age::IdentityFile::from_buffer(native.as_bytes())
             .map_err(|e| e.to_string())
             .and_then(|f| f.into_identities().map_err(|e| e.to_string()))
         {
-            Ok(ids) => {
-                self.sources
-                    .push(format!("{source} ({} identities)", ids.len()));
-                self.identities.extend(ids);
+            Ok(ids) => ids,
+            Err(e) => {
+                self.sources.push(format!("{source}: unreadable ({e})"));
+                return;
             }
-            Err(e) => self.sources.push(format!("{source}: unreadable ({e})")),
+        };
+        let count = ids.len() + plugin_ids.len();
+        self.identities.extend(ids);
+        let loaded = age_plugin::identities(plugin_ids);
+        let mut note = String::new();
+        for (id, cb) in loaded.identities {
+            note.push_str(&format!(", {}", cb.binary()));
+            self.identities.push(id);
+            self.plugins.push(cb);
         }
+        for m in loaded.missing {
+            note.push_str(&format!(", {m}"));
+            self.missing_plugins.push(format!("{source}: {m}"));
+        }
+        self.sources
+            .push(format!("{source} ({count} identities{note})"));
     }
 
     /// Adds an SSH private key (ed25519 or RSA, unencrypted).
@@ -125,24 +173,43 @@ pub fn default_keys_file() -> Option<PathBuf> {
     Some(base.join("sops").join("age").join("keys.txt"))
 }
 
-fn parse_recipient(id: &str) -> Result<Box<dyn age::Recipient + Send>, String> {
-    if id.starts_with("age1") {
+type BoxedRecipient = Box<dyn age::Recipient + Send>;
+
+/// A recipient, and for a plugin recipient the callbacks that explain its failures.
+fn parse_recipient(id: &str) -> Result<(BoxedRecipient, Option<NonInteractive>), String> {
+    // Bech32: the human-readable part ends at the last `1`; `age` is X25519,
+    // `age1NAME` (age1yubikey1…) is a plugin recipient.
+    let hrp = id.rsplit_once('1').map(|(h, _)| h.to_ascii_lowercase());
+    if hrp.as_deref() == Some("age") {
         age::x25519::Recipient::from_str(id)
-            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map(|r| (Box::new(r) as BoxedRecipient, None))
             .map_err(|e| format!("not a valid age recipient: {e}"))
+    } else if hrp.as_deref().is_some_and(|h| h.starts_with("age1")) {
+        age_plugin::recipient(id).map(|(r, cb)| (r, Some(cb)))
     } else if id.starts_with("ssh-") {
         age::ssh::Recipient::from_str(id)
-            .map(|r| Box::new(r) as Box<dyn age::Recipient + Send>)
+            .map(|r| (Box::new(r) as BoxedRecipient, None))
             .map_err(|e| format!("not a valid ssh recipient: {e:?}"))
     } else {
-        Err("not an age recipient (age1…) or ssh public key (ssh-ed25519/ssh-rsa)".into())
+        Err(
+            "not an age recipient (age1…, age1PLUGIN1…) or ssh public key (ssh-ed25519/ssh-rsa)"
+                .into(),
+        )
     }
 }
 
 /// Encrypts `data` to one age recipient, armored as sops stores it.
 pub fn encrypt_armored(recipient: &str, data: &[u8]) -> Result<String, String> {
-    let r = parse_recipient(recipient)?;
-    let enc = age::Encryptor::with_recipients(std::iter::once(r.as_ref() as &dyn age::Recipient))
+    let (r, cb) = parse_recipient(recipient)?;
+    let explain = |e: String| match &cb {
+        Some(cb) => cb.explain(e),
+        None => e,
+    };
+    encrypt_with(r.as_ref(), data).map_err(explain)
+}
+
+fn encrypt_with(r: &(dyn age::Recipient + Send), data: &[u8]) -> Result<String, String> {
+    let enc = age::Encryptor::with_recipients(std::iter::once(r as &dyn age::Recipient))
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     let armor =
@@ -178,11 +245,29 @@ impl AgeService {
                     .iter()
                     .map(|i| i.as_ref() as &dyn age::Identity),
             )
-            .map_err(|e| format!("none of the age identities matched ({e})"))?;
+            .map_err(|e| self.decrypt_error(e))?;
         let mut out = SecretBytes::new(Vec::new());
         r.read_to_end(out.expose_mut())
             .map_err(|e| format!("age payload is damaged: {e}"))?;
         Ok(out)
+    }
+}
+
+impl AgeService {
+    /// Why no identity opened a payload, with the plugins that were missing or
+    /// asked for input.
+    fn decrypt_error(&self, e: age::DecryptError) -> String {
+        let mut msg = match e {
+            age::DecryptError::NoMatchingKeys => "none of the age identities matched".to_string(),
+            e => format!(
+                "age decryption failed: {}",
+                age_plugin::plain(&e.to_string())
+            ),
+        };
+        if !self.missing_plugins.is_empty() {
+            msg.push_str(&format!(" ({})", self.missing_plugins.join("; ")));
+        }
+        self.plugins.iter().fold(msg, |m, cb| cb.explain(m))
     }
 }
 

@@ -10,6 +10,7 @@ use crate::Error;
 use ksec_crypto::SecretBytes;
 
 pub mod age;
+pub mod age_plugin;
 pub mod pgp;
 pub mod shamir;
 

@@ -124,6 +124,21 @@ proptest::proptest! {
         }
     }
 
+    /// Age identity text and payloads, noise or shaped like plugin identities
+    /// (the entry point of the `ksec_sops_age_identities` fuzz target), never
+    /// panic, and a line that is not an identity is refused without echoing it.
+    #[test]
+    fn age_identity_text_never_panics(text in "(#[ -~]{0,10}\n|AGE-PLUGIN-[A-Z0-9]{0,6}-1[A-Z0-9]{0,30}\n|AGE-SECRET-KEY-1[A-Z0-9]{0,20}\n|[ -~]{0,12}\n|\n){0,6}") {
+        let mut svc = ksec_sops::keys::age::AgeService::empty();
+        svc.add_identities(&text, "prop");
+        let _ = svc.decrypt_payload(&text);
+        for line in text.lines().filter(|l| l.len() > 12 && !l.starts_with('#')) {
+            for s in &svc.sources {
+                proptest::prop_assert!(!s.contains(line), "{s:?} echoes {line:?}");
+            }
+        }
+    }
+
     /// YAML-shaped noise (indicators, indentation, quotes, comments) never panics
     /// or hangs the YAML parser, and whatever parses emits and parses again.
     #[test]

@@ -57,7 +57,8 @@ pub struct Common {
     /// Write the result to this file.
     #[arg(long)]
     output: Option<PathBuf>,
-    /// Comma-separated age recipients.
+    /// Comma-separated age recipients: age1… (X25519), ssh-ed25519/ssh-rsa keys, or
+    /// age plugin recipients age1NAME1… (served by age-plugin-NAME on PATH).
     #[arg(short = 'a', long, env = "SOPS_AGE_RECIPIENTS")]
     age: Option<String>,
     /// Comma-separated PGP fingerprints.
