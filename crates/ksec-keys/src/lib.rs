@@ -176,6 +176,26 @@ pub trait KeyBackend: Send + Sync + fmt::Debug {
     async fn health(&self) -> Result<Health>;
 }
 
+/// The health probe of the remote backends: wrap a fresh random key and unwrap it again,
+/// so "healthy" means the backend really works, not merely that it answers.
+pub(crate) async fn probe_round_trip<B: KeyBackend + ?Sized>(backend: &B) -> Result<()> {
+    let service_error = |message: String| KeyError::Service {
+        backend: backend.kind(),
+        status: None,
+        message,
+        transient: false,
+    };
+    let probe = ksec_crypto::rand::secret(32).map_err(|e| service_error(e.to_string()))?;
+    let ctx = WrapContext::new().with("ksec", "health");
+    let w = backend.wrap(&probe, &ctx).await?;
+    if backend.unwrap(&w, &ctx).await? != probe {
+        return Err(service_error(
+            "health probe: unwrap returned other bytes than were wrapped".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

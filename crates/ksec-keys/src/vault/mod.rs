@@ -475,22 +475,7 @@ impl KeyBackend for VaultBackend {
 
     async fn health(&self) -> Result<Health> {
         let info = self.read_key().await?;
-        let probe = ksec_crypto::rand::secret(32).map_err(|e| KeyError::Service {
-            backend: KIND,
-            status: None,
-            message: e.to_string(),
-            transient: false,
-        })?;
-        let ctx = WrapContext::new().with("ksec", "health");
-        let w = self.wrap(&probe, &ctx).await?;
-        if self.unwrap(&w, &ctx).await? != probe {
-            return Err(KeyError::Service {
-                backend: KIND,
-                status: None,
-                message: "health probe: unwrap returned other bytes than were wrapped".into(),
-                transient: false,
-            });
-        }
+        crate::probe_round_trip(self).await?;
         Ok(Health {
             key_id: self.key_id(),
             detail: format!(
