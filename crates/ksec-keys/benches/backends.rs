@@ -9,6 +9,7 @@ use ksec_keys::awskms::{AwsKmsBackend, AwsKmsConfig};
 use ksec_keys::local::{rotate_key_file, LocalBackend};
 use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
 use ksec_keys::{KeyBackend, SecretBytes, WrapContext};
+use ksec_testkit::bench::Stats;
 use std::future::Future;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -16,47 +17,13 @@ use std::time::{Duration, Instant};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
-}
-
 /// Runs `op` `per_caller` times in each of `callers` concurrent tasks.
 async fn measure<F, Fut>(callers: usize, per_caller: usize, op: F) -> Stats
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    // Warm up connections and caches.
-    for _ in 0..5 {
-        op().await;
-    }
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let op = op.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(per_caller);
-            for _ in 0..per_caller {
-                let t = Instant::now();
-                op().await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let wall = start.elapsed();
-    all.sort();
-    Stats {
-        p50: all[all.len() / 2],
-        p99: all[(all.len() * 99 / 100).min(all.len() - 1)],
-        per_sec: all.len() as f64 / wall.as_secs_f64(),
-    }
+    ksec_testkit::bench::measure(callers, per_caller, 5, op).await
 }
 
 fn row(name: &str, callers: usize, ours: &Stats, base: &Stats, base_name: &str) {

@@ -10,6 +10,7 @@ use ksec_keys::KeyBackend;
 use ksec_kms::proto::v2::key_management_service_client::KeyManagementServiceClient;
 use ksec_kms::proto::v2::{DecryptRequest, EncryptRequest};
 use ksec_kms::Plugin;
+use ksec_testkit::bench::Stats;
 use std::future::Future;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,46 +18,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    per_sec: f64,
-}
-
 async fn measure<F, Fut>(callers: usize, total: usize, op: F) -> Stats
 where
     F: Fn() -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = ()> + Send,
 {
-    for _ in 0..20 {
-        op().await;
-    }
-    let per = (total / callers).max(1);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..callers {
-        let op = op.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                op().await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let wall = start.elapsed();
-    all.sort();
-    Stats {
-        p50: all[all.len() / 2],
-        p99: all[(all.len() * 99 / 100).min(all.len() - 1)],
-        per_sec: all.len() as f64 / wall.as_secs_f64(),
-    }
+    ksec_testkit::bench::measure(callers, (total / callers).max(1), 20, op).await
 }
 
 fn print(name: &str, callers: usize, s: &Stats, base: Option<(&str, &Stats)>) {

@@ -5,6 +5,8 @@
 //! When one is missing, a developer's run says so and skips that test; under
 //! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
 
+pub mod bench;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
