@@ -13,7 +13,7 @@ use ksec_testkit::bench::Stats;
 use std::future::Future;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -120,49 +120,12 @@ async fn local() {
     bench_backend("local", b, floor, "one AES-GCM", [20_000, 2_000]).await;
 }
 
-fn wait_ready(bin: &std::path::Path, addr: &str) {
-    let start = Instant::now();
-    while !Command::new(bin)
-        .arg("status")
-        .env("BAO_ADDR", addr)
-        .env("BAO_TOKEN", "root")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-    {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 async fn vault() {
     let Some(bin) = ksec_testkit::which("bao") else {
         return println!("vault: SKIPPED (no bao on PATH)");
     };
-    let port = ksec_testkit::free_port();
-    let _g = ksec_testkit::ChildGuard::spawn(
-        "bao",
-        Command::new(&bin)
-            .args(["server", "-dev", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
-    let addr = format!("http://127.0.0.1:{port}");
-    wait_ready(&bin, &addr);
-    for args in [
-        &["secrets", "enable", "transit"][..],
-        &["write", "-f", "transit/keys/ksec"],
-    ] {
-        Command::new(&bin)
-            .args(args)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .unwrap();
-    }
+    let bao = ksec_testkit::openbao::OpenBao::start_with(bin);
+    let addr = bao.addr.clone();
     let dir = tempfile::tempdir().unwrap();
     let tf = dir.path().join("t");
     std::fs::write(&tf, "root").unwrap();

@@ -13,7 +13,6 @@ use ksec_kms::Plugin;
 use ksec_testkit::bench::Stats;
 use std::future::Future;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::transport::Channel;
@@ -142,34 +141,8 @@ async fn vault() {
     let Some(bin) = ksec_testkit::which("bao") else {
         return println!("vault: SKIPPED (no bao)");
     };
-    let port = ksec_testkit::free_port();
-    let _g = ksec_testkit::ChildGuard::spawn(
-        "bao",
-        Command::new(&bin)
-            .args(["server", "-dev", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
-    let addr = format!("http://127.0.0.1:{port}");
-    let cli = |args: &[&str]| {
-        Command::new(&bin)
-            .args(args)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
-    let start = Instant::now();
-    while !cli(&["status"]) {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(cli(&["secrets", "enable", "transit"]) && cli(&["write", "-f", "transit/keys/ksec"]));
+    let bao = ksec_testkit::openbao::OpenBao::start_with(bin);
+    let addr = bao.addr.clone();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t"), "root").unwrap();
     let mut cfg = VaultConfig::new(&addr, "ksec");

@@ -8,81 +8,17 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Bao {
-    bin: PathBuf,
-    addr: String,
-    guard: ChildGuard,
-}
+type Bao = ksec_testkit::openbao::OpenBao;
 
-impl Bao {
-    fn start() -> Option<Self> {
-        let bin = ksec_testkit::peer("bao")?;
-        let port = ksec_testkit::free_port();
-        let guard = ChildGuard::spawn(
-            "bao",
-            Command::new(&bin)
-                .args(["server", "-dev", "-dev-root-token-id=root"])
-                .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
-        .expect("start bao");
-        ksec_testkit::wait_for_port(port, Duration::from_secs(30));
-        let b = Self {
-            bin,
-            addr: format!("http://127.0.0.1:{port}"),
-            guard,
-        };
-        // The listener may come up before the core is unsealed.
-        let start = Instant::now();
-        while b.try_cli(&["status"]).is_none() {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "bao never became ready"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        b.cli(&["secrets", "enable", "transit"]);
-        b.cli(&["write", "-f", "transit/keys/ksec"]);
-        Some(b)
-    }
-
-    fn try_cli(&self, args: &[&str]) -> Option<String> {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .expect("run bao");
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
-
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.bin)
-            .args(args)
-            .env("BAO_ADDR", &self.addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .expect("run bao");
-        assert!(
-            out.status.success(),
-            "bao {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    fn config(&self, token_file: PathBuf) -> VaultConfig {
-        let mut c = VaultConfig::new(&self.addr, "ksec");
-        c.auth = VaultAuth::Token {
-            token_file: Some(token_file),
-            token_env: None,
-        };
-        c.retry = common::fast_retry();
-        c
-    }
+/// A Vault config for the dev server's `ksec` key with a token from `token_file`.
+fn config(bao: &Bao, token_file: PathBuf) -> VaultConfig {
+    let mut c = VaultConfig::new(&bao.addr, "ksec");
+    c.auth = VaultAuth::Token {
+        token_file: Some(token_file),
+        token_env: None,
+    };
+    c.retry = common::fast_retry();
+    c
 }
 
 fn token_file(dir: &tempfile::TempDir, name: &str, token: &str) -> PathBuf {
@@ -101,7 +37,7 @@ path "transit/decrypt/ksec" { capabilities = ["update"] }
 async fn transit_round_trip_rotation_and_interop() {
     let Some(bao) = Bao::start() else { return };
     let dir = ksec_testkit::tempdir();
-    let b = VaultBackend::connect(&bao.config(token_file(&dir, "t", "root")))
+    let b = VaultBackend::connect(&config(&bao, token_file(&dir, "t", "root")))
         .await
         .unwrap();
     assert_eq!(b.key_id().as_str(), "vault:transit/ksec:v1");
@@ -196,13 +132,13 @@ async fn transit_credentials_missing_key_and_outage() {
     let Some(mut bao) = Bao::start() else { return };
     let dir = ksec_testkit::tempdir();
 
-    let e = VaultBackend::connect(&bao.config(token_file(&dir, "bad", "s.not-a-real-token")))
+    let e = VaultBackend::connect(&config(&bao, token_file(&dir, "bad", "s.not-a-real-token")))
         .await
         .unwrap_err();
     assert!(matches!(e, KeyError::Auth { .. }), "{e}");
     assert!(!e.to_string().contains("not-a-real-token"), "{e}");
 
-    let mut c = bao.config(token_file(&dir, "t", "root"));
+    let mut c = config(&bao, token_file(&dir, "t", "root"));
     c.key = "nope".into();
     let e = VaultBackend::connect(&c).await.unwrap_err();
     assert!(
@@ -212,13 +148,13 @@ async fn transit_credentials_missing_key_and_outage() {
 
     // A token whose policy lacks transit: refused, not retried.
     let weak = bao.cli(&["token", "create", "-field=token", "-policy=default"]);
-    let e = VaultBackend::connect(&bao.config(token_file(&dir, "weak", &weak)))
+    let e = VaultBackend::connect(&config(&bao, token_file(&dir, "weak", &weak)))
         .await
         .unwrap_err();
     assert!(matches!(e, KeyError::Auth { .. }), "{e}");
 
     // The peer goes away mid-run: calls fail fast with a transient error; no hang.
-    let b = VaultBackend::connect(&bao.config(token_file(&dir, "t", "root")))
+    let b = VaultBackend::connect(&config(&bao, token_file(&dir, "t", "root")))
         .await
         .unwrap();
     let ctx = WrapContext::new();
@@ -253,7 +189,7 @@ async fn transit_approle_login_and_token_renewal() {
         "-ttl=3s",
         "-explicit-max-ttl=60s",
     ]);
-    let b = VaultBackend::connect(&bao.config(token_file(&dir, "short", &short)))
+    let b = VaultBackend::connect(&config(&bao, token_file(&dir, "short", &short)))
         .await
         .unwrap();
     let ctx = WrapContext::new();

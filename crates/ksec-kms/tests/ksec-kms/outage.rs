@@ -8,38 +8,11 @@ use ksec_kms::Plugin;
 use ksec_testkit::ChildGuard;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn start_bao(bin: &Path, port: u16) -> ChildGuard {
-    let g = ChildGuard::spawn(
-        "bao",
-        Command::new(bin)
-            .args(["server", "-dev", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .expect("start bao");
-    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
-    let addr = format!("http://127.0.0.1:{port}");
-    let cli = |args: &[&str]| {
-        Command::new(bin)
-            .args(args)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .unwrap()
-    };
-    let start = Instant::now();
-    while !cli(&["status"]).status.success() {
-        assert!(start.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(cli(&["secrets", "enable", "transit"]).status.success());
-    assert!(cli(&["write", "-f", "transit/keys/ksec"]).status.success());
-    g
+    ksec_testkit::openbao::OpenBao::start_on(bin.to_path_buf(), port).guard
 }
 
 #[test]

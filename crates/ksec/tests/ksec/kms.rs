@@ -424,40 +424,13 @@ fn kms_serve_pkcs11_flags_with_the_pin_from_the_environment() {
 
 #[test]
 fn kms_serve_vault_flags() {
-    let Some(bao) = ksec_testkit::peer("bao") else {
+    let Some(bao) = ksec_testkit::openbao::OpenBao::start() else {
         return;
     };
-    let port = ksec_testkit::free_port();
-    let _bao = ksec_testkit::ChildGuard::spawn(
-        "bao",
-        Command::new(&bao)
-            .args(["server", "-dev", "-dev-root-token-id=root"])
-            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
-    let addr = format!("http://127.0.0.1:{port}");
-    let cli = |a: &[&str]| {
-        Command::new(&bao)
-            .args(a)
-            .env("BAO_ADDR", &addr)
-            .env("BAO_TOKEN", "root")
-            .output()
-            .unwrap()
-            .status
-            .success()
-    };
-    let t = Instant::now();
-    while !cli(&["status"]) {
-        assert!(t.elapsed() < Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(
-        cli(&["secrets", "enable", "-path=kms-transit", "transit"])
-            && cli(&["write", "-f", "kms-transit/keys/apiserver"])
-    );
+    // A mount and key of their own, as an apiserver's plugin would have.
+    bao.cli(&["secrets", "enable", "-path=kms-transit", "transit"]);
+    bao.cli(&["write", "-f", "kms-transit/keys/apiserver"]);
+    let addr = bao.addr.clone();
     let dir = ksec_testkit::tempdir();
     let token = dir.path().join("token");
     std::fs::write(&token, "root\n").unwrap();
@@ -481,7 +454,7 @@ fn kms_serve_vault_flags() {
         return;
     };
     assert_eq!(round_trip(&mut c), "vault:kms-transit/apiserver:v1");
-    assert!(cli(&["write", "-f", "kms-transit/keys/apiserver/rotate"]));
+    bao.cli(&["write", "-f", "kms-transit/keys/apiserver/rotate"]);
     // The key id follows the rotation once the health cache refreshes or a wrap
     // reports the new version.
     let b64 = base64::engine::general_purpose::STANDARD;
