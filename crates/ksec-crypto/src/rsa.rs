@@ -207,26 +207,30 @@ impl RsaPrivateKey {
     /// `PRIVATE KEY` (PKCS#8). Encrypted PEM keys are refused.
     pub fn from_pem(text: &[u8]) -> Result<Self> {
         for block in pem::parse_all(text) {
-            match block.label.as_str() {
-                "RSA PRIVATE KEY" => return Self::from_pkcs1_der(block.der.expose()),
-                "PRIVATE KEY" => return Self::from_pkcs8_der(block.der.expose()),
-                "ENCRYPTED PRIVATE KEY" => {
-                    return Err(CryptoError::InvalidKey(
-                        "the private key is encrypted with a passphrase; decrypt it first (openssl pkey)".into(),
-                    ))
-                }
-                "EC PRIVATE KEY" | "OPENSSH PRIVATE KEY" => {
-                    return Err(CryptoError::InvalidKey(format!(
-                        "found a {} block; sealing keys are RSA",
-                        block.label
-                    )))
-                }
-                _ => continue,
+            if let Some(key) = Self::from_pem_block(&block) {
+                return key;
             }
         }
         Err(CryptoError::InvalidKey(
             "no PEM private key block (RSA PRIVATE KEY or PRIVATE KEY) found".into(),
         ))
+    }
+
+    /// Loads one parsed PEM block; `None` when the block is not a private key at all
+    /// (a certificate, say), an error when it is a private key ksec cannot use.
+    pub fn from_pem_block(block: &pem::PemBlock) -> Option<Result<Self>> {
+        Some(match block.label.as_str() {
+            "RSA PRIVATE KEY" => Self::from_pkcs1_der(block.der.expose()),
+            "PRIVATE KEY" => Self::from_pkcs8_der(block.der.expose()),
+            "ENCRYPTED PRIVATE KEY" => Err(CryptoError::InvalidKey(
+                "the private key is encrypted with a passphrase; decrypt it first (openssl pkey)"
+                    .into(),
+            )),
+            l if l.ends_with("PRIVATE KEY") => Err(CryptoError::InvalidKey(format!(
+                "found a {l} block; sealing keys are RSA"
+            ))),
+            _ => return None,
+        })
     }
 
     /// The PKCS#8 DER encoding (secret).

@@ -132,10 +132,8 @@ pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>, 
     if has_key {
         let cert = Certificate::from_pem(bytes).ok();
         let mut out = vec![];
-        for b in blocks.iter().filter(|b| b.label.ends_with("PRIVATE KEY")) {
-            let text = pem::encode(&b.label, b.der.expose());
-            let key = RsaPrivateKey::from_pem(text.as_bytes())
-                .map_err(|e| invalid(source, e.to_string()))?;
+        for key in blocks.iter().filter_map(RsaPrivateKey::from_pem_block) {
+            let key = key.map_err(|e| invalid(source, e.to_string()))?;
             let cert = cert.clone().filter(|c| {
                 c.rsa_public_key()
                     .is_ok_and(|p| p.spki_der() == key.public_key().spki_der())
