@@ -42,10 +42,17 @@ pub enum SealError {
 
 /// Seals `secret` for `public`, exactly as kubeseal's `Seal` + `NewSealedSecret` do.
 pub fn seal(
-    mut secret: Secret,
+    secret: Secret,
     public: &RsaPublicKey,
     opts: &SealOptions,
 ) -> Result<SealedSecret, SealError> {
+    let (secret, scope) = prepare(secret, opts)?;
+    seal_values(&secret, public, scope, |_, _| None)
+}
+
+/// kubeseal's checks and rewrites of the input Secret before sealing: name and scope
+/// overrides, the namespace default, server-side fields stripped. Returns the scope.
+fn prepare(mut secret: Secret, opts: &SealOptions) -> Result<(Secret, Scope), SealError> {
     if secret.data.is_empty() && secret.string_data.is_empty() && !opts.allow_empty_data {
         return Err(SealError::EmptyData);
     }
@@ -68,7 +75,7 @@ pub fn seal(
         }
     }
     secret.metadata.strip_server_fields();
-    seal_values(&secret, public, scope)
+    Ok((secret, scope))
 }
 
 fn template_of(secret: &Secret) -> SecretTemplate {
@@ -83,20 +90,28 @@ fn template_of(secret: &Secret) -> SecretTemplate {
     }
 }
 
+/// Seals every value of `secret`, except those for which `reuse` hands back an
+/// existing ciphertext (quiet merges keep unchanged values byte for byte).
 fn seal_values(
     secret: &Secret,
     public: &RsaPublicKey,
     scope: Scope,
+    reuse: impl Fn(&str, &ksec_crypto::SecretBytes) -> Option<String>,
 ) -> Result<SealedSecret, SealError> {
     let label = scope.label(secret.metadata.namespace(), secret.metadata.name());
     let mut encrypted_data = BTreeMap::new();
     for (k, v) in secret.merged_data() {
-        let sealed =
-            hybrid::seal(public, v.expose(), &label).map_err(|source| SealError::Crypto {
-                key: k.clone(),
-                source,
-            })?;
-        encrypted_data.insert(k, hybrid::to_base64(&sealed));
+        let ciphertext =
+            match reuse(&k, &v) {
+                Some(old) => old,
+                None => hybrid::to_base64(&hybrid::seal(public, v.expose(), &label).map_err(
+                    |source| SealError::Crypto {
+                        key: k.clone(),
+                        source,
+                    },
+                )?),
+            };
+        encrypted_data.insert(k, ciphertext);
     }
     let mut metadata = ObjectMeta::default();
     metadata.set_name(secret.metadata.name());
@@ -172,25 +187,25 @@ pub fn merge_into(
     if opts.scope.is_none() && !input_has_scope {
         opts.scope = Some(orig.scope());
     }
+    let (secret, scope) = prepare(secret, &opts)?;
     let label = orig.label();
-    let fresh = seal(secret.clone(), public, &opts)?;
+    let same_label = scope.label(secret.metadata.namespace(), secret.metadata.name()) == label;
+    // An old ciphertext is kept when a recovery key opens it to the very same value;
+    // only the other values pay for a new RSA encryption.
+    let unchanged = |k: &str, v: &ksec_crypto::SecretBytes| {
+        let old = orig.encrypted_data.get(k).filter(|_| same_label)?;
+        let bytes = hybrid::from_base64(old).ok()?;
+        let (plain, _) = hybrid::open_with_any(recovery_keys, &bytes, &label).ok()?;
+        (plain == *v).then(|| old.clone())
+    };
+    let fresh = seal_values(&secret, public, scope, unchanged)?;
     let mut merged = orig.clone();
     let mut report = MergeReport::default();
-    let same_label = fresh.label() == label;
-    let values = secret.merged_data();
-    for (k, new_ct) in fresh.encrypted_data {
-        let keep = same_label
-            && orig.encrypted_data.get(&k).is_some_and(|old| {
-                let Ok(bytes) = hybrid::from_base64(old) else {
-                    return false;
-                };
-                hybrid::open_with_any(recovery_keys, &bytes, &label)
-                    .is_ok_and(|(plain, _)| values.get(&k).is_some_and(|v| *v == plain))
-            });
-        if keep {
+    for (k, ct) in fresh.encrypted_data {
+        if orig.encrypted_data.get(&k) == Some(&ct) {
             report.unchanged.push(k);
         } else {
-            merged.encrypted_data.insert(k.clone(), new_ct);
+            merged.encrypted_data.insert(k.clone(), ct);
             report.resealed.push(k);
         }
     }
