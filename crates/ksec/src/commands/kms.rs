@@ -342,9 +342,7 @@ async fn serve(a: ServeArgs) -> Result<ExitCode> {
 pub fn run(cmd: KmsCommand) -> Result<ExitCode> {
     match cmd {
         KmsCommand::Serve(a) => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let rt = ksec_kms::runtime().context("cannot start the async runtime")?;
             rt.block_on(serve(*a))
         }
         KmsCommand::RotateKey { key_file } => {
