@@ -142,7 +142,60 @@ async fn local() {
             .await,
         );
     }
-    plugin_rows("local", ch, totals, Some(("one AES-GCM", floor))).await;
+    plugin_rows("local", ch, totals, Some(("one AES-GCM", floor.clone()))).await;
+    go_rows(&dir.path().join("kms.sock"), totals, &floor);
+}
+
+/// The same local rows measured with grpc-go, kube-apiserver's gRPC implementation:
+/// the Go client (`tests/kms_client_go`, built by `scripts/bench-kms`, path in
+/// `KSEC_GO_KMS_CLIENT`) in `bench` mode against this plugin's socket, one process
+/// and one connection per row. GOMAXPROCS=1 unless set: its callers get one core,
+/// as tonic's callers above do.
+fn go_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
+    let Some(bin) = std::env::var_os("KSEC_GO_KMS_CLIENT") else {
+        return println!(
+            "local (grpc-go): SKIPPED (KSEC_GO_KMS_CLIENT not set; scripts/bench-kms sets it)"
+        );
+    };
+    let procs = std::env::var("GOMAXPROCS").unwrap_or_else(|_| "1".into());
+    println!(
+        "grpc-go client ({}), GOMAXPROCS={procs}",
+        bin.to_string_lossy()
+    );
+    for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
+        for op in ["encrypt", "decrypt"] {
+            let o = std::process::Command::new(&bin)
+                .env("GOMAXPROCS", &procs)
+                .arg("bench")
+                .arg(socket)
+                .args([callers.to_string(), totals[i].to_string(), op.to_string()])
+                .output()
+                .expect("run the grpc-go KMS client");
+            assert!(
+                o.status.success(),
+                "grpc-go client: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let us = |k: &str| Duration::from_nanos((v[k].as_f64().unwrap() * 1e3) as u64);
+            let s = Stats {
+                p50: us("p50_us"),
+                p99: us("p99_us"),
+                per_sec: v["per_sec"].as_f64().unwrap(),
+            };
+            let name = if op == "encrypt" {
+                "Encrypt"
+            } else {
+                "Decrypt"
+            };
+            print(
+                &format!("local {name} (grpc-go)"),
+                callers,
+                &s,
+                Some(("one AES-GCM", &floor[i])),
+            );
+        }
+    }
 }
 
 async fn vault() {
