@@ -6,4 +6,6 @@ peers_keys() {
   need_apt softhsm2 opensc
   # The KMS plugin tests drive the socket with grpcio stubs generated from the official proto.
   need_pip venv grpcio grpcio-tools
+  # ... and curl (nghttp2) for plain HTTP/2 requests that are not gRPC calls.
+  need_apt curl
 }

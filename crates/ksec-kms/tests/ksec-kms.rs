@@ -5,3 +5,5 @@ mod backends;
 mod outage;
 #[path = "ksec-kms/plugin.rs"]
 mod plugin;
+#[path = "ksec-kms/protocol.rs"]
+mod protocol;
