@@ -25,8 +25,10 @@ use zeroize::{Zeroize, Zeroizing};
 /// How long a shutdown waits for in-flight calls before closing connections.
 const DRAIN: Duration = Duration::from_secs(25);
 /// Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
-/// client queues calls beyond it.
-const MAX_STREAMS: u32 = 4096;
+/// client queues calls beyond it. kube-apiserver's own in-flight limits (400 + 200
+/// by default) stay below it; with [`grpc::MAX_REQUEST_MESSAGE`] it bounds what one
+/// connection can make the plugin buffer (256 MiB).
+const MAX_STREAMS: u32 = 1024;
 /// Largest header block accepted: gRPC requests carry a handful of short headers.
 const MAX_HEADER_LIST: u32 = 64 << 10;
 

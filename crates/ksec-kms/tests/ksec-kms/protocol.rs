@@ -106,6 +106,13 @@ fn calls_the_plugin_does_not_serve_get_clear_errors_and_it_keeps_serving() {
     let r = c.call(json!({"op": "encrypt", "plaintext": B64.encode([0u8; 4000]), "gzip": true}));
     assert_eq!(r["code"], "UNIMPLEMENTED", "{r}");
     assert!(r["details"].as_str().unwrap().contains("compressed"), "{r}");
+    // Far past any valid request: refused before it is buffered or decoded.
+    let r = c.call(json!({"op": "encrypt", "plaintext": B64.encode(vec![7u8; 300 << 10])}));
+    assert_eq!(r["code"], "RESOURCE_EXHAUSTED", "{r}");
+    assert!(
+        r["details"].as_str().unwrap().contains("larger than"),
+        "{r}"
+    );
     // The generic path works too: an empty message is a valid StatusRequest.
     let r = c.call(json!({"op": "method", "path": "/v2.KeyManagementService/Status"}));
     assert_eq!(r["ok"], true, "an empty StatusRequest is valid: {r}");
