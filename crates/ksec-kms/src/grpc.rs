@@ -8,10 +8,12 @@
 use std::time::Duration;
 use tonic::{Code, Status};
 
-/// Largest request message accepted (bytes). KMS requests are a few KiB at most
-/// (a 1 KiB ciphertext, a 1 KiB key id, 32 KiB of annotations); grpc-go's servers
-/// default to 4 MiB, which only lets a broken client make the plugin buffer more.
-pub const MAX_REQUEST_MESSAGE: usize = 1 << 20;
+/// Largest request message accepted (bytes). A valid KMS request is at most ~40 KiB
+/// (a 1 KiB ciphertext, a 1 KiB key id, 32 KiB of annotations); requests up to this
+/// size still reach the limit checks and get their precise message. grpc-go's
+/// servers default to 4 MiB, which only lets a broken client make the plugin
+/// buffer more (up to this much per concurrent call).
+pub const MAX_REQUEST_MESSAGE: usize = 256 << 10;
 
 /// The one message of a unary request body: a 5-byte prefix (compressed flag, u32
 /// big-endian length) and exactly that many bytes, nothing after.

@@ -141,11 +141,11 @@ pub(crate) async fn timed<T>(
     let start = std::time::Instant::now();
     let r = fut.await;
     let code = match &r {
-        Ok(_) => "OK".to_string(),
-        Err(s) => format!("{:?}", s.code()),
+        Ok(_) => "OK",
+        Err(s) => metrics::code_name(s.code()),
     };
     plugin
         .metrics()
-        .record(api, op, kind, &code, start.elapsed());
+        .record(api, op, kind, code, start.elapsed());
     r
 }

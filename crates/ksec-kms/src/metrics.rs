@@ -17,7 +17,7 @@ struct Histogram {
 }
 
 /// Labels of a call counter: API version, operation, backend, gRPC code.
-type CallKey = (&'static str, &'static str, &'static str, String);
+type CallKey = (&'static str, &'static str, &'static str, &'static str);
 /// Labels of a latency histogram: API version, operation, backend.
 type LatencyKey = (&'static str, &'static str, &'static str);
 
@@ -35,11 +35,11 @@ impl Metrics {
         api: &'static str,
         op: &'static str,
         backend: &'static str,
-        code: &str,
+        code: &'static str,
         took: Duration,
     ) {
         if let Ok(mut c) = self.calls.lock() {
-            *c.entry((api, op, backend, code.to_string())).or_default() += 1;
+            *c.entry((api, op, backend, code)).or_default() += 1;
         }
         if let Ok(mut l) = self.latency.lock() {
             let h = l.entry((api, op, backend)).or_default();
@@ -97,9 +97,43 @@ impl Metrics {
     }
 }
 
+/// The name of a gRPC status code as the metrics label it (`OK` for success, else
+/// the code's name as tonic spells it, e.g. `InvalidArgument`).
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Cancelled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_names_are_tonics_debug_names() {
+        for c in 1..=16 {
+            let code = tonic::Code::from_i32(c);
+            assert_eq!(code_name(code), format!("{code:?}"));
+        }
+        assert_eq!(code_name(tonic::Code::Ok), "OK");
+    }
 
     #[test]
     fn renders_counters_and_cumulative_buckets() {

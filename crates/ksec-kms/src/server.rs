@@ -20,12 +20,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Status;
+use zeroize::{Zeroize, Zeroizing};
 
 /// How long a shutdown waits for in-flight calls before closing connections.
 const DRAIN: Duration = Duration::from_secs(25);
 /// Concurrent calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); a
-/// client queues calls beyond it.
-const MAX_STREAMS: u32 = 4096;
+/// client queues calls beyond it. kube-apiserver's own in-flight limits (400 + 200
+/// by default) stay below it; with [`grpc::MAX_REQUEST_MESSAGE`] it bounds what one
+/// connection can make the plugin buffer (256 MiB).
+const MAX_STREAMS: u32 = 1024;
 /// Largest header block accepted: gRPC requests carry a handful of short headers.
 const MAX_HEADER_LIST: u32 = 64 << 10;
 
@@ -329,7 +332,10 @@ async fn dispatch(plugin: &Plugin, method: Method, msg: &[u8]) -> Result<Vec<u8>
         }
         Method::V2Decrypt => {
             let r = crate::parse_decrypt_request(msg)?;
-            encode(&crate::v2::decrypt(plugin, r).await?)
+            let mut resp = crate::v2::decrypt(plugin, r).await?;
+            let out = encode(&resp);
+            resp.plaintext.zeroize();
+            out
         }
         Method::V1Version => {
             let r = v1beta1::VersionRequest::decode(msg).map_err(malformed("VersionRequest"))?;
@@ -341,7 +347,10 @@ async fn dispatch(plugin: &Plugin, method: Method, msg: &[u8]) -> Result<Vec<u8>
         }
         Method::V1Decrypt => {
             let r = v1beta1::DecryptRequest::decode(msg).map_err(malformed("DecryptRequest"))?;
-            encode(&crate::v1::decrypt(plugin, r).await?)
+            let mut resp = crate::v1::decrypt(plugin, r).await?;
+            let out = encode(&resp);
+            resp.plain.zeroize();
+            out
         }
     })
 }
@@ -363,7 +372,8 @@ fn send(mut respond: SendResponse<Bytes>, reply: Reply) -> Result<(), h2::Error>
         Reply::Grpc(Ok(message)) => {
             head.headers_mut().insert(header::CONTENT_TYPE, GRPC);
             let mut body = respond.send_response(head, false)?;
-            body.send_data(Bytes::from(message), false)?;
+            // Decrypt answers hold plaintext: the buffer is wiped when h2 has sent it.
+            body.send_data(Bytes::from_owner(Zeroizing::new(message)), false)?;
             let mut trailers = HeaderMap::with_capacity(1);
             trailers.insert("grpc-status", HeaderValue::from_static("0"));
             body.send_trailers(trailers)

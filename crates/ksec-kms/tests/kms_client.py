@@ -26,7 +26,10 @@ for line in sys.stdin:
             r = s2.Status(v2.StatusRequest(), timeout=10)
             out = {"version": r.version, "healthz": r.healthz, "key_id": r.key_id}
         elif op == "encrypt":
-            r = s2.Encrypt(v2.EncryptRequest(plaintext=unb64(cmd["plaintext"]), uid=cmd.get("uid", "u1")), timeout=10)
+            # "gzip": compress the request (the plugin takes identity only).
+            comp = grpc.Compression.Gzip if cmd.get("gzip") else None
+            r = s2.Encrypt(v2.EncryptRequest(plaintext=unb64(cmd["plaintext"]), uid=cmd.get("uid", "u1")),
+                           timeout=cmd.get("timeout", 10), compression=comp)
             out = {"ciphertext": b64(r.ciphertext), "key_id": r.key_id,
                    "annotations": {k: b64(v) for k, v in r.annotations.items()}}
         elif op == "decrypt":
@@ -43,6 +46,12 @@ for line in sys.stdin:
         elif op == "v1decrypt":
             r = s1.Decrypt(v1.DecryptRequest(version="v1beta1", cipher=unb64(cmd["cipher"])), timeout=10)
             out = {"plain": b64(r.plain)}
+        elif op == "method":
+            # Any method path, with an empty request message.
+            call = channel.unary_unary(cmd["path"], request_serializer=lambda m: m,
+                                       response_deserializer=lambda b: b)
+            r = call(b"", timeout=10)
+            out = {"response": b64(r)}
         else:
             raise ValueError(op)
         out["ok"] = True

@@ -8,3 +8,5 @@ mod grpc_go;
 mod outage;
 #[path = "ksec-kms/plugin.rs"]
 mod plugin;
+#[path = "ksec-kms/protocol.rs"]
+mod protocol;

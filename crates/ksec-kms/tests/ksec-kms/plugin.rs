@@ -66,7 +66,7 @@ impl Drop for PyClient {
     }
 }
 
-/// Runs the plugin on its own runtime in a thread; stops it on drop.
+/// Runs the plugin in a thread on the runtime `ksec kms serve` uses; stops it on drop.
 pub struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -77,12 +77,7 @@ impl Server {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s = socket.clone();
         let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
+            ksec_kms::runtime().unwrap().block_on(async move {
                 ksec_kms::serve(&s, plugin, async {
                     let _ = rx.await;
                 })
