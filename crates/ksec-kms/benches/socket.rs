@@ -158,8 +158,9 @@ fn go_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
         );
     };
     let procs = std::env::var("GOMAXPROCS").unwrap_or_else(|_| "1".into());
+    let deadline = std::env::var("KSEC_GO_KMS_TIMEOUT").unwrap_or_else(|_| "3s".into());
     println!(
-        "grpc-go client ({}), GOMAXPROCS={procs}",
+        "grpc-go client ({}), GOMAXPROCS={procs}, per-call deadline {deadline} (KSEC_GO_KMS_TIMEOUT; the apiserver's default is 3s)",
         bin.to_string_lossy()
     );
     for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
