@@ -142,16 +142,19 @@ async fn local() {
             .await,
         );
     }
-    plugin_rows("local", ch, totals, Some(("one AES-GCM", floor.clone()))).await;
-    go_rows(&dir.path().join("kms.sock"), totals, &floor);
+    plugin_rows("local", ch, totals, Some(("one AES-GCM", floor))).await;
+    go_rows(&dir.path().join("kms.sock"), totals);
 }
 
-/// The same local rows measured with grpc-go, kube-apiserver's gRPC implementation:
-/// the Go client (`tests/kms_client_go`, built by `scripts/bench-kms`, path in
-/// `KSEC_GO_KMS_CLIENT`) in `bench` mode against this plugin's socket, one process
-/// and one connection per row. GOMAXPROCS=1 unless set: its callers get one core,
-/// as tonic's callers above do.
-fn go_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
+/// The local rows measured with grpc-go, kube-apiserver's gRPC implementation: the
+/// Go client (`tests/kms_client_go`, built by `scripts/bench-kms`, path in
+/// `KSEC_GO_KMS_CLIENT`) in `bench` mode, one process and one connection per row,
+/// against this plugin's socket and against the same program's `serve` mode (KMS v2
+/// on grpc-go's server, as plugins built on k8s.io/kms are, one AES-256-GCM per
+/// call): p50 ratio = ksec / grpc-go server. GOMAXPROCS=1 unless set, for the
+/// clients (one core, as tonic's callers above) and the Go server (one core, as the
+/// plugin's one-thread runtime).
+fn go_rows(socket: &Path, totals: [usize; 4]) {
     let Some(bin) = std::env::var_os("KSEC_GO_KMS_CLIENT") else {
         return println!(
             "local (grpc-go): SKIPPED (KSEC_GO_KMS_CLIENT not set; scripts/bench-kms sets it)"
@@ -160,40 +163,57 @@ fn go_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
     let procs = std::env::var("GOMAXPROCS").unwrap_or_else(|_| "1".into());
     let deadline = std::env::var("KSEC_GO_KMS_TIMEOUT").unwrap_or_else(|_| "3s".into());
     println!(
-        "grpc-go client ({}), GOMAXPROCS={procs}, per-call deadline {deadline} (KSEC_GO_KMS_TIMEOUT; the apiserver's default is 3s)",
+        "grpc-go client and baseline server ({}), GOMAXPROCS={procs}, per-call deadline {deadline} (KSEC_GO_KMS_TIMEOUT; the apiserver's default is 3s)",
         bin.to_string_lossy()
     );
+    let go_socket = socket.with_file_name("grpc-go-server.sock");
+    let _go_server = ksec_testkit::ChildGuard::spawn(
+        "grpc-go baseline server",
+        std::process::Command::new(&bin)
+            .env("GOMAXPROCS", &procs)
+            .arg("serve")
+            .arg(&go_socket)
+            .stdout(std::process::Stdio::null()),
+    )
+    .expect("start the grpc-go baseline server");
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(&go_socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the grpc-go baseline server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let run = |sock: &Path, callers: usize, total: usize, op: &str| {
+        let o = std::process::Command::new(&bin)
+            .env("GOMAXPROCS", &procs)
+            .arg("bench")
+            .arg(sock)
+            .args([callers.to_string(), total.to_string(), op.to_string()])
+            .output()
+            .expect("run the grpc-go KMS client");
+        assert!(
+            o.status.success(),
+            "grpc-go client: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let us = |k: &str| Duration::from_nanos((v[k].as_f64().unwrap() * 1e3) as u64);
+        Stats {
+            p50: us("p50_us"),
+            p99: us("p99_us"),
+            per_sec: v["per_sec"].as_f64().unwrap(),
+        }
+    };
     for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
-        for op in ["encrypt", "decrypt"] {
-            let o = std::process::Command::new(&bin)
-                .env("GOMAXPROCS", &procs)
-                .arg("bench")
-                .arg(socket)
-                .args([callers.to_string(), totals[i].to_string(), op.to_string()])
-                .output()
-                .expect("run the grpc-go KMS client");
-            assert!(
-                o.status.success(),
-                "grpc-go client: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-            let us = |k: &str| Duration::from_nanos((v[k].as_f64().unwrap() * 1e3) as u64);
-            let s = Stats {
-                p50: us("p50_us"),
-                p99: us("p99_us"),
-                per_sec: v["per_sec"].as_f64().unwrap(),
-            };
-            let name = if op == "encrypt" {
-                "Encrypt"
-            } else {
-                "Decrypt"
-            };
+        for (op, name) in [("encrypt", "Encrypt"), ("decrypt", "Decrypt")] {
+            let ours = run(socket, callers, totals[i], op);
+            let theirs = run(&go_socket, callers, totals[i], op);
             print(
                 &format!("local {name} (grpc-go)"),
                 callers,
-                &s,
-                Some(("one AES-GCM", &floor[i])),
+                &ours,
+                Some(("grpc-go server", &theirs)),
             );
         }
     }
