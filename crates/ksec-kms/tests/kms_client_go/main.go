@@ -9,7 +9,8 @@
 // an expected gRPC status exits 1 with a message on stderr):
 //
 //	roundtrip SOCKET                 Status, Encrypt/Decrypt, a tampered ciphertext,
-//	                                 an unknown method, a short deadline, v1beta1.
+//	                                 an unknown method, a short deadline, 64
+//	                                 concurrent callers checking every answer, v1beta1.
 //	status SOCKET                    one v2 Status call.
 //	encrypt SOCKET PLAINTEXT_B64     one v2 Encrypt (uid "ksec-go").
 //	decrypt SOCKET ENCRYPT_JSON      one v2 Decrypt of what `encrypt` printed
@@ -335,6 +336,8 @@ func roundtrip(c *client) {
 		res["short_deadline_key_id"] = short.KeyID
 	}
 
+	res["concurrent"] = concurrent(c, 64, 50)
+
 	// KMS v1beta1 on the same connection.
 	v1 := map[string]interface{}{}
 	b, err := c.invoke(callTimeout, "/v1beta1.KeyManagementService/Version", appendString(nil, 1, "v1beta1"))
@@ -368,6 +371,50 @@ func roundtrip(c *client) {
 	v1["roundtrip"] = bytes.Equal(last(f, 1), seed)
 	res["v1beta1"] = v1
 	printJSON(res)
+}
+
+// concurrent runs callers goroutines over the one connection, each wrapping and
+// unwrapping its own random seeds; every answer must belong to its own call
+// (HTTP/2 streams answered in any order, never mixed up).
+func concurrent(c *client, callers, rounds int) map[string]int {
+	var mu sync.Mutex
+	counts := map[string]int{"calls": 0, "mismatches": 0, "errors": 0}
+	var wg sync.WaitGroup
+	for g := 0; g < callers; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			calls, mismatches, errs := 0, 0, 0
+			for i := 0; i < rounds; i++ {
+				seed := make([]byte, 32)
+				if _, err := rand.Read(seed); err != nil {
+					errs++
+					continue
+				}
+				uid := fmt.Sprintf("ksec-go-%d-%d", g, i)
+				enc, err := c.encrypt(seed, uid)
+				calls++
+				if err != nil {
+					errs++
+					continue
+				}
+				pt, err := c.decrypt(enc, uid)
+				calls++
+				if err != nil {
+					errs++
+				} else if !bytes.Equal(pt, seed) {
+					mismatches++
+				}
+			}
+			mu.Lock()
+			counts["calls"] += calls
+			counts["mismatches"] += mismatches
+			counts["errors"] += errs
+			mu.Unlock()
+		}(g)
+	}
+	wg.Wait()
+	return counts
 }
 
 // bench runs callers goroutines, each sending its next call when the last one

@@ -99,7 +99,7 @@ fn start(dir: &Path, keys: &Path) -> (Arc<Plugin>, Server, String) {
 }
 
 #[test]
-fn grpc_go_status_round_trip_errors_deadline_and_v1beta1() {
+fn grpc_go_status_round_trip_errors_deadline_concurrency_and_v1beta1() {
     let Some(bin) = go_client() else { return };
     let dir = ksec_testkit::tempdir();
     let keys = dir.path().join("keys");
@@ -128,6 +128,10 @@ fn grpc_go_status_round_trip_errors_deadline_and_v1beta1() {
     );
     assert_eq!(r["short_deadline"]["code"], "OK", "{r}");
     assert_eq!(r["short_deadline_key_id"], id.as_str(), "{r}");
+    // 64 goroutines on the one connection, 50 wrap + unwrap pairs each.
+    assert_eq!(r["concurrent"]["calls"], 64 * 50 * 2, "{r}");
+    assert_eq!(r["concurrent"]["errors"], 0, "{r}");
+    assert_eq!(r["concurrent"]["mismatches"], 0, "{r}");
     assert_eq!(r["v1beta1"]["version"], "v1beta1", "{r}");
     assert_eq!(r["v1beta1"]["runtime_name"], "ksec", "{r}");
     assert_eq!(r["v1beta1"]["roundtrip"], true, "{r}");
