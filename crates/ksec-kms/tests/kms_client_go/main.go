@@ -5,8 +5,8 @@
 // encodes the few protobuf fields of the KMS API by hand with protowire, so no
 // protoc code generation is needed.
 //
-// Modes (every one prints exactly one JSON line on stdout; a failure that is not
-// an expected gRPC status exits 1 with a message on stderr):
+// Modes (each but serve prints exactly one JSON line on stdout; a failure that is
+// not an expected gRPC status exits 1 with a message on stderr):
 //
 //	roundtrip SOCKET                 Status, Encrypt/Decrypt, a tampered ciphertext,
 //	                                 an unknown method, a short deadline, 64
@@ -25,19 +25,18 @@
 //
 // Built in GOPATH mode against Debian's golang-google-grpc-dev (grpc-go 1.33):
 //
-//	GO111MODULE=off GOPATH=/usr/share/gocode go build -o kms-client-go .
+//	GO111MODULE=off GOPATH=/usr/share/gocode CGO_ENABLED=0 go build -o kms-client-go .
+//
+// Files: main.go (modes), kms.go (dialing and the calls), wire.go (raw codec and
+// protobuf fields), serve.go (the benchmark's grpc-go server baseline).
 package main
 
 import (
 	"bytes"
-	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"sort"
 	"strconv"
@@ -45,240 +44,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/encoding"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protowire"
 )
-
-// callTimeout is kube-apiserver's default KMS call timeout; every call carries it
-// as grpc-timeout, as the apiserver's calls do. KSEC_GO_KMS_TIMEOUT (a Go
-// duration; 0 for none) changes it, to tell the deadline's cost apart in a benchmark.
-var callTimeout = 3 * time.Second
-
-// raw is a pre-encoded protobuf message.
-type raw struct{ b []byte }
-
-// rawCodec passes pre-encoded messages through. Forced per call, it keeps the
-// content-type "application/grpc" that the apiserver's proto codec sends.
-type rawCodec struct{}
-
-func (rawCodec) Marshal(v interface{}) ([]byte, error) {
-	r, ok := v.(*raw)
-	if !ok {
-		return nil, fmt.Errorf("rawCodec: cannot marshal %T", v)
-	}
-	return r.b, nil
-}
-
-func (rawCodec) Unmarshal(data []byte, v interface{}) error {
-	r, ok := v.(*raw)
-	if !ok {
-		return fmt.Errorf("rawCodec: cannot unmarshal into %T", v)
-	}
-	r.b = append([]byte(nil), data...)
-	return nil
-}
-
-func (rawCodec) Name() string { return "proto" }
-
-// --- protobuf encoding of the KMS messages (proto3: default values omitted) ---
-
-func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
-	if len(v) == 0 {
-		return b
-	}
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
-}
-
-func appendString(b []byte, num protowire.Number, v string) []byte {
-	return appendBytes(b, num, []byte(v))
-}
-
-// appendMap encodes a map<string, bytes> field: one entry message per key
-// (key = 1, value = 2), keys sorted for a stable encoding.
-func appendMap(b []byte, num protowire.Number, m map[string][]byte) []byte {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		var e []byte
-		e = appendString(e, 1, k)
-		e = appendBytes(e, 2, m[k])
-		b = protowire.AppendTag(b, num, protowire.BytesType)
-		b = protowire.AppendBytes(b, e)
-	}
-	return b
-}
-
-// fields decodes a message into its length-delimited fields (the only kind the
-// KMS messages have); other wire types are skipped. A repeated field keeps
-// every occurrence; for a scalar proto3 field the last one wins.
-func fields(msg []byte) (map[protowire.Number][][]byte, error) {
-	out := map[protowire.Number][][]byte{}
-	for len(msg) > 0 {
-		num, typ, n := protowire.ConsumeTag(msg)
-		if n < 0 {
-			return nil, fmt.Errorf("malformed protobuf tag: %v", protowire.ParseError(n))
-		}
-		msg = msg[n:]
-		if typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(msg)
-			if m < 0 {
-				return nil, fmt.Errorf("malformed field %d: %v", num, protowire.ParseError(m))
-			}
-			out[num] = append(out[num], v)
-			msg = msg[m:]
-			continue
-		}
-		m := protowire.ConsumeFieldValue(num, typ, msg)
-		if m < 0 {
-			return nil, fmt.Errorf("malformed field %d: %v", num, protowire.ParseError(m))
-		}
-		msg = msg[m:]
-	}
-	return out, nil
-}
-
-func last(f map[protowire.Number][][]byte, num protowire.Number) []byte {
-	v := f[num]
-	if len(v) == 0 {
-		return nil
-	}
-	return v[len(v)-1]
-}
-
-func decodeMap(entries [][]byte) (map[string][]byte, error) {
-	m := map[string][]byte{}
-	for _, e := range entries {
-		f, err := fields(e)
-		if err != nil {
-			return nil, fmt.Errorf("map entry: %v", err)
-		}
-		m[string(last(f, 1))] = last(f, 2)
-	}
-	return m, nil
-}
-
-// --- the KMS v2 and v1beta1 calls ---
-
-type client struct{ conn *grpc.ClientConn }
-
-// dial connects as kube-apiserver's KMS v2 client does
-// (staging/src/k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2/grpc_service.go).
-// grpc-go 1.33 has no credentials/insecure package; WithInsecure is its spelling.
-func dial(socket string) (*client, error) {
-	conn, err := grpc.Dial(
-		socket,
-		grpc.WithAuthority("localhost"),
-		grpc.WithInsecure(),
-		grpc.WithDefaultCallOptions(grpc.WaitForReady(true)),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %v", socket, err)
-	}
-	return &client{conn}, nil
-}
-
-func (c *client) invoke(timeout time.Duration, method string, req []byte) ([]byte, error) {
-	ctx := context.Background()
-	if timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, timeout)
-		defer cancel()
-	}
-	var resp raw
-	err := c.conn.Invoke(ctx, method, &raw{req}, &resp, grpc.ForceCodec(rawCodec{}))
-	return resp.b, err
-}
-
-type statusResp struct {
-	Version string `json:"version"`
-	Healthz string `json:"healthz"`
-	KeyID   string `json:"key_id"`
-}
-
-func (c *client) status() (*statusResp, error) {
-	b, err := c.invoke(callTimeout, "/v2.KeyManagementService/Status", nil)
-	if err != nil {
-		return nil, err
-	}
-	f, err := fields(b)
-	if err != nil {
-		return nil, fmt.Errorf("StatusResponse: %v", err)
-	}
-	return &statusResp{string(last(f, 1)), string(last(f, 2)), string(last(f, 3))}, nil
-}
-
-// encrypted is an EncryptResponse, and what Decrypt needs back.
-type encrypted struct {
-	Ciphertext  []byte            `json:"ciphertext"`
-	KeyID       string            `json:"key_id"`
-	Annotations map[string][]byte `json:"annotations"`
-}
-
-func encryptRequest(plaintext []byte, uid string) []byte {
-	return appendString(appendBytes(nil, 1, plaintext), 2, uid)
-}
-
-func decryptRequest(e *encrypted, uid string) []byte {
-	b := appendBytes(nil, 1, e.Ciphertext)
-	b = appendString(b, 2, uid)
-	b = appendString(b, 3, e.KeyID)
-	return appendMap(b, 4, e.Annotations)
-}
-
-func (c *client) encryptWith(timeout time.Duration, plaintext []byte, uid string) (*encrypted, error) {
-	b, err := c.invoke(timeout, "/v2.KeyManagementService/Encrypt", encryptRequest(plaintext, uid))
-	if err != nil {
-		return nil, err
-	}
-	f, err := fields(b)
-	if err != nil {
-		return nil, fmt.Errorf("EncryptResponse: %v", err)
-	}
-	ann, err := decodeMap(f[3])
-	if err != nil {
-		return nil, fmt.Errorf("EncryptResponse annotations: %v", err)
-	}
-	return &encrypted{last(f, 1), string(last(f, 2)), ann}, nil
-}
-
-func (c *client) encrypt(plaintext []byte, uid string) (*encrypted, error) {
-	return c.encryptWith(callTimeout, plaintext, uid)
-}
-
-func (c *client) decrypt(e *encrypted, uid string) ([]byte, error) {
-	b, err := c.invoke(callTimeout, "/v2.KeyManagementService/Decrypt", decryptRequest(e, uid))
-	if err != nil {
-		return nil, err
-	}
-	f, err := fields(b)
-	if err != nil {
-		return nil, fmt.Errorf("DecryptResponse: %v", err)
-	}
-	return last(f, 1), nil
-}
-
-// outcome is how a call that may fail ended: its gRPC code name and message.
-type outcome struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func outcomeOf(err error) outcome {
-	s, _ := status.FromError(err)
-	return outcome{s.Code().String(), s.Message()}
-}
-
-// --- modes ---
 
 func fail(format string, a ...interface{}) {
 	fmt.Fprintf(os.Stderr, "kms_client_go: "+format+"\n", a...)
@@ -501,89 +267,6 @@ func bench(c *client, callers, total int, op string) {
 		"timeout":  callTimeout.String(),
 		"wall_sec": wall.Seconds(),
 	})
-}
-
-// serve runs the baseline plugin until killed: grpc-go's server with default
-// options, the three v2 methods registered by hand, messages through rawCodec
-// (registered under "proto", so it replaces the proto codec in this process).
-func serve(socket string) {
-	encoding.RegisterCodec(rawCodec{})
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		fail("random key: %v", err)
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		fail("AES key: %v", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		fail("AES-GCM: %v", err)
-	}
-	const keyID = "grpc-go-baseline:1"
-	unary := func(f func(req map[protowire.Number][][]byte) ([]byte, error)) grpc.MethodDesc {
-		return grpc.MethodDesc{Handler: func(_ interface{}, _ context.Context, dec func(interface{}) error, _ grpc.UnaryServerInterceptor) (interface{}, error) {
-			var in raw
-			if err := dec(&in); err != nil {
-				return nil, err
-			}
-			req, err := fields(in.b)
-			if err != nil {
-				return nil, status.Error(codes.InvalidArgument, err.Error())
-			}
-			out, err := f(req)
-			if err != nil {
-				return nil, err
-			}
-			return &raw{out}, nil
-		}}
-	}
-	status_ := unary(func(map[protowire.Number][][]byte) ([]byte, error) {
-		return appendString(appendString(appendString(nil, 1, "v2"), 2, "ok"), 3, keyID), nil
-	})
-	status_.MethodName = "Status"
-	encrypt := unary(func(req map[protowire.Number][][]byte) ([]byte, error) {
-		pt := last(req, 1)
-		if len(pt) == 0 {
-			return nil, status.Error(codes.InvalidArgument, "empty plaintext")
-		}
-		nonce := make([]byte, aead.NonceSize())
-		if _, err := rand.Read(nonce); err != nil {
-			return nil, status.Error(codes.Internal, err.Error())
-		}
-		return appendString(appendBytes(nil, 1, aead.Seal(nonce, nonce, pt, nil)), 2, keyID), nil
-	})
-	encrypt.MethodName = "Encrypt"
-	decrypt := unary(func(req map[protowire.Number][][]byte) ([]byte, error) {
-		if string(last(req, 3)) != keyID {
-			return nil, status.Error(codes.InvalidArgument, "unknown key_id")
-		}
-		ct := last(req, 1)
-		if len(ct) < aead.NonceSize() {
-			return nil, status.Error(codes.InvalidArgument, "ciphertext too short")
-		}
-		n := aead.NonceSize()
-		pt, err := aead.Open(nil, ct[:n], ct[n:], nil)
-		if err != nil {
-			return nil, status.Error(codes.InvalidArgument, "ciphertext does not authenticate")
-		}
-		return appendBytes(nil, 1, pt), nil
-	})
-	decrypt.MethodName = "Decrypt"
-	lis, err := net.Listen("unix", socket)
-	if err != nil {
-		fail("listen on %s: %v", socket, err)
-	}
-	s := grpc.NewServer()
-	s.RegisterService(&grpc.ServiceDesc{
-		ServiceName: "v2.KeyManagementService",
-		HandlerType: (*interface{})(nil),
-		Methods:     []grpc.MethodDesc{status_, encrypt, decrypt},
-	}, struct{}{})
-	fmt.Println("serving")
-	if err := s.Serve(lis); err != nil {
-		fail("serve: %v", err)
-	}
 }
 
 func usage() {
