@@ -29,6 +29,8 @@ const DRAIN: Duration = Duration::from_secs(25);
 /// by default) stay below it; with [`grpc::MAX_REQUEST_MESSAGE`] it bounds what one
 /// connection can make the plugin buffer (256 MiB).
 const MAX_STREAMS: u32 = 1024;
+/// How long a request the plugin does not serve may take to finish sending its body.
+const DRAIN_BODY: Duration = Duration::from_secs(1);
 /// Largest header block accepted: gRPC requests carry a handful of short headers.
 const MAX_HEADER_LIST: u32 = 64 << 10;
 
@@ -219,39 +221,15 @@ async fn call(req: Request<RecvStream>, respond: SendResponse<Bytes>, plugin: &P
 }
 
 async fn answer(req: Request<RecvStream>, plugin: &Plugin) -> Reply {
-    if req.method() != http::Method::POST {
-        return Reply::Http(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "this is a gRPC server (KMS plugin): calls are POST requests\n",
-        );
-    }
-    let grpc_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc"))
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';');
-    if !grpc_type {
-        return Reply::Http(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "this is a gRPC server (KMS plugin): content-type must be application/grpc\n",
-        );
-    }
-    let Some(method) = Method::from_path(req.uri().path()) else {
-        let path: String = req.uri().path().chars().take(200).collect();
-        return Reply::Grpc(Err(Status::unimplemented(format!(
-            "unknown method {path}; this plugin serves v2.KeyManagementService (Status, Encrypt, Decrypt) and v1beta1.KeyManagementService (Version, Encrypt, Decrypt)"
-        ))));
-    };
-    let deadline = match req.headers().get("grpc-timeout") {
-        None => None,
-        Some(v) => match grpc::parse_timeout(v.as_bytes()) {
-            Some(d) => Some(d),
-            None => {
-                return Reply::Grpc(Err(Status::internal(
-                    "malformed grpc-timeout header (1-8 digits and a unit H, M, S, m, u or n)",
-                )))
-            }
-        },
+    let (method, deadline) = match route(&req) {
+        Ok(r) => r,
+        Err(reply) => {
+            // Read what the client still sends before answering, so the stream
+            // ends cleanly instead of with a reset some clients report as a
+            // framing error (curl: "Stream error in the HTTP/2 framing layer").
+            let _ = tokio::time::timeout(DRAIN_BODY, read_body(req.into_body())).await;
+            return reply;
+        }
     };
     let (api, op) = method.labels();
     let work = async {
@@ -272,6 +250,43 @@ async fn answer(req: Request<RecvStream>, plugin: &Plugin) -> Reply {
     })
     .await;
     Reply::Grpc(result)
+}
+
+/// Which method a request calls and its deadline, or the answer to a request the
+/// plugin does not serve.
+fn route(req: &Request<RecvStream>) -> Result<(Method, Option<Duration>), Reply> {
+    if req.method() != http::Method::POST {
+        return Err(Reply::Http(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "this is a gRPC server (KMS plugin): calls are POST requests\n",
+        ));
+    }
+    let grpc_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc"))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';');
+    if !grpc_type {
+        return Err(Reply::Http(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "this is a gRPC server (KMS plugin): content-type must be application/grpc\n",
+        ));
+    }
+    let Some(method) = Method::from_path(req.uri().path()) else {
+        let path: String = req.uri().path().chars().take(200).collect();
+        return Err(Reply::Grpc(Err(Status::unimplemented(format!(
+            "unknown method {path}; this plugin serves v2.KeyManagementService (Status, Encrypt, Decrypt) and v1beta1.KeyManagementService (Version, Encrypt, Decrypt)"
+        )))));
+    };
+    let deadline = match req.headers().get("grpc-timeout") {
+        None => None,
+        Some(v) => Some(grpc::parse_timeout(v.as_bytes()).ok_or_else(|| {
+            Reply::Grpc(Err(Status::internal(
+                "malformed grpc-timeout header (1-8 digits and a unit H, M, S, m, u or n)",
+            )))
+        })?),
+    };
+    Ok((method, deadline))
 }
 
 /// The whole request body, releasing HTTP/2 flow-control capacity as it arrives.
