@@ -193,14 +193,10 @@ async fn lean_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
         assert_eq!(trailers.get("grpc-status").unwrap(), "0", "{trailers:?}");
         ksec_kms::grpc::unary_message(&data).unwrap().to_vec()
     }
-    let framed = |m: &dyn Fn() -> Vec<u8>| bytes::Bytes::from(ksec_kms::grpc::frame(&m()));
-    let enc_body = framed(&|| {
-        EncryptRequest {
-            plaintext: vec![7u8; 32],
-            uid: "b".into(),
-        }
-        .encode_to_vec()
-    });
+    let enc_body = bytes::Bytes::from(ksec_kms::grpc::encode(&EncryptRequest {
+        plaintext: vec![7u8; 32],
+        uid: "b".into(),
+    }));
     let enc = EncryptResponse::decode(
         &unary(
             send.clone(),
@@ -210,15 +206,12 @@ async fn lean_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
         .await[..],
     )
     .unwrap();
-    let dec_body = framed(&|| {
-        DecryptRequest {
-            ciphertext: enc.ciphertext.clone(),
-            uid: "b".into(),
-            key_id: enc.key_id.clone(),
-            annotations: Default::default(),
-        }
-        .encode_to_vec()
-    });
+    let dec_body = bytes::Bytes::from(ksec_kms::grpc::encode(&DecryptRequest {
+        ciphertext: enc.ciphertext.clone(),
+        uid: "b".into(),
+        key_id: enc.key_id.clone(),
+        annotations: Default::default(),
+    }));
     for (i, callers) in [1usize, 16, 64, 128].into_iter().enumerate() {
         let (s, b) = (send.clone(), enc_body.clone());
         let e = measure(callers, totals[i], move || {

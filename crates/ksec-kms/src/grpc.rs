@@ -59,12 +59,24 @@ pub fn unary_message(body: &[u8]) -> Result<&[u8], Status> {
     }
 }
 
-/// Frames an encoded message for a response body.
+/// Frames an encoded message: the 5-byte prefix, then the bytes.
 pub fn frame(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(5 + msg.len());
+    prefixed(msg.len(), |out| out.extend_from_slice(msg))
+}
+
+/// Encodes a protobuf message straight into one framed buffer (no second copy).
+pub fn encode<M: prost::Message>(m: &M) -> Vec<u8> {
+    // Encoding into a Vec cannot run out of space.
+    prefixed(m.encoded_len(), |out| {
+        let _ = m.encode(out);
+    })
+}
+
+fn prefixed(len: usize, fill: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + len);
     out.push(0);
-    out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-    out.extend_from_slice(msg);
+    out.extend_from_slice(&(len as u32).to_be_bytes());
+    fill(&mut out);
     out
 }
 

@@ -6,7 +6,7 @@
 //! connection. With tonic's server (a task per call, then its routing, body and
 //! codec layers) the plugin spent more CPU per call than the client did and missed
 //! the 1 ms p99 at 64 callers; see `scripts/bench kms` and the crate docs.
-use crate::grpc;
+use crate::grpc::{self, encode};
 use crate::proto::{v1beta1, v2};
 use crate::Plugin;
 use bytes::Bytes;
@@ -324,17 +324,6 @@ fn malformed(what: &'static str) -> impl Fn(prost::DecodeError) -> Status {
     move |e| Status::invalid_argument(format!("malformed {what}: {e}"))
 }
 
-/// Encodes a response message with its 5-byte gRPC prefix, in one buffer.
-fn encode<M: Message>(m: &M) -> Vec<u8> {
-    let len = m.encoded_len();
-    let mut out = Vec::with_capacity(5 + len);
-    out.push(0);
-    out.extend_from_slice(&(len as u32).to_be_bytes());
-    // Encoding into a Vec cannot run out of space.
-    let _ = m.encode(&mut out);
-    out
-}
-
 async fn dispatch(plugin: &Plugin, method: Method, msg: &[u8]) -> Result<Vec<u8>, Status> {
     Ok(match method {
         Method::V2Status => {
@@ -447,5 +436,6 @@ mod tests {
         };
         let framed = encode(&m);
         assert_eq!(grpc::unary_message(&framed).unwrap(), m.encode_to_vec());
+        assert_eq!(framed, grpc::frame(&m.encode_to_vec()));
     }
 }
