@@ -4,8 +4,9 @@
 //! [`crate::grpc`]) instead of through a general gRPC framework: the plugin has six
 //! methods, all unary and tiny, and kube-apiserver sends them over one HTTP/2
 //! connection. With tonic's server (a task per call, then its routing, body and
-//! codec layers) the plugin spent more CPU per call than the client did and missed
-//! the 1 ms p99 at 64 callers; see `scripts/bench kms` and the crate docs.
+//! codec layers) the plugin spent as much CPU per call as its client and missed
+//! the 1 ms p99 at 64 callers; the A/B is in the crate README's Benchmark section
+//! (`scripts/bench kms`).
 use crate::grpc::{self, encode};
 use crate::proto::{v1beta1, v2};
 use crate::Plugin;
