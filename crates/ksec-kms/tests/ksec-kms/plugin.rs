@@ -98,6 +98,21 @@ impl Server {
             thread: Some(thread),
         }
     }
+
+    /// Starts the shutdown (GOAWAY, then the drain) without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+
+    /// Waits until the plugin has stopped; panics if serving failed.
+    pub fn join(mut self) {
+        self.begin_shutdown();
+        if let Some(t) = self.thread.take() {
+            t.join().expect("the plugin's serve() failed");
+        }
+    }
 }
 
 impl Drop for Server {

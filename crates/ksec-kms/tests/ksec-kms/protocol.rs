@@ -176,22 +176,7 @@ fn deadlines_are_kept_and_shutdown_lets_calls_in_flight_finish() {
         Duration::from_secs(10),
         Duration::from_secs(1),
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = {
-        let (socket, plugin) = (socket.clone(), plugin.clone());
-        std::thread::spawn(move || {
-            ksec_kms::runtime()
-                .unwrap()
-                .block_on(ksec_kms::serve(&socket, plugin, async {
-                    let _ = stopped.await;
-                }))
-        })
-    };
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(10), "never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut server = Server::start(socket.clone(), plugin.clone());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,7 +217,7 @@ fn deadlines_are_kept_and_shutdown_lets_calls_in_flight_finish() {
             .await
         });
         tokio::time::sleep(Duration::from_millis(150)).await;
-        stop.send(()).unwrap();
+        server.begin_shutdown();
         let answer = inflight
             .await
             .unwrap()
@@ -240,7 +225,7 @@ fn deadlines_are_kept_and_shutdown_lets_calls_in_flight_finish() {
         assert!(!answer.into_inner().ciphertext.is_empty());
     });
     let t = Instant::now();
-    server.join().unwrap().unwrap();
+    server.join();
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "shutdown took {:?}",
