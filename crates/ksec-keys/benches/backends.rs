@@ -11,9 +11,7 @@ use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
 use ksec_keys::{KeyBackend, SecretBytes, WrapContext};
 use ksec_testkit::bench::Stats;
 use std::future::Future;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -163,17 +161,8 @@ async fn aws() {
     let Some(bin) = ksec_testkit::which("moto_server") else {
         return println!("aws-kms: SKIPPED (no moto_server on PATH)");
     };
-    let port = ksec_testkit::free_port();
-    let _g = ksec_testkit::ChildGuard::spawn(
-        "moto",
-        Command::new(bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    ksec_testkit::wait_for_port(port, Duration::from_secs(60));
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let moto = ksec_testkit::moto::Moto::start_with(bin);
+    let endpoint = moto.endpoint.clone();
     let http = reqwest::Client::new();
     let (h0, e0) = (http.clone(), endpoint.clone());
     let call = move |target: &'static str, body: String| {
@@ -222,61 +211,21 @@ async fn aws() {
 async fn pkcs11() {
     use cryptoki::mechanism::{aead::GcmParams, Mechanism};
     use cryptoki::object::Attribute;
-    let module = "/usr/lib/softhsm/libsofthsm2.so";
+    use ksec_testkit::softhsm::{SoftHsm, MODULE as module};
     let (Some(util), Some(tool)) = (
         ksec_testkit::which("softhsm2-util"),
         ksec_testkit::which("pkcs11-tool"),
     ) else {
         return println!("pkcs11: SKIPPED (no softhsm2-util/pkcs11-tool)");
     };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("t")).unwrap();
-    let conf = dir.path().join("c.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\n",
-            dir.path().join("t").display()
-        ),
-    )
-    .unwrap();
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    Command::new(util)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "b",
-            "--pin",
-            "1234",
-            "--so-pin",
-            "1234",
-        ])
-        .output()
-        .unwrap();
-    Command::new(tool)
-        .args([
-            "--module",
-            module,
-            "--token-label",
-            "b",
-            "--login",
-            "--pin",
-            "1234",
-            "--keygen",
-            "--key-type",
-            "aes:32",
-            "--label",
-            "k",
-        ])
-        .output()
-        .unwrap();
-    std::fs::write(dir.path().join("pin"), "1234").unwrap();
+    let hsm = SoftHsm::with(util, tool, "b", "1234");
+    std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+    hsm.keygen("k");
     let cfg = ksec_keys::Pkcs11Config {
         module: module.into(),
         token_label: "b".into(),
         key_label: "k".into(),
-        pin_file: Some(dir.path().join("pin")),
+        pin_file: Some(hsm.pin_file()),
         pin_env: None,
         sessions: 4,
         retry: ksec_keys::RetryPolicy {

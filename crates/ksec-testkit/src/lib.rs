@@ -6,7 +6,9 @@
 //! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
 
 pub mod bench;
+pub mod moto;
 pub mod openbao;
+pub mod softhsm;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

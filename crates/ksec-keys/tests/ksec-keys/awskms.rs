@@ -2,9 +2,8 @@
 use super::common;
 use ksec_keys::awskms::{AwsKmsBackend, AwsKmsConfig};
 use ksec_keys::{KeyBackend, KeyError, WrapContext, WrappedKey};
-use ksec_testkit::ChildGuard;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,30 +31,21 @@ elif cmd == "encrypt":
     print(base64.b64encode(out["CiphertextBlob"]).decode())
 "#;
 
+/// moto (the shared fixture) with boto3 as the independent client.
 struct Moto {
     py: PathBuf,
+    server: ksec_testkit::moto::Moto,
     endpoint: String,
-    guard: ChildGuard,
 }
 
 impl Moto {
     fn start() -> Option<Self> {
-        let bin = ksec_testkit::peer("moto_server")?;
+        let server = ksec_testkit::moto::Moto::start()?;
         let py = ksec_testkit::python_with("KSEC_PYTHON", "boto3")?;
-        let port = ksec_testkit::free_port();
-        let guard = ChildGuard::spawn(
-            "moto_server",
-            Command::new(bin)
-                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
-        .expect("start moto_server");
-        ksec_testkit::wait_for_port(port, Duration::from_secs(60));
         Some(Self {
             py,
-            endpoint: format!("http://127.0.0.1:{port}"),
-            guard,
+            endpoint: server.endpoint.clone(),
+            server,
         })
     }
 
@@ -184,7 +174,7 @@ async fn kms_against_moto() {
     .await;
 
     // The peer stops mid-run: a fast transient error, no hang.
-    moto.guard.stop();
+    moto.server.guard.stop();
     let start = Instant::now();
     let e = b.unwrap(&w, &ctx).await.unwrap_err();
     assert!(matches!(e, KeyError::Unavailable { .. }), "{e}");

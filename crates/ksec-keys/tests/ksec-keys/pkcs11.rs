@@ -2,26 +2,9 @@
 use super::common;
 use ksec_keys::pkcs11::Pkcs11Backend;
 use ksec_keys::{KeyBackend, KeyError, Pkcs11Config, RetryPolicy, WrapContext};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use ksec_testkit::softhsm::{SoftHsm, MODULE};
+use std::path::PathBuf;
 use std::sync::Arc;
-
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-
-fn run(cmd: &Path, args: &[&str], conf: &Path) {
-    let out = Command::new(cmd)
-        .args(args)
-        .env("SOFTHSM2_CONF", conf)
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}{}",
-        cmd.display(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn config(label: &str, pin_file: PathBuf) -> Pkcs11Config {
     Pkcs11Config {
@@ -42,66 +25,15 @@ fn config(label: &str, pin_file: PathBuf) -> Pkcs11Config {
 // PKCS#11 login state is per process.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn softhsm_token() {
-    let Some(util) = ksec_testkit::peer("softhsm2-util") else {
+    let Some(hsm) = SoftHsm::new("ksec", "1234") else {
         return;
     };
-    let Some(tool) = ksec_testkit::peer("pkcs11-tool") else {
-        return;
-    };
-    if !Path::new(MODULE).exists() {
-        let _: Option<()> = ksec_testkit::missing("libsofthsm2.so", MODULE);
-        return;
-    }
-    let dir = ksec_testkit::tempdir();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    run(
-        &util,
-        &[
-            "--init-token",
-            "--free",
-            "--label",
-            "ksec",
-            "--pin",
-            "1234",
-            "--so-pin",
-            "5678",
-        ],
-        &conf,
-    );
-    for label in ["kek-1", "kek-2"] {
-        run(
-            &tool,
-            &[
-                "--module",
-                MODULE,
-                "--token-label",
-                "ksec",
-                "--login",
-                "--pin",
-                "1234",
-                "--keygen",
-                "--key-type",
-                "aes:32",
-                "--label",
-                label,
-            ],
-            &conf,
-        );
-    }
-    let pin = dir.path().join("pin");
-    std::fs::write(&pin, "1234\n").unwrap();
-    let bad_pin = dir.path().join("bad-pin");
+    std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+    hsm.keygen("kek-1");
+    hsm.keygen("kek-2");
+    let dir = hsm.dir();
+    let pin = hsm.pin_file();
+    let bad_pin = dir.join("bad-pin");
     std::fs::write(&bad_pin, "9999\n").unwrap();
 
     // A wrong PIN first (once logged in, the token no longer asks for one).

@@ -5,9 +5,11 @@ use base64::Engine;
 use ksec_keys::awskms::{AwsKmsBackend, AwsKmsConfig};
 use ksec_keys::KeyBackend;
 use ksec_kms::Plugin;
+use ksec_testkit::moto::Moto;
+#[cfg(feature = "pkcs11")]
+use ksec_testkit::softhsm::{SoftHsm, MODULE};
 use serde_json::json;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,64 +48,17 @@ fn round_trips(backend: Arc<dyn KeyBackend>, dir: &Path) {
 #[cfg(feature = "pkcs11")]
 #[test]
 fn plugin_on_softhsm() {
-    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-    let Some(util) = ksec_testkit::peer("softhsm2-util") else {
+    let Some(hsm) = SoftHsm::new("kms", "1234") else {
         return;
     };
-    let Some(tool) = ksec_testkit::peer("pkcs11-tool") else {
-        return;
-    };
-    let dir = ksec_testkit::tempdir();
-    std::fs::create_dir(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
     // This is the only test of this binary that loads SoftHSM.
-    std::env::set_var("SOFTHSM2_CONF", &conf);
-    let ok = |c: &mut Command| {
-        assert!(c
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .unwrap()
-            .status
-            .success())
-    };
-    ok(Command::new(util).args([
-        "--init-token",
-        "--free",
-        "--label",
-        "kms",
-        "--pin",
-        "1234",
-        "--so-pin",
-        "1234",
-    ]));
-    ok(Command::new(tool).args([
-        "--module",
-        MODULE,
-        "--token-label",
-        "kms",
-        "--login",
-        "--pin",
-        "1234",
-        "--keygen",
-        "--key-type",
-        "aes:32",
-        "--label",
-        "kek",
-    ]));
-    std::fs::write(dir.path().join("pin"), "1234\n").unwrap();
+    std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
+    hsm.keygen("kek");
     let cfg = ksec_keys::Pkcs11Config {
         module: MODULE.into(),
         token_label: "kms".into(),
         key_label: "kek".into(),
-        pin_file: Some(dir.path().join("pin")),
+        pin_file: Some(hsm.pin_file()),
         pin_env: None,
         sessions: 2,
         retry: ksec_keys::RetryPolicy {
@@ -118,25 +73,15 @@ fn plugin_on_softhsm() {
     let b = rt
         .block_on(ksec_keys::pkcs11::Pkcs11Backend::open(cfg))
         .unwrap();
-    round_trips(Arc::new(b), dir.path());
+    round_trips(Arc::new(b), hsm.dir());
 }
 
 #[test]
 fn plugin_on_moto() {
-    let Some(moto) = ksec_testkit::peer("moto_server") else {
+    let Some(moto) = Moto::start() else {
         return;
     };
-    let port = ksec_testkit::free_port();
-    let _g = ksec_testkit::ChildGuard::spawn(
-        "moto_server",
-        Command::new(moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
-    .unwrap();
-    ksec_testkit::wait_for_port(port, Duration::from_secs(60));
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = moto.endpoint.clone();
     // CreateKey through the plain JSON protocol (moto does not check signatures).
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -161,18 +106,22 @@ fn plugin_on_moto() {
 }
 
 async fn create_key(endpoint: &str) -> serde_json::Value {
-    // A raw HTTP/1.1 request: this crate's tests do not otherwise need an HTTP client.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let host = endpoint.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    let body = "{}";
-    let req = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: TrentService.CreateKey\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    let json = out.split_once("\r\n\r\n").unwrap().1;
-    serde_json::from_str(json).unwrap_or_else(|e| panic!("{out}: {e}"))
+    reqwest::Client::new()
+        .post(endpoint)
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header("X-Amz-Target", "TrentService.CreateKey")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=00",
+        )
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap()
 }

@@ -4,6 +4,7 @@
 use super::common;
 use base64::Engine;
 use ksec_keys::local::rotate_key_file;
+use ksec_testkit::softhsm::{SoftHsm, MODULE};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -326,57 +327,12 @@ fn round_trip(c: &mut Py) -> String {
 
 #[test]
 fn kms_serve_pkcs11_flags_with_the_pin_from_the_environment() {
-    const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-    let Some(util) = ksec_testkit::peer("softhsm2-util") else {
+    let Some(hsm) = SoftHsm::new("kms", "4321") else {
         return;
     };
-    let Some(tool) = ksec_testkit::peer("pkcs11-tool") else {
-        return;
-    };
-    let dir = ksec_testkit::tempdir();
-    std::fs::create_dir(dir.path().join("tokens")).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            dir.path().join("tokens").display()
-        ),
-    )
-    .unwrap();
-    let run = |c: &mut Command| {
-        assert!(c
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .unwrap()
-            .status
-            .success())
-    };
-    run(Command::new(&util).args([
-        "--init-token",
-        "--free",
-        "--label",
-        "kms",
-        "--pin",
-        "4321",
-        "--so-pin",
-        "4321",
-    ]));
-    run(Command::new(&tool).args([
-        "--module",
-        MODULE,
-        "--token-label",
-        "kms",
-        "--login",
-        "--pin",
-        "4321",
-        "--keygen",
-        "--key-type",
-        "aes:32",
-        "--label",
-        "kek",
-    ]));
-    let socket = dir.path().join("kms.sock");
+    hsm.keygen("kek");
+    let (dir, conf) = (hsm.dir(), &hsm.conf);
+    let socket = dir.join("kms.sock");
     let args: Vec<String> = [
         "--backend",
         "pkcs11",
@@ -396,7 +352,7 @@ fn kms_serve_pkcs11_flags_with_the_pin_from_the_environment() {
         ("KSEC_PKCS11_PIN", "4321".to_string()),
     ];
     let server = serve(&args, &envs, &socket);
-    let stubs = dir.path().join("stubs");
+    let stubs = dir.join("stubs");
     std::fs::create_dir(&stubs).unwrap();
     let Some(mut c) = Py::start(&socket, &stubs) else {
         return;
@@ -408,9 +364,9 @@ fn kms_serve_pkcs11_flags_with_the_pin_from_the_environment() {
     // Without a PIN the command explains where the PIN comes from.
     let out = common::ksec()
         .args(["kms", "serve", "--socket"])
-        .arg(dir.path().join("x.sock"))
+        .arg(dir.join("x.sock"))
         .args(&args)
-        .env("SOFTHSM2_CONF", &conf)
+        .env("SOFTHSM2_CONF", conf)
         .env_remove("KSEC_PKCS11_PIN")
         .output()
         .unwrap();
