@@ -421,6 +421,34 @@ impl AwsKmsBackend {
         all.extend(ctx.pairs().iter().map(|(k, v)| (k.clone(), v.clone())));
         all
     }
+
+    /// Calls `target` (Encrypt or Decrypt) with `body` plus the encryption context,
+    /// under the retry policy; the serialized body holds key material and is wiped.
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        target: &str,
+        mut body: serde_json::Map<String, serde_json::Value>,
+        ctx: &WrapContext,
+    ) -> Result<T> {
+        let context = self.context(ctx);
+        if !context.is_empty() {
+            body.insert(
+                "EncryptionContext".into(),
+                serde_json::to_value(&context).unwrap_or_default(),
+            );
+        }
+        let body = SecretBytes::new(serde_json::to_vec(&body).unwrap_or_default());
+        self.retry
+            .run(KIND, op, || async {
+                let r = self.call(target, &body).await;
+                if let Err(e) = &r {
+                    self.on_error(e).await;
+                }
+                r
+            })
+            .await
+    }
 }
 
 #[async_trait::async_trait]
@@ -442,24 +470,7 @@ impl KeyBackend for AwsKmsBackend {
         let mut body = serde_json::Map::new();
         body.insert("KeyId".into(), self.key.clone().into());
         body.insert("Plaintext".into(), B64.encode(dek.expose()).into());
-        let context = self.context(ctx);
-        if !context.is_empty() {
-            body.insert(
-                "EncryptionContext".into(),
-                serde_json::to_value(&context).unwrap_or_default(),
-            );
-        }
-        let body = SecretBytes::new(serde_json::to_vec(&body).unwrap_or_default());
-        let out: EncryptOut = self
-            .retry
-            .run(KIND, "wrap", || async {
-                let r = self.call("Encrypt", &body).await;
-                if let Err(e) = &r {
-                    self.on_error(e).await;
-                }
-                r
-            })
-            .await?;
+        let out: EncryptOut = self.send("wrap", "Encrypt", body, ctx).await?;
         self.set_arn(&out.key_id);
         let ciphertext = B64
             .decode(out.ciphertext_blob)
@@ -493,24 +504,7 @@ impl KeyBackend for AwsKmsBackend {
         if !self.is_alias {
             body.insert("KeyId".into(), self.key.clone().into());
         }
-        let context = self.context(ctx);
-        if !context.is_empty() {
-            body.insert(
-                "EncryptionContext".into(),
-                serde_json::to_value(&context).unwrap_or_default(),
-            );
-        }
-        let body = SecretBytes::new(serde_json::to_vec(&body).unwrap_or_default());
-        let out: DecryptOut = self
-            .retry
-            .run(KIND, "unwrap", || async {
-                let r = self.call("Decrypt", &body).await;
-                if let Err(e) = &r {
-                    self.on_error(e).await;
-                }
-                r
-            })
-            .await?;
+        let out: DecryptOut = self.send("unwrap", "Decrypt", body, ctx).await?;
         let plain = SecretBytes::new(out.plaintext.into_bytes());
         B64.decode(plain.expose())
             .map(SecretBytes::new)
