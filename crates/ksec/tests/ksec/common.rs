@@ -11,6 +11,18 @@ pub fn ksec() -> Command {
     c
 }
 
+/// `ksec seal --cert CERT -f INPUT -w OUT`, ready for more arguments.
+pub fn seal_cmd(cert: &Path, input: &Path, out: &Path) -> Command {
+    let mut c = ksec();
+    c.args(["seal", "--cert"])
+        .arg(cert)
+        .arg("-f")
+        .arg(input)
+        .arg("-w")
+        .arg(out);
+    c
+}
+
 /// The binary's path (for symlinks).
 pub fn ksec_path() -> PathBuf {
     assert_cmd::cargo::cargo_bin("ksec")

@@ -6,13 +6,7 @@ use predicates::str::contains;
 fn seal_fails(dir: &std::path::Path, secret: &str, cert: &std::path::Path, want: &str) {
     let input = write(dir, "in.yaml", secret);
     let out = dir.join("out.yaml");
-    ksec()
-        .args(["seal", "--cert"])
-        .arg(cert)
-        .arg("-f")
-        .arg(&input)
-        .arg("-w")
-        .arg(&out)
+    seal_cmd(cert, &input, &out)
         .assert()
         .failure()
         .stderr(contains(want));
@@ -109,13 +103,7 @@ fn corrupted_truncated_and_foreign_values_name_their_key() {
     let dir = ksec_testkit::tempdir();
     let input = write(dir.path(), "in.yaml", SECRET_YAML);
     let sealed = dir.path().join("sealed.json");
-    ksec()
-        .args(["seal", "--cert"])
-        .arg(testdata("test-cert-a.pem"))
-        .arg("-f")
-        .arg(&input)
-        .arg("-w")
-        .arg(&sealed)
+    seal_cmd(&testdata("test-cert-a.pem"), &input, &sealed)
         .assert()
         .success();
     let mut v: serde_json::Value =

@@ -49,15 +49,7 @@ fn new_key_secret_is_shaped_like_the_controllers_and_works() {
     assert_eq!(parsed.not_after - parsed.not_before, 87_600 * 3600);
     let secret = write(dir.path(), "s.yaml", SECRET_YAML);
     let sealed = dir.path().join("sealed.yaml");
-    ksec()
-        .args(["seal", "--cert"])
-        .arg(&cert_file)
-        .arg("-f")
-        .arg(&secret)
-        .arg("-w")
-        .arg(&sealed)
-        .assert()
-        .success();
+    seal_cmd(&cert_file, &secret, &sealed).assert().success();
     unseal(&key_file, &sealed).success();
     ksec()
         .args(["keys", "list"])

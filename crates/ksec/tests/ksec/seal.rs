@@ -5,14 +5,10 @@ use predicates::str::contains;
 fn seal_to(dir: &std::path::Path, extra: &[&str]) -> std::path::PathBuf {
     let input = write(dir, "secret.yaml", SECRET_YAML);
     let out = dir.join("sealed.yaml");
-    let mut cmd = ksec();
-    cmd.args(["seal", "--cert"])
-        .arg(testdata("test-cert-a.pem"))
-        .arg("-f")
-        .arg(&input)
-        .arg("-w")
-        .arg(&out);
-    cmd.args(extra).assert().success();
+    seal_cmd(&testdata("test-cert-a.pem"), &input, &out)
+        .args(extra)
+        .assert()
+        .success();
     out
 }
 
@@ -217,13 +213,7 @@ fn multi_document_input_seals_every_secret() {
     );
     let input = write(dir.path(), "two.yaml", &two);
     let out = dir.path().join("sealed.yaml");
-    ksec()
-        .args(["seal", "--cert"])
-        .arg(testdata("test-cert-a.pem"))
-        .arg("-f")
-        .arg(&input)
-        .arg("-w")
-        .arg(&out)
+    seal_cmd(&testdata("test-cert-a.pem"), &input, &out)
         .assert()
         .success();
     let docs = ksec_seal::docs::parse_documents(&std::fs::read(&out).unwrap()).unwrap();
