@@ -51,6 +51,16 @@ impl Peers {
             .output()
             .unwrap()
     }
+    /// Runs sops in the temp dir, asserts it succeeded, returns its standard output.
+    fn sops_ok(&self, args: &[&str], what: &str) -> Vec<u8> {
+        let out = self.sops(args, self.dir.path());
+        assert!(
+            out.status.success(),
+            "{what}: sops {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
     fn write(&self, name: &str, data: &[u8]) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, data).unwrap();
@@ -116,16 +126,11 @@ fn ksec_encrypts_sops_decrypts() {
         );
         // sops's own rendering of the plaintext is the reference.
         let src = p.write(&format!("plain.{name}"), plain.as_bytes());
-        let renc = p.sops(
+        let renc = p.sops_ok(
             &["encrypt", "--age", &p.recipient, src.to_str().unwrap()],
-            p.dir.path(),
+            name,
         );
-        assert!(
-            renc.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&renc.stderr)
-        );
-        let rf = p.write(&format!("sops.{name}"), &renc.stdout);
+        let rf = p.write(&format!("sops.{name}"), &renc);
         let reference = p.sops(&["decrypt", rf.to_str().unwrap()], p.dir.path());
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
@@ -142,18 +147,13 @@ fn sops_encrypts_ksec_decrypts() {
     let kr = age_keyring(&[&p.key]);
     for (name, fmt, plain) in SAMPLES {
         let src = p.write(&format!("plain2.{name}"), plain.as_bytes());
-        let enc = p.sops(
+        let enc = p.sops_ok(
             &["encrypt", "--age", &p.recipient, src.to_str().unwrap()],
-            p.dir.path(),
+            name,
         );
-        assert!(
-            enc.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&enc.stderr)
-        );
-        let ef = p.write(&format!("enc2.{name}"), &enc.stdout);
+        let ef = p.write(&format!("enc2.{name}"), &enc);
         let theirs = p.sops(&["decrypt", ef.to_str().unwrap()], p.dir.path());
-        let ours = decrypt_to(*fmt, *fmt, &enc.stdout, &kr, false, EmitOptions::default()).unwrap();
+        let ours = decrypt_to(*fmt, *fmt, &enc, &kr, false, EmitOptions::default()).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&theirs.stdout),
@@ -354,12 +354,11 @@ fn shamir_key_groups_both_ways() {
     );
     p.write(".sops.yaml", cfg.as_bytes());
     let src = p.write("shamir-plain.yaml", plain.as_bytes());
-    let s = p.sops(&["encrypt", src.to_str().unwrap()], p.dir.path());
-    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let s = p.sops_ok(&["encrypt", src.to_str().unwrap()], "shamir");
     let got = decrypt_to(
         Format::Yaml,
         Format::Yaml,
-        &s.stdout,
+        &s,
         &kr,
         false,
         EmitOptions::default(),
@@ -410,19 +409,11 @@ fn ssh_recipients_both_ways() {
             String::from_utf8_lossy(&out.stderr)
         );
         let src = p.write(&format!("ssh-plain-{kind}.yaml"), plain.as_bytes());
-        let s = p.sops(
-            &["encrypt", "--age", public, src.to_str().unwrap()],
-            p.dir.path(),
-        );
-        assert!(
-            s.status.success(),
-            "{kind}: {}",
-            String::from_utf8_lossy(&s.stderr)
-        );
+        let s = p.sops_ok(&["encrypt", "--age", public, src.to_str().unwrap()], kind);
         let got = decrypt_to(
             Format::Yaml,
             Format::Yaml,
-            &s.stdout,
+            &s,
             &kr,
             false,
             EmitOptions::default(),
