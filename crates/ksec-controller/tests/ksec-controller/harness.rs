@@ -68,6 +68,16 @@ pub fn key_secret(name: &str, key: &RsaPrivateKey, cert_pem: &[u8]) -> Value {
     })
 }
 
+/// A fake cluster holding one sealing key Secret (key A, as the controller makes them).
+pub fn cluster_with_key_a() -> crate::fake_api::FakeApi {
+    let fake = crate::fake_api::FakeApi::new();
+    fake.insert(
+        SECRETS,
+        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
+    );
+    fake
+}
+
 /// A Secret document to seal.
 pub fn plain_secret(ns: &str, name: &str, data: &[(&str, &str)], extra: Value) -> Secret {
     let mut v = json!({"apiVersion": "v1", "kind": "Secret",

@@ -225,11 +225,7 @@ async fn verify_and_rotate_are_rate_limited_per_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_serves_on_real_sockets() {
-    let fake = crate::fake_api::FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
-    );
+    let fake = cluster_with_key_a();
     let port = ksec_testkit::free_port();
     let mport = ksec_testkit::free_port();
     let cfg = ksec_controller::Config {

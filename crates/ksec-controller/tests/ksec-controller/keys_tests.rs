@@ -262,11 +262,7 @@ async fn broken_key_secret_is_skipped_and_reported_and_compromised_keys_ignored(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_added_while_running_opens_what_failed_before() {
-    let fake = FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
-    );
+    let fake = cluster_with_key_a();
     fake.insert(
         SS,
         sealed(

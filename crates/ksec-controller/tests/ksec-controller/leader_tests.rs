@@ -5,16 +5,11 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_api::FakeApi;
 use crate::harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_never_both_lead_and_the_second_takes_over() {
-    let fake = FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
-    );
+    let fake = cluster_with_key_a();
     fake.insert(
         SS,
         sealed(
@@ -92,11 +87,7 @@ async fn two_replicas_never_both_lead_and_the_second_takes_over() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_leader_is_replaced_after_the_lease_expires() {
-    let fake = FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
-    );
+    let fake = cluster_with_key_a();
     // A Lease held by a replica that no longer renews it.
     fake.insert(
         "coordination.k8s.io/leases",
@@ -117,11 +108,7 @@ async fn a_crashed_leader_is_replaced_after_the_lease_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_that_cannot_renew_stops_writing() {
-    let fake = FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
-    );
+    let fake = cluster_with_key_a();
     let r = start(&fake, test_config("replica-1"));
     wait_for("leading", T, || r.handles.leading.load(Ordering::SeqCst)).await;
     fake.fail(|_, p| p.contains("/leases/").then_some(500));

@@ -5,17 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_api::FakeApi;
 use crate::harness::*;
-
-fn cluster_with_key_a() -> FakeApi {
-    let fake = FakeApi::new();
-    fake.insert(
-        SECRETS,
-        key_secret("sealed-secrets-keyaaaaa", key_a(), &cert_a_pem()),
-    );
-    fake
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unseals_into_an_owned_secret_with_status_event_and_metrics_then_stays_quiet() {
