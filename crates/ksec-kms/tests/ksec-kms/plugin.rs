@@ -3,68 +3,13 @@ use base64::Engine;
 use ksec_keys::local::{rotate_key_file, LocalBackend};
 use ksec_keys::KeyBackend;
 use ksec_kms::Plugin;
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The Python grpcio client (tests/kms_client.py) over generated stubs.
-pub struct PyClient {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl PyClient {
-    pub fn start(socket: &Path, stubs: &Path) -> Option<Self> {
-        let py = ksec_testkit::python_with("KSEC_PYTHON", "grpc_tools")?;
-        let proto = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto");
-        let out = Command::new(&py)
-            .args(["-m", "grpc_tools.protoc"])
-            .arg(format!("-I{}", proto.display()))
-            .arg(format!("--python_out={}", stubs.display()))
-            .arg(format!("--grpc_python_out={}", stubs.display()))
-            .args(["v2/api.proto", "v1beta1/api.proto"])
-            .output()
-            .expect("run grpc_tools.protoc");
-        assert!(
-            out.status.success(),
-            "protoc: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut child = Command::new(&py)
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kms_client.py"))
-            .arg(stubs)
-            .arg(socket)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start python client");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Some(Self {
-            child,
-            stdin,
-            stdout,
-        })
-    }
-
-    pub fn call(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("client said {line:?}: {e}"))
-    }
-}
-
-impl Drop for PyClient {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// The Python grpcio client over generated stubs (shared with the CLI tests).
+pub use ksec_testkit::kms_client::PyKmsClient as PyClient;
 
 /// Runs the plugin in a thread on the runtime `ksec kms serve` uses; stops it on drop.
 pub struct Server {

@@ -4,67 +4,13 @@
 use super::common;
 use base64::Engine;
 use ksec_keys::local::rotate_key_file;
+use ksec_testkit::kms_client::PyKmsClient as Py;
 use ksec_testkit::softhsm::{SoftHsm, MODULE};
-use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use serde_json::json;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Py {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Py {
-    fn start(socket: &Path, stubs: &Path) -> Option<Self> {
-        let py = ksec_testkit::python_with("KSEC_PYTHON", "grpc_tools")?;
-        let kms = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksec-kms");
-        let out = Command::new(&py)
-            .args(["-m", "grpc_tools.protoc"])
-            .arg(format!("-I{}", kms.join("proto").display()))
-            .arg(format!("--python_out={}", stubs.display()))
-            .arg(format!("--grpc_python_out={}", stubs.display()))
-            .args(["v2/api.proto", "v1beta1/api.proto"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let mut child = Command::new(&py)
-            .arg(kms.join("tests/kms_client.py"))
-            .arg(stubs)
-            .arg(socket)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Some(Self {
-            child,
-            stdin,
-            stdout,
-        })
-    }
-
-    fn call(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"))
-    }
-}
-
-impl Drop for Py {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn http_get(port: u16, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
