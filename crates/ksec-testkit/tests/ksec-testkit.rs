@@ -4,3 +4,7 @@
 
 #[path = "ksec-testkit/fake_api_tests.rs"]
 mod fake_api_tests;
+#[path = "ksec-testkit/https_tests.rs"]
+mod https_tests;
+#[path = "ksec-testkit/kubectl_tests.rs"]
+mod kubectl_tests;

@@ -11,24 +11,70 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::Frame;
-use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, StreamBody};
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full, Limited, StreamBody};
 use serde_json::{json, Value};
 
 use super::selector::{parse_query, selects};
-use super::store::{Event, FakeApi};
+use super::store::{Event, FakeApi, PatchKind};
 use super::target::Target;
+use super::{protobuf, proxy, resources, table};
+
+/// The largest request body the fake reads (kube-apiserver's limit is 3 MiB).
+const MAX_BODY: usize = 3 << 20;
+
+/// The patch format of a `Content-Type`, or the API server's 415 for the others.
+fn patch_kind(content_type: &str, resource: &str) -> Result<PatchKind, (u16, String)> {
+    let builtin = resources::by_key(resource).is_some_and(|r| r.group != "bitnami.com");
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/merge-patch+json" => Ok(PatchKind::Merge),
+        "application/json-patch+json" => Ok(PatchKind::Json),
+        "application/strategic-merge-patch+json" if builtin => Ok(PatchKind::Strategic),
+        other => Err((
+            415,
+            format!(
+                "the fake API applies merge patches (application/merge-patch+json), JSON patches and, for built-in kinds, strategic merge patches; not {other}"
+            ),
+        )),
+    }
+}
+
+/// The object a POST or PUT carries, as JSON or as Kubernetes protobuf.
+fn object(headers: &http::HeaderMap, body: &[u8]) -> Result<Value, (u16, String)> {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with(protobuf::CONTENT_TYPE) {
+        return protobuf::to_json(body);
+    }
+    serde_json::from_slice(body).map_err(|e| (400, format!("body is not JSON: {e}")))
+}
+
+/// The API server's message for a missing object: `secrets "name" not found`.
+pub(super) fn not_found(resource: &str, name: &str) -> String {
+    let plural = resource.rsplit('/').next().unwrap_or(resource);
+    format!("{plural} \"{name}\" not found")
+}
 
 impl FakeApi {
-    async fn handle(&self, req: Request<kube::client::Body>) -> Response<RespBody> {
+    /// Answers one request as kube-apiserver would (after authentication, which is the
+    /// HTTPS server's job).
+    pub(super) async fn handle<B>(&self, req: Request<B>) -> Response<RespBody>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_string();
         let query = parse_query(parts.uri.query().unwrap_or(""));
         let method = parts.method.clone();
-        let meta_only = parts
+        let accept = parts
             .headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.contains("as=PartialObjectMetadata"));
+            .unwrap_or("");
+        let meta_only = accept.contains("as=PartialObjectMetadata");
+        let as_table = accept.contains("as=Table");
         let fault = {
             let st = self.lock();
             st.faults.iter().find_map(|f| f(&method, &path))
@@ -36,12 +82,36 @@ impl FakeApi {
         if let Some(code) = fault {
             return status_response(code, &format!("injected fault on {method} {path}"));
         }
+        if method == Method::GET {
+            if let Some(doc) = resources::document(&path) {
+                return json_response(200, &doc);
+            }
+        }
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return status_response(413, &format!("the request body could not be read: {e}"))
+            }
+        };
+        if let Some(target) = proxy::ProxyTarget::parse(&path) {
+            return self.proxy(target, &parts, body).await;
+        }
+        if method == Method::POST
+            && path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        {
+            // `kubectl auth can-i`: there is no authorization, so the answer is yes.
+            return json_response(
+                201,
+                &json!({
+                    "apiVersion": "authorization.k8s.io/v1",
+                    "kind": "SelfSubjectAccessReview",
+                    "spec": {},
+                    "status": {"allowed": true, "reason": "the fake API lets every authenticated user do everything"},
+                }),
+            );
+        }
         let Some(target) = Target::parse(&path) else {
             return status_response(404, &format!("the server could not find {path}"));
-        };
-        let body = match body.collect_bytes().await {
-            Ok(b) => b,
-            Err(e) => return status_response(400, &format!("body: {e}")),
         };
         if method != Method::GET {
             self.lock().writes.push(format!("{method} {path}"));
@@ -52,6 +122,9 @@ impl FakeApi {
             }
             (Method::GET, None) => {
                 let mut l = self.list_json(&target, &query);
+                if as_table {
+                    return json_response(200, &table::of_list(&l, &query));
+                }
                 if meta_only {
                     if let Some(items) = l["items"].as_array_mut() {
                         items.iter_mut().for_each(|i| *i = partial(i));
@@ -62,12 +135,32 @@ impl FakeApi {
             (Method::GET, Some(name)) => self
                 .get(&target.resource, &target.namespace, name)
                 .map(|v| if meta_only { partial(&v) } else { v })
-                .ok_or((404, format!("{} \"{name}\" not found", target.resource))),
-            (Method::POST, None) => match serde_json::from_slice::<Value>(&body) {
+                .map(|v| {
+                    if as_table {
+                        table::of_object(&v, &query)
+                    } else {
+                        v
+                    }
+                })
+                .ok_or((404, not_found(&target.resource, name))),
+            (Method::POST, None)
+                if target.all_namespaces
+                    && !resources::is_cluster_scoped(&target.resource)
+                    && resources::by_key(&target.resource).is_some() =>
+            {
+                Err((
+                    405,
+                    format!(
+                        "{} are created in a namespace: POST to /…/namespaces/NAMESPACE/…",
+                        target.resource
+                    ),
+                ))
+            }
+            (Method::POST, None) => match object(&parts.headers, &body) {
                 Ok(obj) => self.create(&target.resource, &target.namespace, obj, true),
-                Err(e) => Err((400, format!("body is not JSON: {e}"))),
+                Err(e) => Err(e),
             },
-            (Method::PUT, Some(name)) => match serde_json::from_slice::<Value>(&body) {
+            (Method::PUT, Some(name)) => match object(&parts.headers, &body) {
                 Ok(obj) => self.replace(
                     &target.resource,
                     &target.namespace,
@@ -75,7 +168,7 @@ impl FakeApi {
                     obj,
                     target.status,
                 ),
-                Err(e) => Err((400, format!("body is not JSON: {e}"))),
+                Err(e) => Err(e),
             },
             (Method::PATCH, Some(name)) => {
                 let ct = parts
@@ -83,16 +176,12 @@ impl FakeApi {
                     .get(http::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                if ct != "application/merge-patch+json" {
-                    Err((
-                        415,
-                        format!("the fake API only supports merge patches, not {ct}"),
-                    ))
-                } else {
-                    match serde_json::from_slice::<Value>(&body) {
-                        Ok(patch) => self.patch(&target, name, &patch),
+                match patch_kind(ct, &target.resource) {
+                    Err(e) => Err(e),
+                    Ok(kind) => match serde_json::from_slice::<Value>(&body) {
+                        Ok(patch) => self.patch(&target, name, kind, &patch),
                         Err(e) => Err((400, format!("body is not JSON: {e}"))),
-                    }
+                    },
                 }
             }
             (Method::DELETE, Some(name)) => self.remove(&target.resource, &target.namespace, name),
@@ -198,7 +287,7 @@ impl FakeApi {
     }
 }
 
-type RespBody = UnsyncBoxBody<Bytes, Infallible>;
+pub(super) type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 
 type ToFrame = fn(Bytes) -> Result<Frame<Bytes>, Infallible>;
 
@@ -226,11 +315,11 @@ impl tower::Service<Request<kube::client::Body>> for FakeApi {
 }
 
 /// The object as `PartialObjectMetadata` (what the API server sends for metadata-only requests).
-fn partial(v: &Value) -> Value {
+pub(super) fn partial(v: &Value) -> Value {
     json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": v["metadata"]})
 }
 
-fn json_response(code: u16, v: &Value) -> Response<RespBody> {
+pub(super) fn json_response(code: u16, v: &Value) -> Response<RespBody> {
     Response::builder()
         .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         .header("content-type", "application/json")
@@ -242,7 +331,7 @@ fn json_response(code: u16, v: &Value) -> Response<RespBody> {
         .expect("response")
 }
 
-fn status_response(code: u16, message: &str) -> Response<RespBody> {
+pub(super) fn status_response(code: u16, message: &str) -> Response<RespBody> {
     let reason = match code {
         404 => "NotFound",
         409 if message.contains("already exists") => "AlreadyExists",
@@ -250,6 +339,11 @@ fn status_response(code: u16, message: &str) -> Response<RespBody> {
         422 => "Invalid",
         403 => "Forbidden",
         415 => "UnsupportedMediaType",
+        400 => "BadRequest",
+        401 => "Unauthorized",
+        405 => "MethodNotAllowed",
+        413 => "RequestEntityTooLarge",
+        503 => "ServiceUnavailable",
         _ => "InternalError",
     };
     json_response(

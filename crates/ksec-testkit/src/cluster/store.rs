@@ -4,14 +4,64 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use http::Method;
 use serde_json::{json, Value};
 
-use super::patch::merge_patch;
+use super::http::not_found;
+use super::patch::{json_patch, merge_patch, strategic_merge};
+use super::resources;
 use super::selector::selects;
 use super::target::Target;
 
-const WITH_STATUS: &[&str] = &["bitnami.com/sealedsecrets"];
+/// `secrets` of `core/secrets`: how the API server names a resource in messages.
+fn plural(resource: &str) -> &str {
+    resource.rsplit('/').next().unwrap_or(resource)
+}
+
+/// What the API server fills in on every write: a Secret's `stringData` merged into
+/// `data` (base64) and dropped, and its `type` defaulted to `Opaque`.
+fn defaults(resource: &str, obj: &mut Value) {
+    if resource != "core/secrets" {
+        return;
+    }
+    let Some(o) = obj.as_object_mut() else {
+        return;
+    };
+    if let Some(Value::Object(plain)) = o.remove("stringData") {
+        let data = o.entry("data").or_insert_with(|| json!({}));
+        if let Some(data) = data.as_object_mut() {
+            for (k, v) in plain {
+                let text = v.as_str().unwrap_or_default().to_string();
+                data.insert(k, json!(STANDARD.encode(text)));
+            }
+        }
+    }
+    if o.get("type")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        o.insert("type".into(), json!("Opaque"));
+    }
+}
+
+/// True for a resource with a status subresource: its status is written only through
+/// `/status` (and dropped on create), as for a CRD with `subresources: {status: {}}`.
+fn has_status(resource: &str) -> bool {
+    resources::by_key(resource).is_some_and(|r| r.subresources.contains(&"status"))
+}
+
+/// The patch formats the fake applies (server-side apply is not one of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PatchKind {
+    /// `application/merge-patch+json` (RFC 7386).
+    Merge,
+    /// `application/strategic-merge-patch+json` (built-in kinds only, as the API server).
+    Strategic,
+    /// `application/json-patch+json` (RFC 6902).
+    Json,
+}
 
 pub(super) type Key = (String, String, String); // (group/resource, namespace, name)
 
@@ -34,6 +84,8 @@ pub(super) struct State {
     pub(super) history: Vec<Event>,
     pub(super) faults: Vec<Fault>,
     pub(super) writes: Vec<String>,
+    /// Services whose proxy subresource is forwarded: (namespace, name) -> address.
+    pub(super) forwards: HashMap<(String, String), std::net::SocketAddr>,
     next_uid: u64,
 }
 
@@ -67,11 +119,16 @@ impl FakeApi {
 
     /// Stores an object directly (as `kubectl create` would), filling in server fields.
     /// `resource` is `"core/secrets"`, `"bitnami.com/sealedsecrets"`, ….
+    /// A namespaced object without a namespace goes to `default`.
     pub fn insert(&self, resource: &str, obj: Value) -> Value {
-        let ns = obj["metadata"]["namespace"]
-            .as_str()
-            .unwrap_or("default")
-            .to_string();
+        let ns = if resources::is_cluster_scoped(resource) {
+            String::new()
+        } else {
+            obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string()
+        };
         self.create(resource, &ns, obj, false)
             .unwrap_or_else(|(code, msg)| panic!("insert {resource}: {code} {msg}"))
     }
@@ -82,6 +139,16 @@ impl FakeApi {
         st.objects
             .get(&(resource.into(), ns.into(), name.into()))
             .cloned()
+    }
+
+    /// Every stored object of a resource in namespace `ns`.
+    pub fn list_in(&self, resource: &str, ns: &str) -> Vec<Value> {
+        let st = self.lock();
+        st.objects
+            .iter()
+            .filter(|(k, _)| k.0 == resource && k.1 == ns)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 
     /// Every stored object of a resource (all namespaces).
@@ -169,6 +236,7 @@ impl FakeApi {
         mut obj: Value,
         from_api: bool,
     ) -> ApiResult {
+        defaults(resource, &mut obj);
         let rv = {
             let mut st = self.lock();
             let meta = obj
@@ -186,22 +254,40 @@ impl FakeApi {
                 };
                 name = format!("{prefix}{:05x}", st.next_uid + 1);
             }
+            if let Some(own) = meta.get("namespace").and_then(Value::as_str) {
+                if from_api && !ns.is_empty() && !own.is_empty() && own != ns {
+                    return Err((
+                        400,
+                        "the namespace of the provided object does not match the namespace sent on the request".into(),
+                    ));
+                }
+            }
             let key: Key = (resource.into(), ns.into(), name.clone());
             if st.objects.contains_key(&key) {
-                return Err((409, format!("{resource} \"{name}\" already exists")));
+                return Err((
+                    409,
+                    format!("{} \"{name}\" already exists", plural(resource)),
+                ));
             }
             st.rv += 1;
             st.next_uid += 1;
             meta.insert("name".into(), json!(name));
-            meta.insert("namespace".into(), json!(ns));
+            if ns.is_empty() && resources::is_cluster_scoped(resource) {
+                meta.remove("namespace");
+            } else {
+                meta.insert("namespace".into(), json!(ns));
+            }
             meta.insert("resourceVersion".into(), json!(st.rv.to_string()));
             meta.insert("uid".into(), json!(format!("uid-{:08}", st.next_uid)));
             meta.insert("generation".into(), json!(1));
             meta.insert("creationTimestamp".into(), json!(now()));
-            if from_api && WITH_STATUS.contains(&resource) {
+            if from_api && has_status(resource) {
                 if let Some(o) = obj.as_object_mut() {
                     o.remove("status");
                 }
+            }
+            if resource == "core/namespaces" {
+                obj["status"] = json!({"phase": "Active"});
             }
             st.objects.insert(key, obj.clone());
             Self::record(&mut st, resource, ns, "ADDED", &obj);
@@ -219,18 +305,20 @@ impl FakeApi {
         mut obj: Value,
         status_only: bool,
     ) -> ApiResult {
+        defaults(resource, &mut obj);
         let rv = {
             let mut st = self.lock();
             let key: Key = (resource.into(), ns.into(), name.into());
             let Some(old) = st.objects.get(&key).cloned() else {
-                return Err((404, format!("{resource} \"{name}\" not found")));
+                return Err((404, not_found(resource, name)));
             };
             if let Some(want) = obj["metadata"]["resourceVersion"].as_str() {
                 if want != old["metadata"]["resourceVersion"] {
                     return Err((
                         409,
                         format!(
-                            "Operation cannot be fulfilled on {resource} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+                            "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                            plural(resource)
                         ),
                     ));
                 }
@@ -238,7 +326,7 @@ impl FakeApi {
             if obj["metadata"]["name"].as_str().is_some_and(|n| n != name) {
                 return Err((400, "the name of the object does not match the URL".into()));
             }
-            let has_status = WITH_STATUS.contains(&resource);
+            let has_status = has_status(resource);
             if status_only {
                 let status = obj.get("status").cloned();
                 obj = old.clone();
@@ -267,7 +355,7 @@ impl FakeApi {
             {
                 return Err((
                     422,
-                    format!("{resource} \"{name}\" is invalid: data: Forbidden: field is immutable when `immutable` is set"),
+                    format!("{} \"{name}\" is invalid: data: Forbidden: field is immutable when `immutable` is set", plural(resource)),
                 ));
             }
             // Server-owned metadata always comes from the stored object.
@@ -275,7 +363,9 @@ impl FakeApi {
                 obj["metadata"][f] = old["metadata"][f].clone();
             }
             obj["metadata"]["name"] = json!(name);
-            obj["metadata"]["namespace"] = json!(ns);
+            if !ns.is_empty() {
+                obj["metadata"]["namespace"] = json!(ns);
+            }
             obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
             if without_server_fields(&obj) == without_server_fields(&old) {
                 return Ok(old); // a no-op write does not bump the resourceVersion
@@ -299,7 +389,7 @@ impl FakeApi {
             let mut st = self.lock();
             let key: Key = (resource.into(), ns.into(), name.into());
             let Some(mut obj) = st.objects.remove(&key) else {
-                return Err((404, format!("{resource} \"{name}\" not found")));
+                return Err((404, not_found(resource, name)));
             };
             st.rv += 1;
             obj["metadata"]["resourceVersion"] = json!(st.rv.to_string());
@@ -307,16 +397,18 @@ impl FakeApi {
             (st.rv, obj)
         };
         self.notify(rv);
-        // Background garbage collection of dependents.
+        // Background garbage collection of dependents, and of a namespace's contents.
         let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
+        let namespace_gone = resource == "core/namespaces";
         let dependents: Vec<Key> = {
             let st = self.lock();
             st.objects
                 .iter()
-                .filter(|(_, v)| {
-                    v["metadata"]["ownerReferences"]
-                        .as_array()
-                        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str()))
+                .filter(|(k, v)| {
+                    (namespace_gone && k.1 == name)
+                        || v["metadata"]["ownerReferences"]
+                            .as_array()
+                            .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid.as_str()))
                 })
                 .map(|(k, _)| k.clone())
                 .collect()
@@ -327,13 +419,23 @@ impl FakeApi {
         Ok(obj)
     }
 
-    pub(super) fn patch(&self, target: &Target, name: &str, patch: &Value) -> ApiResult {
+    pub(super) fn patch(
+        &self,
+        target: &Target,
+        name: &str,
+        kind: PatchKind,
+        patch: &Value,
+    ) -> ApiResult {
         let Some(old) = self.get(&target.resource, &target.namespace, name) else {
-            return Err((404, format!("{} \"{name}\" not found", target.resource)));
+            return Err((404, not_found(&target.resource, name)));
         };
         let mut new = old.clone();
-        merge_patch(&mut new, patch);
-        if patch["metadata"]["resourceVersion"].is_null() {
+        match kind {
+            PatchKind::Merge => merge_patch(&mut new, patch),
+            PatchKind::Strategic => strategic_merge(&mut new, patch),
+            PatchKind::Json => json_patch(&mut new, patch).map_err(|e| (422, e))?,
+        }
+        if kind != PatchKind::Json && patch["metadata"]["resourceVersion"].is_null() {
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
         }
         self.replace(
@@ -363,9 +465,10 @@ impl FakeApi {
     pub(super) fn list_json(&self, target: &Target, query: &HashMap<String, String>) -> Value {
         let items = self.matching(target, query);
         let rv = self.revision();
+        let (kind, api_version) = resources::list_kind(&target.resource);
         json!({
-            "apiVersion": "v1",
-            "kind": "List",
+            "apiVersion": api_version,
+            "kind": kind,
             "metadata": {"resourceVersion": rv.to_string()},
             "items": items,
         })

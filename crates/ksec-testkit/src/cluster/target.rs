@@ -20,6 +20,8 @@ impl Target {
             _ => return None,
         };
         let (namespace, rest) = match rest {
+            // A namespace's own subresources: /api/v1/namespaces/NS/status.
+            ["namespaces", _, "status" | "finalize"] => (None, rest),
             ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(ns.to_string()), rest),
             _ => (None, rest),
         };
@@ -39,5 +41,31 @@ impl Target {
             name,
             status: sub == Some("status"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_objects() {
+        let t = Target::parse("/api/v1/namespaces/ns1/secrets/s1").unwrap();
+        assert_eq!(
+            (t.resource.as_str(), t.namespace.as_str()),
+            ("core/secrets", "ns1")
+        );
+        assert_eq!(t.name.as_deref(), Some("s1"));
+        let t = Target::parse("/apis/bitnami.com/v1alpha1/namespaces/a/sealedsecrets/x/status")
+            .unwrap();
+        assert!(t.status);
+        let t = Target::parse("/api/v1/namespaces/team-a").unwrap();
+        assert_eq!(t.resource, "core/namespaces");
+        assert_eq!(t.name.as_deref(), Some("team-a"));
+        let t = Target::parse("/api/v1/namespaces/team-a/status").unwrap();
+        assert_eq!((t.resource.as_str(), t.status), ("core/namespaces", true));
+        let t = Target::parse("/apis/apps/v1/deployments").unwrap();
+        assert!(t.all_namespaces);
+        assert!(Target::parse("/api/v1/namespaces/a/services/s/proxy/x").is_none());
     }
 }
