@@ -35,10 +35,10 @@ pub fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The peer scripts next to these tests.
+/// The sealing peers' scripts, which live with ksec-seal's interop tests.
 pub fn peer_script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
+        .join("../ksec-seal/tests/peers")
         .join(name)
 }
 

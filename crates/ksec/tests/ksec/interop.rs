@@ -1,6 +1,7 @@
-//! Interop with independent implementations of the Sealed Secrets format, both ways:
-//! kubesealpy (Python), aes-gcm-rsa-oaep (Python, own venv) and @linode/kubeseal-encrypt
-//! (JavaScript). `scripts/test` installs them; under CI a missing one fails.
+//! Interop with independent implementations of the Sealed Secrets format, both ways,
+//! through the `ksec` binary: kubesealpy (Python), aes-gcm-rsa-oaep (Python, own venv)
+//! and @linode/kubeseal-encrypt (JavaScript). ksec-seal's own tests run the same peers
+//! against the library. `scripts/test` installs them; under CI a missing one fails.
 use crate::common::*;
 use std::process::Command;
 

@@ -1,0 +1,8 @@
+//! Integration tests of ksec-seal's public API. One test binary for the crate (link
+//! time); modules by theme.
+#![allow(clippy::unwrap_used)]
+
+#[path = "ksec-seal/interop.rs"]
+mod interop;
+#[path = "ksec-seal/readers.rs"]
+mod readers;
