@@ -9,9 +9,9 @@
 //! flags and `SEALED_SECRETS_*` variables (in the `ksec controller` command).
 //!
 //! Where it does better:
-//! - status GitOps tools can trust ([`status`]): the `Synced` message always says the
+//! - status GitOps tools can trust: the `Synced` message always says the
 //!   current reason, and a second pass writes nothing (no event spam either);
-//! - two or more replicas with leader election on a Lease ([`leader`]): only the leader
+//! - two or more replicas with leader election on a Lease: only the leader
 //!   writes, every replica serves the certificate and `/v1/verify`;
 //! - a cold start over thousands of SealedSecrets remembers which key opened each one, so
 //!   clusters with many keys do not try every key on every value ([`keyring`]).

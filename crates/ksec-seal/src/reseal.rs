@@ -127,14 +127,7 @@ mod tests {
 
     #[test]
     fn the_legacy_blob_moves_too() {
-        let inner = serde_json::to_vec(&json!({"kind": "Secret", "apiVersion": "v1",
-            "metadata": {"name": "x"}, "data": {"k": "dg=="}}))
-        .unwrap();
-        let blob = hybrid::seal(key_a().public_key(), &inner, b"ns/n").unwrap();
-        let mut ss = SealedSecret::default();
-        ss.metadata.set_name("n");
-        ss.metadata.set_namespace("ns");
-        ss.legacy_data = Some(hybrid::to_base64(&blob));
+        let ss = crate::test_keys::legacy_sealed_secret();
         let moved = reseal(&ss, &[key_a()], key_b().public_key()).unwrap();
         assert_ne!(moved.legacy_data, ss.legacy_data);
         assert_eq!(sealed_value_count(&moved), 1);

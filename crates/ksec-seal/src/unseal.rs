@@ -194,16 +194,7 @@ mod tests {
 
     #[test]
     fn legacy_whole_secret_blob_opens() {
-        let inner = serde_json::to_vec(
-            &json!({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "x"},
-                                               "data": {"k": "dg=="}}),
-        )
-        .unwrap();
-        let blob = hybrid::seal(key_a().public_key(), &inner, b"ns/n").unwrap();
-        let mut ss = SealedSecret::default();
-        ss.metadata.set_name("n");
-        ss.metadata.set_namespace("ns");
-        ss.legacy_data = Some(hybrid::to_base64(&blob));
+        let ss = crate::test_keys::legacy_sealed_secret();
         let out = unseal(&ss, &[key_a()]).unwrap();
         assert_eq!(out.secret.data["k"].expose(), b"v");
         assert_eq!(out.secret.metadata.name(), "n");

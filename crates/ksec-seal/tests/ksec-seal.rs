@@ -4,5 +4,7 @@
 
 #[path = "ksec-seal/interop.rs"]
 mod interop;
+#[path = "peers/peers.rs"]
+mod peers;
 #[path = "ksec-seal/readers.rs"]
 mod readers;

@@ -3,11 +3,11 @@
 //! own venv) and @linode/kubeseal-encrypt (JavaScript). The `ksec` binary's tests run
 //! the same peers through the command line. `scripts/test` installs them
 //! (`scripts/peers/seal.sh`); under CI a missing one fails.
+use crate::peers::{linode_seal, sealed_secret_with, AesGcmRsaOaep, Kubesealpy, NAMESPACE_WIDE};
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::render::{self, Format};
 use ksec_seal::{read_one_sealed_secret, read_secrets, reseal, unseal, Scope, Sealer};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
@@ -36,13 +36,6 @@ fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The peer scripts next to these tests (shared with the `ksec` binary's tests).
-fn peer_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(name)
-}
-
 fn key(name: &str) -> RsaPrivateKey {
     RsaPrivateKey::from_pem(&std::fs::read(testdata(name)).unwrap()).unwrap()
 }
@@ -62,30 +55,10 @@ fn sealer(cert: &str) -> Sealer {
     Sealer::from_certificate(&pem, cert, SystemTime::now()).unwrap()
 }
 
-/// Runs a peer with `stdin`, failing the test (with its stderr) if it fails.
-fn run_peer(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn peer");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "peer failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// `data.KEY` of the JSON kubesealpy_peer.py prints, decoded.
-fn peer_data(out: &[u8], key: &str) -> Vec<u8> {
+/// `data.KEY` of what kubesealpy opened, decoded.
+fn peer_data(opened: &serde_json::Value, key: &str) -> Vec<u8> {
     use base64::Engine;
-    let v: serde_json::Value = serde_json::from_slice(out).unwrap();
-    let b64 = v["data"][key].as_str().unwrap_or_default();
+    let b64 = opened["data"][key].as_str().unwrap_or_default();
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .unwrap()
@@ -100,7 +73,7 @@ fn as_kubesealpy_yaml(ss: &ksec_seal::SealedSecret) -> String {
 
 #[test]
 fn kubesealpy_unseals_what_the_sealer_seals_for_every_scope() {
-    let Some(py) = ksec_testkit::python_with("KSEC_PYTHON", "kubesealpy") else {
+    let Some(peer) = Kubesealpy::find() else {
         return;
     };
     let secret = read_secrets(SECRET_YAML.as_bytes(), "secret.yaml")
@@ -111,32 +84,22 @@ fn kubesealpy_unseals_what_the_sealer_seals_for_every_scope() {
             .with_scope(scope)
             .seal(secret.clone())
             .unwrap();
-        let out = run_peer(
-            Command::new(&py)
-                .arg(peer_script("kubesealpy_peer.py"))
-                .arg("unseal")
-                .arg(testdata("test-key-a.pem")),
+        let opened = peer.unseal(
+            &testdata("test-key-a.pem"),
             as_kubesealpy_yaml(&sealed).as_bytes(),
         );
-        assert_eq!(peer_data(&out, "password"), b"hunter2", "{name}");
-        assert_eq!(peer_data(&out, "user"), b"admin", "{name}");
+        assert_eq!(peer_data(&opened, "password"), b"hunter2", "{name}");
+        assert_eq!(peer_data(&opened, "user"), b"admin", "{name}");
     }
 }
 
 #[test]
 fn unseal_opens_what_kubesealpy_seals_for_every_scope() {
-    let Some(py) = ksec_testkit::python_with("KSEC_PYTHON", "kubesealpy") else {
+    let Some(peer) = Kubesealpy::find() else {
         return;
     };
     for (name, scope) in SCOPES {
-        let theirs = run_peer(
-            Command::new(&py)
-                .arg(peer_script("kubesealpy_peer.py"))
-                .arg("seal")
-                .arg(testdata("test-cert-b.pem"))
-                .arg(name),
-            SECRET_YAML.as_bytes(),
-        );
+        let theirs = peer.seal(&testdata("test-cert-b.pem"), name, SECRET_YAML.as_bytes());
         let ss = read_one_sealed_secret(&theirs, "kubesealpy").unwrap();
         assert_eq!(ss.scope(), scope, "{name}");
         let opened = unseal(&ss, &[key_a(), key_b()]).unwrap();
@@ -155,75 +118,52 @@ fn unseal_opens_what_kubesealpy_seals_for_every_scope() {
 
 #[test]
 fn kubesealpy_unseals_what_reseal_moved_from_its_own_sealing() {
-    let Some(py) = ksec_testkit::python_with("KSEC_PYTHON", "kubesealpy") else {
+    let Some(peer) = Kubesealpy::find() else {
         return;
     };
-    let theirs = run_peer(
-        Command::new(&py)
-            .arg(peer_script("kubesealpy_peer.py"))
-            .arg("seal")
-            .arg(testdata("test-cert-a.pem"))
-            .arg("namespace-wide"),
+    let theirs = peer.seal(
+        &testdata("test-cert-a.pem"),
+        "namespace-wide",
         SECRET_YAML.as_bytes(),
     );
     let ss = read_one_sealed_secret(&theirs, "kubesealpy").unwrap();
     let moved = reseal(&ss, &[key_a()], key_b().public_key()).unwrap();
     assert_eq!(moved.template, ss.template);
-    let out = run_peer(
-        Command::new(&py)
-            .arg(peer_script("kubesealpy_peer.py"))
-            .arg("unseal")
-            .arg(testdata("test-key-b.pem")),
+    let opened = peer.unseal(
+        &testdata("test-key-b.pem"),
         as_kubesealpy_yaml(&moved).as_bytes(),
     );
-    assert_eq!(peer_data(&out, "password"), b"hunter2");
+    assert_eq!(peer_data(&opened, "password"), b"hunter2");
 }
 
 #[test]
 fn aes_gcm_rsa_oaep_both_ways() {
-    let Some(py) = ksec_testkit::python_with("KSEC_PYTHON_AESGCM", "aes_gcm_rsa_oaep") else {
+    let Some(peer) = AesGcmRsaOaep::find() else {
         return;
     };
-    let script = peer_script("aesgcm_peer.py");
     // Sealer → peer: a raw value sealed namespace-wide.
     let value = "value from ksec-seal \u{1F512}";
     let sealed = sealer("test-cert-a.pem")
         .with_scope(Scope::NamespaceWide)
         .seal_raw(value.as_bytes(), "team", "")
         .unwrap();
-    let plain = run_peer(
-        Command::new(&py)
-            .arg(&script)
-            .arg("decrypt")
-            .arg(testdata("test-key-a.pem"))
-            .arg("team"),
-        sealed.as_bytes(),
-    );
+    let plain = peer.decrypt(&testdata("test-key-a.pem"), "team", sealed.as_bytes());
     assert_eq!(plain, value.as_bytes());
     // Peer → unseal: its value inside a SealedSecret.
-    let theirs = run_peer(
-        Command::new(&py)
-            .arg(&script)
-            .arg("encrypt")
-            .arg(testdata("test-cert-a.pem"))
-            .arg("prod/db"),
+    let theirs = peer.encrypt(
+        &testdata("test-cert-a.pem"),
+        "prod/db",
         b"value from python",
     );
-    let doc = format!(
-        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {{name: db, namespace: prod}}\nspec:\n  encryptedData:\n    k: {}\n",
-        String::from_utf8(theirs).unwrap()
-    );
+    let doc = sealed_secret_with("prod", "db", "{}", &theirs);
     let ss = read_one_sealed_secret(doc.as_bytes(), "doc").unwrap();
     let opened = unseal(&ss, &[key_a()]).unwrap();
     assert_eq!(opened.secret.data["k"].expose(), b"value from python");
     // And the peer opens it after reseal moved it to key B.
     let moved = reseal(&ss, &[key_a()], key_b().public_key()).unwrap();
-    let plain = run_peer(
-        Command::new(&py)
-            .arg(&script)
-            .arg("decrypt")
-            .arg(testdata("test-key-b.pem"))
-            .arg("prod/db"),
+    let plain = peer.decrypt(
+        &testdata("test-key-b.pem"),
+        "prod/db",
         moved.encrypted_data["k"].as_bytes(),
     );
     assert_eq!(plain, b"value from python");
@@ -231,43 +171,14 @@ fn aes_gcm_rsa_oaep_both_ways() {
 
 #[test]
 fn unseal_opens_what_linode_kubeseal_encrypt_seals() {
-    let Some(node) = ksec_testkit::peer("node") else {
-        return;
-    };
-    let Some(py) = ksec_testkit::python_with("KSEC_PYTHON", "cryptography") else {
-        return;
-    };
-    let Some(modules) = std::env::var_os("KSEC_NODE_MODULES")
-        .filter(|m| Path::new(m).join("@linode/kubeseal-encrypt").exists())
-    else {
-        ksec_testkit::missing::<()>(
-            "npm @linode/kubeseal-encrypt",
-            "KSEC_NODE_MODULES is unset or lacks it",
-        );
-        return;
-    };
-    let dir = ksec_testkit::tempdir();
-    let spki = run_peer(
-        Command::new(&py)
-            .arg(peer_script("kubesealpy_peer.py"))
-            .arg("spki")
-            .arg(testdata("test-cert-a.pem")),
-        b"",
-    );
-    let pub_pem = dir.path().join("pub.pem");
-    std::fs::write(&pub_pem, spki).unwrap();
-    let sealed = run_peer(
-        Command::new(node)
-            .env("KSEC_NODE_MODULES", modules)
-            .arg(peer_script("linode_seal.cjs"))
-            .arg(&pub_pem)
-            .arg("shop"),
+    let Some(sealed) = linode_seal(
+        &testdata("test-cert-a.pem"),
+        "shop",
         b"value from javascript",
-    );
-    let doc = format!(
-        "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: anything\n  namespace: shop\n  annotations: {{sealedsecrets.bitnami.com/namespace-wide: \"true\"}}\nspec:\n  encryptedData:\n    k: {}\n",
-        String::from_utf8(sealed).unwrap()
-    );
+    ) else {
+        return;
+    };
+    let doc = sealed_secret_with("shop", "anything", NAMESPACE_WIDE, &sealed);
     let ss = read_one_sealed_secret(doc.as_bytes(), "doc").unwrap();
     assert_eq!(ss.scope(), Scope::NamespaceWide);
     let opened = unseal(&ss, &[key_b(), key_a()]).unwrap();

@@ -35,13 +35,6 @@ pub fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The sealing peers' scripts, which live with ksec-seal's interop tests.
-pub fn peer_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../ksec-seal/tests/peers")
-        .join(name)
-}
-
 pub const SECRET_YAML: &str = "\
 apiVersion: v1
 kind: Secret
