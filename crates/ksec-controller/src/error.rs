@@ -145,8 +145,12 @@ pub enum Error {
         name: String,
     },
     /// The Secret could not be read or written.
-    #[error("{source}")]
+    #[error("cannot {action} Secret {secret}: {source}")]
     Update {
+        /// `read`, `create` or `update`.
+        action: &'static str,
+        /// `namespace/name` of the Secret.
+        secret: String,
         /// The API's answer.
         #[source]
         source: kube::Error,

@@ -306,14 +306,19 @@ async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool> {
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|source| Error::Update { source })?;
+    let existing = api.get_opt(&name).await.map_err(|source| Error::Update {
+        action: "read",
+        secret: format!("{ns}/{name}"),
+        source,
+    })?;
     let Some(existing) = existing else {
         return match api.create(&PostParams::default(), &desired).await {
             Ok(_) => Ok(true),
-            Err(source) => Err(Error::Update { source }),
+            Err(source) => Err(Error::Update {
+                action: "create",
+                secret: format!("{ns}/{name}"),
+                source,
+            }),
         };
     };
     let managed = annotated(&existing, MANAGED_ANNOTATION);
@@ -361,7 +366,11 @@ async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool> {
                 source,
             })
         }
-        Err(source) => Err(Error::Update { source }),
+        Err(source) => Err(Error::Update {
+            action: "update",
+            secret: format!("{ns}/{name}"),
+            source,
+        }),
     }
 }
 
