@@ -76,7 +76,7 @@ pub use docs::{read_one_sealed_secret, read_sealed_secrets, read_secrets};
 pub use error::{Error, Result, ValueProblem};
 pub use meta::{ObjectMeta, LAST_APPLIED_ANNOTATIONS};
 pub use render::Format;
-pub use reseal::{reseal, reseal_manifest, sealed_value_count, ResealedManifest};
+pub use reseal::{reseal, reseal_manifest, ResealedManifest};
 pub use scope::{Scope, CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION};
 pub use seal::{MergeReport, SealOptions, Sealer};
 pub use sealed::{SealedSecret, SecretTemplate, API_VERSION, KIND};

@@ -39,11 +39,6 @@ pub fn reseal(
     Ok(out)
 }
 
-/// The number of sealed values [`reseal`] re-seals in `sealed`.
-pub fn sealed_value_count(sealed: &SealedSecret) -> usize {
-    sealed.encrypted_data.len() + usize::from(sealed.legacy_data.is_some())
-}
-
 /// A manifest whose SealedSecrets were re-sealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResealedManifest {
@@ -85,7 +80,7 @@ pub fn reseal_manifest(
             ss.metadata.name()
         );
         let resealed = reseal(&ss, keys, public).map_err(|e| e.within(object))?;
-        values += sealed_value_count(&resealed);
+        values += resealed.sealed_value_count();
         text.push_str(&render::document(&resealed.to_value(), format));
     }
     Ok(Some(ResealedManifest { text, values }))
@@ -122,7 +117,7 @@ mod tests {
         assert!(unseal(&moved, &[key_a()]).is_err());
         let opened = unseal(&moved, &[key_b()]).unwrap();
         assert_eq!(opened.secret.data["url"].expose(), b"pg://admin:hunter2@db");
-        assert_eq!(sealed_value_count(&moved), 2);
+        assert_eq!(moved.sealed_value_count(), 2);
     }
 
     #[test]
@@ -130,7 +125,7 @@ mod tests {
         let ss = crate::test_keys::legacy_sealed_secret();
         let moved = reseal(&ss, &[key_a()], key_b().public_key()).unwrap();
         assert_ne!(moved.legacy_data, ss.legacy_data);
-        assert_eq!(sealed_value_count(&moved), 1);
+        assert_eq!(moved.sealed_value_count(), 1);
         let opened = unseal(&moved, &[key_b()]).unwrap();
         assert_eq!(opened.secret.data["k"].expose(), b"v");
     }

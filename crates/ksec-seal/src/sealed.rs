@@ -128,6 +128,12 @@ impl SealedSecret {
         crate::Scope::from_annotations(&self.metadata.annotations())
     }
 
+    /// How many sealed values it holds: each `spec.encryptedData` value, and the legacy
+    /// `spec.data` blob.
+    pub fn sealed_value_count(&self) -> usize {
+        self.encrypted_data.len() + usize::from(self.legacy_data.is_some())
+    }
+
     /// The RSA-OAEP label its values must have been sealed with.
     pub fn label(&self) -> Vec<u8> {
         self.scope()
