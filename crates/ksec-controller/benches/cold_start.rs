@@ -10,6 +10,8 @@
 //! (and client-go-style QPS limits in Bitnami's controller, which ksec does not have).
 //! There is no Bitnami controller to run here (it needs a cluster), so there is no peer
 //! ratio; the floor is the comparison.
+// A benchmark over fixed inputs sharing the tests' fake API: a failure is a bug to see at once.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::time::{Duration, Instant, SystemTime};
 

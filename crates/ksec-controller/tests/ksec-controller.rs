@@ -1,6 +1,7 @@
 //! Integration tests of the controller against an in-memory Kubernetes API (there is no
 //! kube-apiserver on these machines; see `ksec_testkit::cluster` for what the fake models).
 //! None of this has been run against a live cluster.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "ksec-controller/deploy_tests.rs"]
 mod deploy_tests;

@@ -10,7 +10,7 @@ use base64::Engine;
 use ksec_controller::{Config, Handles, Namespaces};
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_crypto::x509::{self, Certificate};
-use ksec_seal::{SealOptions, SealedSecret, Secret};
+use ksec_seal::{SealedSecret, Sealer, Secret};
 use serde_json::{json, Value};
 
 use ksec_testkit::cluster::{merge_patch, FakeApi};
@@ -89,8 +89,7 @@ pub fn plain_secret(ns: &str, name: &str, data: &[(&str, &str)], extra: Value) -
 
 /// Seals with ksec's own sealer (interop with kubesealpy is tested separately).
 pub fn sealed(key: &RsaPrivateKey, secret: Secret) -> Value {
-    let ss: SealedSecret =
-        ksec_seal::seal::seal(secret, key.public_key(), &SealOptions::default()).unwrap();
+    let ss: SealedSecret = Sealer::new(key.public_key().clone()).seal(secret).unwrap();
     ss.to_value()
 }
 
@@ -111,7 +110,7 @@ pub fn test_config(identity: &str) -> Config {
 pub struct Running {
     pub handles: Handles,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), ksec_controller::ControllerError>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ksec_controller::Error>>>,
 }
 
 impl Running {
