@@ -1,6 +1,7 @@
 //! PGP master keys through the `gpg` binary, as sops does: the user's keyring
 //! (`GNUPGHOME`) holds the private keys; `SOPS_GPG_EXEC` names another binary.
 use super::{KeyService, Recipient};
+use crate::Error;
 use crate::metadata::MasterKey;
 use ksec_crypto::SecretBytes;
 use std::io::Write;
@@ -58,18 +59,14 @@ impl GpgService {
     }
 }
 
-/// The current time as RFC 3339 (UTC, seconds), as sops writes `created_at`.
-pub fn now_rfc3339() -> String {
-    crate::time::now_rfc3339()
-}
-
 impl KeyService for GpgService {
     fn kinds(&self) -> &[&'static str] {
         &["pgp"]
     }
 
-    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, String> {
-        let out = self.run(
+    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, Error> {
+        let out = self
+            .run(
             &[
                 "--batch",
                 "--no-tty",
@@ -82,23 +79,27 @@ impl KeyService for GpgService {
                 "-r",
                 &to.id,
             ],
-            dek.expose(),
-        )?;
-        let enc = String::from_utf8(out.expose().to_vec()).map_err(|e| e.to_string())?;
+                dek.expose(),
+            )
+            .map_err(Error::key_service)?;
+        let enc = String::from_utf8(out.expose().to_vec())
+            .map_err(|_| Error::key_service("gpg wrote a message that is not text"))?;
         Ok(MasterKey::Pgp {
             fp: to.id.clone(),
-            created_at: now_rfc3339(),
+            created_at: crate::time::now_rfc3339(),
             enc: enc.trim_end_matches('\n').to_string(),
         })
     }
 
-    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, String> {
+    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, Error> {
         match key {
-            MasterKey::Pgp { enc, .. } => self.run(
-                &["--batch", "--no-tty", "--quiet", "--decrypt"],
-                enc.as_bytes(),
-            ),
-            _ => Err("not a pgp key".into()),
+            MasterKey::Pgp { enc, .. } => self
+                .run(
+                    &["--batch", "--no-tty", "--quiet", "--decrypt"],
+                    enc.as_bytes(),
+                )
+                .map_err(Error::key_service),
+            _ => Err(Error::key_service("not a pgp key")),
         }
     }
 }
