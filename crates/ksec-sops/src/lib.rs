@@ -48,7 +48,8 @@
 //!         Err(e) => unlocker.failed(key, e),
 //!     }
 //! }
-//! let open = locked.unlock(unlocker.finish()?, MacCheck::Verify)?;
+//! let data_key = unlocker.finish()?;
+//! let open = locked.unlock(data_key, MacCheck::Verify)?;
 //! let password = open.document().get(&"[\"password\"]".parse()?)?;
 //! assert_eq!(password.as_str(), Some("hunter2"));
 //! # Ok(()) }
