@@ -1,6 +1,8 @@
 //! Integration tests of ksec-sops: fixtures written by the real sops, interop
 //! with the real sops/age/gpg binaries, age plugins (with the `test-plugin`
 //! feature), bad input.
+#[path = "ksec_sops/aliasing.rs"]
+mod aliasing;
 #[path = "ksec_sops/bad_input.rs"]
 mod bad_input;
 #[path = "ksec_sops/fixtures.rs"]
