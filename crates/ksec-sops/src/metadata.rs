@@ -386,10 +386,10 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
         }
         Ok(out)
     }
-    fn insert(node: &mut Node, segments: &[Segment], value: &str) {
+    fn insert(node: &mut Node, segments: &[Segment], value: &str, slots: &mut usize) -> Result<(), Error> {
         let Some((first, rest)) = segments.split_first() else {
             *node = Node::Leaf(value.to_string());
-            return;
+            return Ok(());
         };
         match first {
             Segment::Key(k) => {
@@ -401,7 +401,7 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
                         entries.push((k.clone(), Node::Empty));
                         entries.len() - 1
                     });
-                    insert(&mut entries[pos].1, rest, value);
+                    insert(&mut entries[pos].1, rest, value, slots)?;
                 }
             }
             Segment::Index(i) => {
@@ -409,17 +409,24 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
                     *node = Node::Seq(Vec::new());
                 }
                 if let Node::Seq(items) = node {
-                    while items.len() <= *i {
-                        items.push(Node::Empty);
-                    }
-                    insert(&mut items[*i], rest, value);
+                    // All lists together hold at most one element per pair (a
+                    // valid file's lists are dense), so sparse indices in many
+                    // lists cannot add up to more than the input.
+                    let grow = (*i + 1).saturating_sub(items.len());
+                    *slots = slots
+                        .checked_sub(grow)
+                        .ok_or_else(|| Error::metadata(format!("list index {i} is out of range")))?;
+                    items.resize_with(items.len() + grow, || Node::Empty);
+                    insert(&mut items[*i], rest, value, slots)?;
                 }
             }
         }
+        Ok(())
     }
     let mut root = Node::Map(Vec::new(), HashMap::new());
+    let mut slots = pairs.len();
     for (k, v) in pairs {
-        insert(&mut root, &segments(k, pairs.len())?, v);
+        insert(&mut root, &segments(k, pairs.len())?, v, &mut slots)?;
     }
     Ok(root.into_value())
 }
@@ -459,6 +466,22 @@ mod tests {
         assert_eq!(back.key_groups, m.key_groups);
         assert!(back.rules.mac_only_encrypted);
         assert_eq!(back.last_modified, m.last_modified);
+    }
+
+    #[test]
+    fn sparse_list_indices_are_bounded_by_the_input() {
+        // One list index per pair is fine; a far index, or far indices in many
+        // lists, are refused instead of allocating their gaps.
+        let dense: Vec<(String, String)> = (0..3)
+            .map(|i| (format!("age__list_{i}__map_recipient"), "r".to_string()))
+            .collect();
+        assert!(unflatten(&dense).is_ok());
+        let far = vec![("age__list_999999999999".to_string(), "x".to_string())];
+        assert!(unflatten(&far).is_err());
+        let many: Vec<(String, String)> = (0..100)
+            .map(|k| (format!("l{k}__list_99"), "x".to_string()))
+            .collect();
+        assert!(unflatten(&many).unwrap_err().to_string().contains("out of range"));
     }
 
     #[test]
