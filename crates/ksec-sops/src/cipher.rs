@@ -4,12 +4,12 @@
 //! IV and, as additional data, its key path joined with `:` plus a trailing `:`
 //! (sops's `aes/cipher.go`). The `type` tells how to turn the plaintext back into a
 //! typed value. Empty strings stay empty and unencrypted, as in sops.
+use crate::keys::DataKey;
 use crate::tree::{go_float_f, Value};
 use crate::Error;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ksec_crypto::aead::{open_wide, seal_wide, SOPS_NONCE_LEN, TAG_LEN};
-use crate::keys::DataKey;
 use ksec_crypto::SecretBytes;
 use std::collections::HashMap;
 use zeroize::Zeroizing;

@@ -91,14 +91,24 @@ impl Encryptor {
     }
 
     /// Parses a plaintext file in `format` and encrypts it.
-    pub fn encrypt(&self, plaintext: &[u8], format: Format, keys: &Keyring) -> Result<Vec<u8>, Error> {
+    pub fn encrypt(
+        &self,
+        plaintext: &[u8],
+        format: Format,
+        keys: &Keyring,
+    ) -> Result<Vec<u8>, Error> {
         let doc = Document::parse(plaintext, format)?;
         self.encrypt_document(doc, self.output_format.unwrap_or(format), keys)
     }
 
     /// Encrypts a tree under a fresh data key, wrapped for every recipient with
     /// the services of `keys`, and writes it in `format`.
-    pub fn encrypt_document(&self, doc: Document, format: Format, keys: &Keyring) -> Result<Vec<u8>, Error> {
+    pub fn encrypt_document(
+        &self,
+        doc: Document,
+        format: Format,
+        keys: &Keyring,
+    ) -> Result<Vec<u8>, Error> {
         self.check()?;
         let key = DataKey::generate()?;
         let groups = keys.wrap_groups(&self.key_groups, self.shamir_threshold, &key)?;

@@ -23,7 +23,9 @@ pub enum Error {
     #[error("sops metadata not found: the file is not encrypted (or not in this format)")]
     MetadataNotFound,
     /// The file is already encrypted (it has a top-level `sops` key).
-    #[error("the file already has a top-level 'sops' entry (or 'sops_' keys): it is already encrypted")]
+    #[error(
+        "the file already has a top-level 'sops' entry (or 'sops_' keys): it is already encrypted"
+    )]
     AlreadyEncrypted,
     /// The metadata block is malformed.
     #[error("invalid sops metadata: {message}")]
@@ -60,7 +62,10 @@ pub enum Error {
     #[error("the file has no MAC")]
     MacMissing,
     /// No master key (or not enough key groups) gave the data key.
-    #[error("could not decrypt the data key with any master key; tried:\n  {}", list_attempts(tried))]
+    #[error(
+        "could not decrypt the data key with any master key; tried:\n  {}",
+        list_attempts(tried)
+    )]
     NoKey {
         /// Every key tried and why it failed.
         tried: Vec<KeyAttempt>,

@@ -129,7 +129,9 @@ impl LockedFile {
             Ok(d) => d,
             // A value that does not authenticate, under a key that cannot even
             // open the MAC: the key is wrong, not the value.
-            Err(Error::ValueDecrypt { .. }) if !metadata.mac.is_empty() && !mac_opens(&mut cipher, &metadata) => {
+            Err(Error::ValueDecrypt { .. })
+                if !metadata.mac.is_empty() && !mac_opens(&mut cipher, &metadata) =>
+            {
                 return Err(Error::WrongDataKey)
             }
             Err(e) => return Err(e),
@@ -259,7 +261,10 @@ impl<'f> Unlocker<'f> {
         if self.file.metadata.key_groups.len() > 1 {
             return DataKey::combine(&open);
         }
-        let secret = open.into_iter().next().ok_or(Error::Internal("no secret"))?;
+        let secret = open
+            .into_iter()
+            .next()
+            .ok_or(Error::Internal("no secret"))?;
         let len = secret.len();
         DataKey::from_secret(secret).map_err(|_| Error::NoKey {
             tried: vec![KeyAttempt {
@@ -320,7 +325,11 @@ impl OpenFile {
     }
 
     /// The plaintext tree, as its format (or another) writes it.
-    pub fn to_plaintext(&self, format: Format, options: &EmitOptions) -> Result<Zeroizing<Vec<u8>>, Error> {
+    pub fn to_plaintext(
+        &self,
+        format: Format,
+        options: &EmitOptions,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         self.doc.emit(format, options)
     }
 

@@ -109,7 +109,11 @@ impl MasterKey {
     /// What the key is and where it lives, read from its entry.
     pub fn identity(&self) -> KeyIdentity {
         let text = |name: &str| self.field(name).unwrap_or_default().to_string();
-        let optional = |name: &str| self.field(name).filter(|s| !s.is_empty()).map(str::to_string);
+        let optional = |name: &str| {
+            self.field(name)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         match self {
             MasterKey::Age { recipient, .. } => KeyIdentity::Age {
                 recipient: recipient.clone(),
@@ -127,9 +131,14 @@ impl MasterKey {
                             Item::Entry(k, Value::Map(m)) if k == "context" => Some(
                                 m.iter()
                                     .filter_map(|e| match e {
-                                        Item::Entry(k, v) => crate::cipher::leaf_bytes(v).map(
-                                            |(b, _)| (k.clone(), String::from_utf8_lossy(&b).into_owned()),
-                                        ),
+                                        Item::Entry(k, v) => {
+                                            crate::cipher::leaf_bytes(v).map(|(b, _)| {
+                                                (
+                                                    k.clone(),
+                                                    String::from_utf8_lossy(&b).into_owned(),
+                                                )
+                                            })
+                                        }
                                         Item::Comment(_) => None,
                                     })
                                     .collect(),

@@ -8,10 +8,10 @@
 //! Transit, HuaweiCloud KMS) are kept verbatim so files that name them survive
 //! an edit with the same data key.
 use crate::keys::Recipient;
+pub(crate) use crate::master_key::MasterKey;
 use crate::rules::{Rules, DEFAULT_UNENCRYPTED_SUFFIX};
 use crate::tree::{Item, Value};
 use crate::Error;
-pub(crate) use crate::master_key::MasterKey;
 use std::collections::HashMap;
 
 /// A key group: every key in it encrypts the same data key (or Shamir share).
@@ -386,7 +386,12 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
         }
         Ok(out)
     }
-    fn insert(node: &mut Node, segments: &[Segment], value: &str, slots: &mut usize) -> Result<(), Error> {
+    fn insert(
+        node: &mut Node,
+        segments: &[Segment],
+        value: &str,
+        slots: &mut usize,
+    ) -> Result<(), Error> {
         let Some((first, rest)) = segments.split_first() else {
             *node = Node::Leaf(value.to_string());
             return Ok(());
@@ -413,9 +418,9 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
                     // valid file's lists are dense), so sparse indices in many
                     // lists cannot add up to more than the input.
                     let grow = (*i + 1).saturating_sub(items.len());
-                    *slots = slots
-                        .checked_sub(grow)
-                        .ok_or_else(|| Error::metadata(format!("list index {i} is out of range")))?;
+                    *slots = slots.checked_sub(grow).ok_or_else(|| {
+                        Error::metadata(format!("list index {i} is out of range"))
+                    })?;
                     items.resize_with(items.len() + grow, || Node::Empty);
                     insert(&mut items[*i], rest, value, slots)?;
                 }
@@ -481,7 +486,10 @@ mod tests {
         let many: Vec<(String, String)> = (0..100)
             .map(|k| (format!("l{k}__list_99"), "x".to_string()))
             .collect();
-        assert!(unflatten(&many).unwrap_err().to_string().contains("out of range"));
+        assert!(unflatten(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
     }
 
     #[test]

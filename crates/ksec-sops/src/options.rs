@@ -50,7 +50,10 @@ impl EncryptionOverrides {
                 "unencrypted_comment_regex",
                 &self.unencrypted_comment_regex,
             )?,
-            encrypted_comment_regex: regex("encrypted_comment_regex", &self.encrypted_comment_regex)?,
+            encrypted_comment_regex: regex(
+                "encrypted_comment_regex",
+                &self.encrypted_comment_regex,
+            )?,
             mac_only_encrypted: self.mac_only_encrypted,
         })
     }
@@ -129,7 +132,13 @@ mod tests {
     #[test]
     fn flags_win_over_the_creation_rule() {
         let c = config();
-        let rule = Encryptor::resolve(&EncryptionOverrides::default(), Some(&c), Path::new("/repo/secrets/a.yaml"), Format::Yaml).unwrap();
+        let rule = Encryptor::resolve(
+            &EncryptionOverrides::default(),
+            Some(&c),
+            Path::new("/repo/secrets/a.yaml"),
+            Format::Yaml,
+        )
+        .unwrap();
         assert_eq!(rule.recipient_groups()[0][0].id, "age1rule");
         assert!(rule.encryption_rules().encrypted_regex.is_some());
         let flags = EncryptionOverrides {
@@ -138,11 +147,25 @@ mod tests {
             indent: Some(6),
             ..EncryptionOverrides::default()
         };
-        let direct = Encryptor::resolve(&flags, Some(&c), Path::new("/repo/secrets/a.yaml"), Format::Yaml).unwrap();
-        assert_eq!(direct.recipient_groups(), [vec![Recipient::age("age1flag")]]);
+        let direct = Encryptor::resolve(
+            &flags,
+            Some(&c),
+            Path::new("/repo/secrets/a.yaml"),
+            Format::Yaml,
+        )
+        .unwrap();
+        assert_eq!(
+            direct.recipient_groups(),
+            [vec![Recipient::age("age1flag")]]
+        );
         assert!(direct.encryption_rules().encrypted_regex.is_none());
         assert!(direct.encryption_rules().mac_only_encrypted);
-        let none = Encryptor::resolve(&EncryptionOverrides::default(), Some(&c), Path::new("/elsewhere/b.yaml"), Format::Yaml);
+        let none = Encryptor::resolve(
+            &EncryptionOverrides::default(),
+            Some(&c),
+            Path::new("/elsewhere/b.yaml"),
+            Format::Yaml,
+        );
         assert!(matches!(none, Err(Error::NoCreationRule { .. })));
         let bad = EncryptionOverrides {
             encrypted_regex: Some("(".into()),

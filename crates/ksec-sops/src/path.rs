@@ -126,12 +126,20 @@ impl TreePath {
     }
 
     /// Sets (or with `None` removes) the value at `path` inside a mapping's items.
-    fn set_in(&self, items: &mut Vec<Item>, path: &[PathSegment], v: Option<Value>) -> Result<(), Error> {
+    fn set_in(
+        &self,
+        items: &mut Vec<Item>,
+        path: &[PathSegment],
+        v: Option<Value>,
+    ) -> Result<(), Error> {
         let Some((first, rest)) = path.split_first() else {
             return Err(Error::path(self, "empty path"));
         };
         let PathSegment::Key(k) = first else {
-            return Err(Error::path(self, "an index cannot select an entry of a mapping"));
+            return Err(Error::path(
+                self,
+                "an index cannot select an entry of a mapping",
+            ));
         };
         let pos = items
             .iter()
@@ -164,7 +172,12 @@ impl TreePath {
         Ok(())
     }
 
-    fn set_value(&self, node: &mut Value, path: &[PathSegment], v: Option<Value>) -> Result<(), Error> {
+    fn set_value(
+        &self,
+        node: &mut Value,
+        path: &[PathSegment],
+        v: Option<Value>,
+    ) -> Result<(), Error> {
         match (node, &path[0]) {
             (Value::Map(items), PathSegment::Key(_)) => self.set_in(items, path, v),
             (Value::Seq(vs), PathSegment::Index(i)) => {
@@ -176,7 +189,9 @@ impl TreePath {
                         None if *i < vs.len() => {
                             vs.remove(*i);
                         }
-                        None => return Err(Error::path(self, format!("index {i} is out of range"))),
+                        None => {
+                            return Err(Error::path(self, format!("index {i} is out of range")))
+                        }
                     }
                     return Ok(());
                 }
@@ -226,11 +241,22 @@ mod tests {
         assert_eq!(p.get(&items).unwrap(), &Value::Bool(true));
         p.unset(&mut items).unwrap();
         assert!(p.get(&items).is_err());
-        assert!(p.unset(&mut items).unwrap_err().to_string().contains("not found"));
+        assert!(p
+            .unset(&mut items)
+            .unwrap_err()
+            .to_string()
+            .contains("not found"));
         for bad in ["a", r#"["a"#, "[x]", r#"["a""#] {
-            assert!(matches!(TreePath::parse(bad), Err(Error::Path { .. })), "{bad}");
+            assert!(
+                matches!(TreePath::parse(bad), Err(Error::Path { .. })),
+                "{bad}"
+            );
         }
         let idx = TreePath::parse("[0]").unwrap();
-        assert!(idx.set(&mut items, Value::Null).unwrap_err().to_string().contains("index cannot select"));
+        assert!(idx
+            .set(&mut items, Value::Null)
+            .unwrap_err()
+            .to_string()
+            .contains("index cannot select"));
     }
 }

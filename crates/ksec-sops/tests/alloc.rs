@@ -111,7 +111,10 @@ fn parsing_allocates_a_bounded_multiple_of_its_input() {
     assert!(Document::parse(refused.as_bytes(), Format::Yaml).is_err());
     let bomb = nested(9, 9);
     let peak = peak_parse(bomb.as_bytes());
-    assert!(peak < FLOOR, "a refused billion laughs allocated {peak} bytes");
+    assert!(
+        peak < FLOOR,
+        "a refused billion laughs allocated {peak} bytes"
+    );
 
     let cases = std::env::var("KSEC_PROPTEST_CASES")
         .ok()

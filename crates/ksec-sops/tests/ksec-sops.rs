@@ -1,6 +1,7 @@
 //! Integration tests of ksec-sops: fixtures written by the real sops, interop
 //! with the real sops/age/gpg binaries, age plugins (with the `test-plugin`
 //! feature), bad input.
+#![allow(clippy::unwrap_used)]
 #[path = "ksec_sops/aliasing.rs"]
 mod aliasing;
 #[path = "ksec_sops/bad_input.rs"]

@@ -9,8 +9,8 @@
 //! `$XDG_CONFIG_HOME` (else `~/.config`).
 use super::age_plugin::{self, NonInteractive};
 use super::{KeyService, Recipient};
-use crate::Error;
 use crate::metadata::MasterKey;
+use crate::Error;
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use ksec_crypto::SecretBytes;
 use std::io::{Read, Write};

@@ -233,10 +233,12 @@ impl Keyring {
 
     /// Wraps `secret` for one recipient.
     pub fn wrap(&self, to: &Recipient, secret: &SecretBytes) -> Result<MasterKey, Error> {
-        let service = self.service(&to.kind).ok_or_else(|| Error::UnsupportedKeyType {
-            kind: to.kind.clone(),
-            key: to.describe(),
-        })?;
+        let service = self
+            .service(&to.kind)
+            .ok_or_else(|| Error::UnsupportedKeyType {
+                kind: to.kind.clone(),
+                key: to.describe(),
+            })?;
         service.wrap(to, secret).map_err(|e| Error::KeyWrap {
             recipient: format!("{} {}", to.kind, to.id),
             reason: e.to_string(),

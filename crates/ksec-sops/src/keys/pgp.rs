@@ -1,8 +1,8 @@
 //! PGP master keys through the `gpg` binary, as sops does: the user's keyring
 //! (`GNUPGHOME`) holds the private keys; `SOPS_GPG_EXEC` names another binary.
 use super::{KeyService, Recipient};
-use crate::Error;
 use crate::metadata::MasterKey;
+use crate::Error;
 use ksec_crypto::SecretBytes;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -67,18 +67,18 @@ impl KeyService for GpgService {
     fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, Error> {
         let out = self
             .run(
-            &[
-                "--batch",
-                "--no-tty",
-                "--yes",
-                "--no-default-recipient",
-                "--armor",
-                "--encrypt",
-                "--trust-model",
-                "always",
-                "-r",
-                &to.id,
-            ],
+                &[
+                    "--batch",
+                    "--no-tty",
+                    "--yes",
+                    "--no-default-recipient",
+                    "--armor",
+                    "--encrypt",
+                    "--trust-model",
+                    "always",
+                    "-r",
+                    &to.id,
+                ],
                 dek.expose(),
             )
             .map_err(Error::key_service)?;

@@ -50,8 +50,8 @@ pub(super) fn split(
     let mut xs: Vec<u8> = (1..=255).collect();
     let random = ksec_crypto::rand::secret(255 * 2)?;
     for i in (1..xs.len()).rev() {
-        let j =
-            (u16::from_le_bytes([random.expose()[2 * i], random.expose()[2 * i + 1]]) as usize) % (i + 1);
+        let j = (u16::from_le_bytes([random.expose()[2 * i], random.expose()[2 * i + 1]]) as usize)
+            % (i + 1);
         xs.swap(i, j);
     }
     let mut out: Vec<Vec<u8>> = (0..parts)

@@ -18,7 +18,10 @@ fn parse_error(line: usize, message: &str) -> Error {
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     let text = std::str::from_utf8(input).map_err(|e| {
         parse_error(
-            1 + input[..e.valid_up_to()].iter().filter(|c| **c == b'\n').count(),
+            1 + input[..e.valid_up_to()]
+                .iter()
+                .filter(|c| **c == b'\n')
+                .count(),
             "the file is not valid UTF-8",
         )
     })?;

@@ -36,7 +36,9 @@ impl Parser<'_> {
         Err(parse_error(Some(self.line()), what))
     }
     fn skip_whitespace(&mut self) {
-        while self.pos < self.bytes.len() && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r') {
+        while self.pos < self.bytes.len()
+            && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
             self.pos += 1;
         }
     }

@@ -74,7 +74,11 @@ pub(crate) fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, 
 }
 
 /// Writes a plaintext file.
-pub(crate) fn emit_plain(format: Format, doc: &Document, opts: &EmitOptions) -> Result<Vec<u8>, Error> {
+pub(crate) fn emit_plain(
+    format: Format,
+    doc: &Document,
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, Error> {
     Ok(match format {
         Format::Yaml => yaml::emit_documents(&doc.branches, None, opts.indent.unwrap_or(4)),
         Format::Json => json::emit(first(doc), None, &json_indent(opts)),

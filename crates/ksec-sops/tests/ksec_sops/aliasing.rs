@@ -81,7 +81,10 @@ fn sops_and_ksec_refuse_the_same_aliasing() {
         let sops_err = String::from_utf8_lossy(&out.stderr);
         let sops_accepts = out.status.success();
         if !sops_accepts {
-            assert!(sops_err.contains("excessive aliasing"), "{name}: sops: {sops_err}");
+            assert!(
+                sops_err.contains("excessive aliasing"),
+                "{name}: sops: {sops_err}"
+            );
             refused.push(name);
         }
         let ours = Document::parse(yaml.as_bytes(), Format::Yaml);
@@ -95,7 +98,10 @@ fn sops_and_ksec_refuse_the_same_aliasing() {
     }
     // The cases straddle the boundary: one alias more tips each pair over.
     for name in ["flow-134", "block-200", "nested-3x9"] {
-        assert!(refused.contains(&name), "{name} was accepted; refused: {refused:?}");
+        assert!(
+            refused.contains(&name),
+            "{name} was accepted; refused: {refused:?}"
+        );
     }
     for name in ["flow-133", "block-199", "block-50", "nested-2x9", "merge"] {
         assert!(!refused.contains(&name), "{name} was refused");
@@ -107,10 +113,16 @@ fn excessive_aliasing_is_refused_by_every_entry_point() {
     let bomb = nested(9, 9);
     assert!(Document::parse(bomb.as_bytes(), Format::Yaml).is_err());
     let err = ksec_sops::LockedFile::parse(bomb.as_bytes(), Format::Yaml).unwrap_err();
-    assert!(matches!(err, ksec_sops::Error::Parse { line: Some(_), .. }), "{err}");
+    assert!(
+        matches!(err, ksec_sops::Error::Parse { line: Some(_), .. }),
+        "{err}"
+    );
     // A .sops.yaml is YAML too.
     let err = ksec_sops::Config::parse(std::path::Path::new(".sops.yaml"), bomb.as_bytes())
         .unwrap_err()
         .to_string();
-    assert!(err.contains(".sops.yaml") && err.contains("excessive aliasing"), "{err}");
+    assert!(
+        err.contains(".sops.yaml") && err.contains("excessive aliasing"),
+        "{err}"
+    );
 }

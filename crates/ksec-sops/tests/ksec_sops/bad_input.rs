@@ -1,8 +1,8 @@
 //! Bad input gives a clear typed error and never a panic.
 use super::support::*;
 use super::support::{emit_plain, encrypt, load_plain, open};
-use ksec_sops::{Encryptor, MacCheck};
 use ksec_sops::keys::{Keyring, Recipient};
+use ksec_sops::{Encryptor, MacCheck};
 
 use ksec_sops::{Error, Format};
 
@@ -102,7 +102,12 @@ fn plaintext_input_errors() {
         .to_string()
         .contains("UTF-8"));
     assert!(matches!(
-        open(Format::Yaml, b"a: 1\n", &Keyring::new(vec![]), MacCheck::Verify),
+        open(
+            Format::Yaml,
+            b"a: 1\n",
+            &Keyring::new(vec![]),
+            MacCheck::Verify
+        ),
         Err(Error::MetadataNotFound)
     ));
 }

@@ -8,8 +8,7 @@ use std::path::Path;
 
 fn dec(kr: &ksec_sops::keys::Keyring, f: &Path, fmt: Format, out: Format) -> Result<String, Error> {
     let input = std::fs::read(f).unwrap();
-    decrypt_to(fmt, out, &input, kr)
-        .map(|b| String::from_utf8(b).unwrap())
+    decrypt_to(fmt, out, &input, kr).map(|b| String::from_utf8(b).unwrap())
 }
 
 #[test]
@@ -167,7 +166,12 @@ fn getsops_pgp_fixtures_decrypt() {
         ("example.ini", Format::Ini),
         ("example.txt", Format::Json),
     ] {
-        let o = open(fmt, &std::fs::read(base.join(f)).unwrap(), &kr, MacCheck::Verify);
+        let o = open(
+            fmt,
+            &std::fs::read(base.join(f)).unwrap(),
+            &kr,
+            MacCheck::Verify,
+        );
         assert!(o.is_ok(), "{f}: {:?}", o.err());
     }
     let ex = dec(&kr, &base.join("example.yaml"), Format::Yaml, Format::Yaml).unwrap();
@@ -187,8 +191,7 @@ fn helm_secrets_pgp_and_binary_fixtures_decrypt() {
     let kr = gpg_keyring(home.path());
     let v = base.join("values/sops");
     let raw = std::fs::read(v.join("secrets.trailing-newline.raw")).unwrap();
-    let got = decrypt_to(Format::Binary, Format::Binary, &raw, &kr)
-    .unwrap();
+    let got = decrypt_to(Format::Binary, Format::Binary, &raw, &kr).unwrap();
     assert_eq!(
         got,
         std::fs::read(v.join("secrets.trailing-newline.dec.raw")).unwrap()

@@ -8,9 +8,9 @@
 //! child test process with the `PATH` it needs (`child`); the `*_child` tests
 //! are `#[ignore]`d and do nothing unless started that way.
 use super::support::{decrypt_to, encrypt};
-use ksec_sops::Encryptor;
 use ksec_sops::keys::age::{encrypt_armored, AgeService};
 use ksec_sops::keys::{Keyring, Recipient};
+use ksec_sops::Encryptor;
 use ksec_sops::Format;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -210,7 +210,7 @@ fn ksec_encrypts_to_plugin_age_and_sops_decrypt_child() {
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs["password"], "s3cr3t");
     let ours = decrypt_to(Format::Json, Format::Json, &enc, &keyring(&[&plug_id]))
-    .expect("ksec decrypts with the plugin identity");
+        .expect("ksec decrypts with the plugin identity");
     assert_eq!(ours, out.stdout);
 }
 
@@ -280,7 +280,12 @@ fn age_and_sops_encrypt_to_plugin_ksec_decrypts_child() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&plug_r));
-    let ours = decrypt_to(Format::Yaml, Format::Yaml, &out.stdout, &keyring(&[&plug_id]))
+    let ours = decrypt_to(
+        Format::Yaml,
+        Format::Yaml,
+        &out.stdout,
+        &keyring(&[&plug_id]),
+    )
     .expect("ksec decrypts sops's file with the plugin identity");
     assert_eq!(String::from_utf8_lossy(&ours), PLAIN);
 }
@@ -329,8 +334,7 @@ fn missing_plugin_is_named_child() {
     let text = format!("{}\n{}\n", std::fs::read_to_string(&plug_id).unwrap(), *x);
     both.add_identities(&text, "SOPS_AGE_KEY");
     let kr = Keyring::new(vec![Box::new(both)]);
-    let ours = decrypt_to(Format::Yaml, Format::Yaml, &enc, &kr)
-    .unwrap();
+    let ours = decrypt_to(Format::Yaml, Format::Yaml, &enc, &kr).unwrap();
     assert_eq!(String::from_utf8_lossy(&ours), PLAIN);
 
     // With the plugin identity alone, the error says which binary is missing.
@@ -343,8 +347,8 @@ fn missing_plugin_is_named_child() {
     )
     .unwrap();
     let e = decrypt_to(Format::Yaml, Format::Yaml, &other, &keyring(&[&plug_id]))
-    .unwrap_err()
-    .to_string();
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("age-plugin-ksectest not found on PATH"),
         "decrypt: {e}"
@@ -380,8 +384,8 @@ fn plugin_asking_for_input_is_refused_clearly_child() {
     )
     .expect("this plugin needs no PIN to encrypt");
     let e = decrypt_to(Format::Yaml, Format::Yaml, &enc, &keyring(&[&ask_id]))
-    .unwrap_err()
-    .to_string();
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("age-plugin-ksectest asked for input") && e.contains("ksectest PIN"),
         "decrypt: {e}"

@@ -2,8 +2,8 @@
 //! under every rule, with the MAC checked.
 use super::support::age_keyring;
 use super::support::{decrypt_to, emit_plain, encrypt, load_plain};
-use ksec_sops::Encryptor;
 use ksec_sops::keys::{Keyring, Recipient};
+use ksec_sops::Encryptor;
 use ksec_sops::Rules;
 
 use ksec_sops::{Document, Format, Item, Value};

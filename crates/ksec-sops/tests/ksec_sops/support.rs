@@ -67,11 +67,19 @@ pub(crate) fn encrypt(
     encryptor: &Encryptor,
     keys: &Keyring,
 ) -> Result<Vec<u8>, Error> {
-    encryptor.clone().output_format(output).encrypt(plain, input, keys)
+    encryptor
+        .clone()
+        .output_format(output)
+        .encrypt(plain, input, keys)
 }
 
 /// Decrypts `file`, read as `input`, to plaintext in `output` (MAC checked).
-pub(crate) fn decrypt_to(input: Format, output: Format, file: &[u8], keys: &Keyring) -> Result<Vec<u8>, Error> {
+pub(crate) fn decrypt_to(
+    input: Format,
+    output: Format,
+    file: &[u8],
+    keys: &Keyring,
+) -> Result<Vec<u8>, Error> {
     Decryptor::new(keys)
         .output_format(output)
         .decrypt(file, input)
@@ -79,7 +87,12 @@ pub(crate) fn decrypt_to(input: Format, output: Format, file: &[u8], keys: &Keyr
 }
 
 /// Parses and unlocks `file` with the local keys of `keys`.
-pub(crate) fn open(format: Format, file: &[u8], keys: &Keyring, mac: MacCheck) -> Result<OpenFile, Error> {
+pub(crate) fn open(
+    format: Format,
+    file: &[u8],
+    keys: &Keyring,
+    mac: MacCheck,
+) -> Result<OpenFile, Error> {
     LockedFile::parse(file, format)?.open(keys, mac)
 }
 
@@ -89,6 +102,10 @@ pub(crate) fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error
 }
 
 /// Writes a plaintext file.
-pub(crate) fn emit_plain(format: Format, doc: &Document, options: EmitOptions) -> Result<Vec<u8>, Error> {
+pub(crate) fn emit_plain(
+    format: Format,
+    doc: &Document,
+    options: EmitOptions,
+) -> Result<Vec<u8>, Error> {
     doc.emit(format, &options).map(|b| b.to_vec())
 }

@@ -544,7 +544,8 @@ fn rotate_and_updatekeys_are_read_by_sops() {
 
 /// Nine levels of nine aliases: 9^9 strings once expanded (342 bytes). Before
 /// the aliasing bound, `ksec sops encrypt` allocated ~6 GB on it and aborted.
-const BILLION_LAUGHS: &str = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+const BILLION_LAUGHS: &str =
+    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
 c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
 d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
@@ -602,7 +603,10 @@ fn billion_laughs_is_refused_in_bounded_memory() {
     let Some(e) = env() else { return };
     // encrypt: the plaintext is the bomb.
     let plain = write(e.dir.path(), "laughs.yaml", BILLION_LAUGHS);
-    let o = e.ksec_bounded(&["sops", "encrypt", "--age", &e.recipient, "laughs.yaml"], &[]);
+    let o = e.ksec_bounded(
+        &["sops", "encrypt", "--age", &e.recipient, "laughs.yaml"],
+        &[],
+    );
     assert_refused_aliasing(&o, "laughs.yaml");
     assert_eq!(std::fs::read_to_string(&plain).unwrap(), BILLION_LAUGHS);
     // decrypt and edit: the bomb inside a file that carries sops metadata.
@@ -620,7 +624,10 @@ fn billion_laughs_is_refused_in_bounded_memory() {
     let o = e.ksec_bounded(&["sops", "edit", "meta.yaml"], &[("SOPS_EDITOR", &editor)]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 2, "{err}");
-    assert!(err.contains("excessive aliasing") && err.contains("line 4"), "{err}");
+    assert!(
+        err.contains("excessive aliasing") && err.contains("line 4"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&f).unwrap(), before, "the file is unchanged");
     e.no_buffers_left();
 }
@@ -641,7 +648,12 @@ fn remaining_exit_codes_match_sops() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml"));
     // 100: decrypting a file that is not encrypted.
     let plain = write(e.dir.path(), "plain.yaml", "a: 1\n");
-    let o = e.ksec().args(["sops", "decrypt"]).arg(&plain).output().unwrap();
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt"])
+        .arg(&plain)
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 100, "{}", String::from_utf8_lossy(&o.stderr));
     // 51 also for a file without a MAC, with the hint.
     let f = e.encrypt("nomac.yaml", "k: v\n");
@@ -652,7 +664,12 @@ fn remaining_exit_codes_match_sops() {
         .map(|l| format!("{l}\n"))
         .collect();
     let nm = write(e.dir.path(), "nomac2.yaml", &no_mac);
-    let o = e.ksec().args(["sops", "decrypt"]).arg(&nm).output().unwrap();
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt"])
+        .arg(&nm)
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 51, "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--ignore-mac"));
     // 1: everything else, e.g. a .sops.yaml without a rule for the file, named.
@@ -661,7 +678,12 @@ fn remaining_exit_codes_match_sops() {
         ".sops.yaml",
         "creation_rules:\n  - path_regex: ^only/\n    age: age1x\n",
     );
-    let o = e.ksec().args(["sops", "encrypt"]).arg(&plain).output().unwrap();
+    let o = e
+        .ksec()
+        .args(["sops", "encrypt"])
+        .arg(&plain)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(code(&o), 1, "{err}");
     assert!(
@@ -671,7 +693,14 @@ fn remaining_exit_codes_match_sops() {
     // 1: a bad regular expression in a flag is named by its flag.
     let o = e
         .ksec()
-        .args(["sops", "encrypt", "--age", &e.recipient, "--encrypted-regex", "("])
+        .args([
+            "sops",
+            "encrypt",
+            "--age",
+            &e.recipient,
+            "--encrypted-regex",
+            "(",
+        ])
         .arg(&plain)
         .output()
         .unwrap();
@@ -679,7 +708,11 @@ fn remaining_exit_codes_match_sops() {
     assert_eq!(code(&o), 1, "{err}");
     assert!(err.contains("--encrypted-regex"), "{err}");
     // 2: a command-line usage error (clap's code, as sops's urfave/cli).
-    let o = e.ksec().args(["sops", "decrypt", "--no-such-flag"]).output().unwrap();
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt", "--no-such-flag"])
+        .output()
+        .unwrap();
     assert_eq!(code(&o), 2);
 }
 
@@ -698,7 +731,10 @@ fn edit_exits_130_on_sigint() {
         .unwrap();
     let start = std::time::Instant::now();
     while std::fs::read_dir(&e.tmp).unwrap().count() == 0 {
-        assert!(start.elapsed().as_secs() < 20, "edit never created its buffer");
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "edit never created its buffer"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     std::thread::sleep(std::time::Duration::from_millis(200));

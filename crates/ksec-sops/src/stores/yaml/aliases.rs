@@ -254,7 +254,8 @@ mod tests {
     use super::*;
 
     /// The classic: nine levels of nine aliases, 9^9 strings once expanded.
-    pub(crate) const BILLION_LAUGHS: &str = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+    pub(crate) const BILLION_LAUGHS: &str =
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
 c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
 d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
@@ -280,7 +281,10 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 
     #[test]
     fn billion_laughs_is_refused_early_with_its_line() {
-        let e = parse(BILLION_LAUGHS.as_bytes()).map(drop).unwrap_err().to_string();
+        let e = parse(BILLION_LAUGHS.as_bytes())
+            .map(drop)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("excessive aliasing"), "{e}");
         // Level d (line 4) is the first to go over 99 % aliased nodes, where
         // sops 3.11 stops too.
@@ -291,11 +295,14 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
     fn counts_follow_go_yaml() {
         // Document, mapping, 2 keys, a sequence with 3 items, an alias (1) whose
         // anchor holds 4 nodes.
-        let (docs, (decoded, aliased)) =
-            parse_with_counts(b"a: &x [1, 2, 3]\nb: *x\n").unwrap();
+        let (docs, (decoded, aliased)) = parse_with_counts(b"a: &x [1, 2, 3]\nb: *x\n").unwrap();
         assert_eq!((decoded, aliased), (1 + 1 + 2 + 4 + 1 + 4, 4));
         let tree = Value::Map(docs[0].clone());
-        assert_eq!(node_count(&tree) + 1 + 1, decoded, "tree nodes + document + alias node");
+        assert_eq!(
+            node_count(&tree) + 1 + 1,
+            decoded,
+            "tree nodes + document + alias node"
+        );
         // Nested anchors count the aliases inside them.
         let (_, (decoded, aliased)) =
             parse_with_counts(b"a: &x [1, 2]\nb: &y [*x, *x]\nc: *y\n").unwrap();
@@ -308,7 +315,11 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
     /// (98.999 % of nodes from aliases) and refuses 134 (99.005 %).
     fn aliased_list(n: usize) -> String {
         let items: Vec<String> = (1..=400).map(|i| i.to_string()).collect();
-        format!("base: &b [{}]\nall: [{}]\n", items.join(", "), vec!["*b"; n].join(", "))
+        format!(
+            "base: &b [{}]\nall: [{}]\n",
+            items.join(", "),
+            vec!["*b"; n].join(", ")
+        )
     }
 
     #[test]
@@ -317,7 +328,10 @@ i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
         match parse(aliased_list(134).as_bytes()) {
             Err(e) => {
                 let e = e.to_string();
-                assert!(e.contains("excessive aliasing") && e.contains("line 2"), "{e}");
+                assert!(
+                    e.contains("excessive aliasing") && e.contains("line 2"),
+                    "{e}"
+                );
             }
             Ok(_) => panic!("134 aliases were accepted"),
         }

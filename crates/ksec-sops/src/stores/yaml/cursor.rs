@@ -34,7 +34,10 @@ impl<'a> Parser<'a> {
     /// True if the byte `ahead` positions on ends a plain token (space, line
     /// break or end of input).
     pub(super) fn blank_at(&self, ahead: usize) -> bool {
-        matches!(self.peek_at(ahead), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
+        matches!(
+            self.peek_at(ahead),
+            None | Some(b' ' | b'\t' | b'\n' | b'\r')
+        )
     }
 
     pub(super) fn column(&self) -> usize {

@@ -23,7 +23,11 @@ pub(crate) fn node_counts(input: &[u8]) -> Result<(u64, u64), crate::Error> {
 
 /// Writes branches as a YAML stream (`---` between documents), each followed by
 /// `extra` (the `sops` metadata entry) when given.
-pub(crate) fn emit_documents(branches: &[Vec<Item>], extra: Option<&Item>, indent: usize) -> Vec<u8> {
+pub(crate) fn emit_documents(
+    branches: &[Vec<Item>],
+    extra: Option<&Item>,
+    indent: usize,
+) -> Vec<u8> {
     let mut out = String::new();
     for (n, b) in branches.iter().enumerate() {
         if n > 0 {

@@ -545,6 +545,9 @@ fn split_comments(comments: Vec<Comment>, column: usize) -> (Vec<Comment>, Vec<C
     (mine, theirs)
 }
 
+/// One top-level mapping per document.
+type Branches = Vec<Vec<Item>>;
+
 /// Parses every document of a YAML stream into one branch each.
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
     parse_with_counts(input).map(|(docs, _)| docs)
@@ -552,7 +555,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
 
 /// [`parse`], also returning go-yaml's (decoded, aliased) node counts of the
 /// last document (for tests of the aliasing rule).
-pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Vec<Vec<Item>>, (u64, u64)), Error> {
+pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Branches, (u64, u64)), Error> {
     let text = std::str::from_utf8(input).map_err(|e| {
         parse_error(
             super::cursor::line_at(input, e.valid_up_to()),

@@ -174,7 +174,9 @@ impl Parser<'_> {
             let blank = raw.trim_matches([' ', '\t']).is_empty();
             if !blank {
                 let indentation = *indent.get_or_insert(spaces.max(parent + 1));
-                if spaces < indentation || spaces <= parent && !(parent == 0 && explicit.is_none() && spaces > 0) {
+                if spaces < indentation
+                    || spaces <= parent && !(parent == 0 && explicit.is_none() && spaces > 0)
+                {
                     break;
                 }
                 if (raw.starts_with("---") || raw.starts_with("...")) && spaces == 0 {

@@ -50,7 +50,8 @@ pub(super) fn updatekeys(c: &Common, file: &Path, yes: bool) -> Result<ExitCode>
     use std::io::IsTerminal;
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
-    let cfg = load_config(c)?.context("updatekeys needs a .sops.yaml (none found; use --config)")?;
+    let cfg =
+        load_config(c)?.context("updatekeys needs a .sops.yaml (none found; use --config)")?;
     let rule = cfg
         .rule_for(c.filename_override.as_deref().unwrap_or(file))
         .with_context(|| {
