@@ -208,12 +208,17 @@ impl<'f> Unlocker<'f> {
         }
     }
 
-    /// Records why `key` could not be used (named in the error when no key works).
+    /// Records why `key` could not be used (named in the error when no key
+    /// works). A later reason for the same key replaces the earlier one, so a
+    /// key that [`try_keyring`](Self::try_keyring) had no service for and the
+    /// caller then tried itself is listed once, with the caller's reason.
     pub fn failed(&mut self, key: &MasterKey, reason: impl std::fmt::Display) {
-        self.tried.push(KeyAttempt {
-            key: key.describe(),
-            reason: reason.to_string(),
-        });
+        let key = key.describe();
+        let reason = reason.to_string();
+        match self.tried.iter_mut().find(|t| t.key == key) {
+            Some(earlier) => earlier.reason = reason,
+            None => self.tried.push(KeyAttempt { key, reason }),
+        }
     }
 
     /// The keys tried so far and why they failed.

@@ -15,5 +15,7 @@ mod interop;
 mod plugin;
 #[path = "ksec_sops/roundtrip.rs"]
 mod roundtrip;
+#[path = "ksec_sops/sans_io.rs"]
+mod sans_io;
 #[path = "ksec_sops/support.rs"]
 mod support;

@@ -208,22 +208,22 @@ impl Parser<'_> {
 /// Parses a JSON document whose top level must be an object.
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let mut p = Parser {
+    let mut parser = Parser {
         bytes: input,
         pos: 0,
         depth: 0,
     };
-    p.skip_whitespace();
-    if p.bytes.get(p.pos) != Some(&b'{') {
+    parser.skip_whitespace();
+    if parser.bytes.get(parser.pos) != Some(&b'{') {
         return Err(parse_error(
             None,
             "the top level must be an object ({…}); sops cannot encrypt top-level arrays or scalars",
         ));
     }
-    let v = p.value()?;
-    p.skip_whitespace();
-    if p.pos != p.bytes.len() {
-        return p.fail("trailing data after the top-level object");
+    let v = parser.value()?;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return parser.fail("trailing data after the top-level object");
     }
     match v {
         Value::Map(items) => Ok(items),
@@ -233,15 +233,15 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
 
 /// Parses any JSON value (used for `set` values).
 pub(crate) fn parse_value(input: &[u8]) -> Result<Value, Error> {
-    let mut p = Parser {
+    let mut parser = Parser {
         bytes: input,
         pos: 0,
         depth: 0,
     };
-    let v = p.value()?;
-    p.skip_whitespace();
-    if p.pos != p.bytes.len() {
-        return p.fail("trailing data after the value");
+    let v = parser.value()?;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return parser.fail("trailing data after the value");
     }
     Ok(v)
 }

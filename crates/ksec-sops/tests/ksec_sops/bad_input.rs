@@ -171,3 +171,34 @@ proptest::proptest! {
         proptest::prop_assert_eq!(back, doc, "{}", String::from_utf8_lossy(&text));
     }
 }
+
+/// Nesting is bounded in every store, and what the bound lets in survives
+/// encrypt → decrypt (no stack overflow in the walks over the tree).
+#[test]
+fn nesting_is_bounded_and_what_is_accepted_round_trips() {
+    let (kr, r, _d) = keyring_and_recipient();
+    let encryptor = Encryptor::new().key_groups(vec![vec![Recipient::age(&r)]]);
+    let json = |depth: usize| format!("{{\"a\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    let yaml = |depth: usize| format!("a: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+    for (format, deep, too_deep) in [
+        (Format::Json, json(500), json(600)),
+        (Format::Yaml, yaml(250), yaml(300)),
+    ] {
+        let enc = encrypt(format, format, deep.as_bytes(), &encryptor, &kr).unwrap();
+        let back = open(format, &enc, &kr, MacCheck::Verify).unwrap();
+        assert_eq!(
+            back.document(),
+            &load_plain(format, deep.as_bytes()).unwrap()
+        );
+        let err = load_plain(format, too_deep.as_bytes())
+            .map(drop)
+            .unwrap_err();
+        assert!(err.to_string().contains("nesting too deep"), "{err}");
+    }
+    // dotenv and INI are flat: nothing nests, and their metadata lists are bounded.
+    let far = "a=1\nsops_age__list_99999999__map_enc=x\nsops_lastmodified=2020-01-01T00:00:00Z\n";
+    let err = ksec_sops::LockedFile::parse(far.as_bytes(), Format::Dotenv).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    let ini = "[sops]\nage__list_99999999__map_enc = x\n";
+    assert!(ksec_sops::LockedFile::parse(ini.as_bytes(), Format::Ini).is_err());
+}

@@ -563,7 +563,7 @@ pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Branches, (u64, u64)), 
         )
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut p = Parser {
+    let mut parser = Parser {
         text,
         bytes: text.as_bytes(),
         pos: 0,
@@ -572,26 +572,26 @@ pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Branches, (u64, u64)), 
         budget: AliasBudget::default(),
     };
     let mut docs = Vec::new();
-    while let Some(d) = p.document()? {
-        docs.push(d);
-        let before = p.pos;
-        if p.rest().starts_with(b"...") {
-            p.pos += 3;
-            p.rest_of_line();
+    while let Some(document) = parser.document()? {
+        docs.push(document);
+        let before = parser.pos;
+        if parser.rest().starts_with(b"...") {
+            parser.pos += 3;
+            parser.rest_of_line();
         }
         // Only blank space may follow a document before the next `---`.
-        while matches!(p.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            p.pos += 1;
+        while matches!(parser.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            parser.pos += 1;
         }
-        if p.at_end() {
+        if parser.at_end() {
             break;
         }
-        if p.pos == before && !p.at_document_marker() {
-            return p.fail("unexpected content");
+        if parser.pos == before && !parser.at_document_marker() {
+            return parser.fail("unexpected content");
         }
     }
     if docs.is_empty() {
         docs.push(Vec::new());
     }
-    Ok((docs, p.budget.counts()))
+    Ok((docs, parser.budget.counts()))
 }

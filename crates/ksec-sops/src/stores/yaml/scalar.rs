@@ -70,7 +70,7 @@ impl Parser<'_> {
                 Some(b'\n') => self.fold_newlines(&mut out),
                 _ => {
                     self.pos += 1;
-                    let e = self
+                    let escape = self
                         .peek()
                         .ok_or_else(|| parse_error(self.line(), "unterminated escape"))?;
                     self.pos += 1;
@@ -85,7 +85,7 @@ impl Parser<'_> {
                             .and_then(char::from_u32)
                             .ok_or_else(|| parse_error(parser.line(), "invalid escape"))
                     };
-                    match e {
+                    match escape {
                         b'0' => out.push('\0'),
                         b'a' => out.push('\x07'),
                         b'b' => out.push('\x08'),
