@@ -284,3 +284,34 @@ pub(crate) fn go_float_f(x: f64) -> String {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_sops_example_file() {
+        let sops_text = "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n# Example comment\nexample_array:\n    - example_value1\n    - example_value2\nexample_number: 1234.56789\nexample_booleans:\n    - true\n    - false\n";
+        let example = Document::sops_example();
+        assert_eq!(
+            example,
+            Document::parse(sops_text.as_bytes(), Format::Yaml).unwrap()
+        );
+        let text = example.emit(Format::Yaml, &EmitOptions::default()).unwrap();
+        assert_eq!(text.as_slice(), sops_text.as_bytes());
+    }
+
+    #[test]
+    fn environment_has_top_level_scalars() {
+        let doc = Document::parse(b"A: 1\nB: true\nC: [1]\nD: text\n", Format::Yaml).unwrap();
+        let env: Vec<(String, String)> = doc
+            .environment()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        assert_eq!(
+            env,
+            [("A", "1"), ("B", "true"), ("D", "text")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
+    }
+}
