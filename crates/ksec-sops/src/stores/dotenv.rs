@@ -6,24 +6,12 @@ use crate::tree::{Document, Item, Value};
 use crate::{Error, Format};
 
 fn parse_error(line: usize, message: impl Into<String>) -> Error {
-    Error::Parse {
-        format: Format::Dotenv,
-        line: Some(line),
-        message: message.into(),
-    }
+    super::parse_error(Format::Dotenv, line, message)
 }
 
 /// Parses a plaintext dotenv file.
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
-    let text = std::str::from_utf8(input).map_err(|e| {
-        parse_error(
-            1 + input[..e.valid_up_to()]
-                .iter()
-                .filter(|c| **c == b'\n')
-                .count(),
-            "the file is not valid UTF-8",
-        )
-    })?;
+    let text = super::utf8(input, Format::Dotenv)?;
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (n, line) in text.split('\n').enumerate() {

@@ -6,25 +6,13 @@ use crate::metadata::{flatten, unflatten};
 use crate::tree::{Document, Item, Value};
 use crate::{Error, Format};
 
-fn parse_error(line: usize, message: &str) -> Error {
-    Error::Parse {
-        format: Format::Ini,
-        line: Some(line),
-        message: message.to_string(),
-    }
+fn parse_error(line: usize, message: impl Into<String>) -> Error {
+    super::parse_error(Format::Ini, line, message)
 }
 
 /// Parses an INI file into sections.
 pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
-    let text = std::str::from_utf8(input).map_err(|e| {
-        parse_error(
-            1 + input[..e.valid_up_to()]
-                .iter()
-                .filter(|c| **c == b'\n')
-                .count(),
-            "the file is not valid UTF-8",
-        )
-    })?;
+    let text = super::utf8(input, Format::Ini)?;
     let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
@@ -61,7 +49,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
                 top.push(Item::Entry(n, Value::Map(items)));
             }
             if !seen_sections.insert(name.to_string()) {
-                return Err(parse_error(i, &format!("duplicate section [{name}]")));
+                return Err(parse_error(i, format!("duplicate section [{name}]")));
             }
             let mut items = Vec::new();
             if let Some(c) = take_comment(&mut pending_lines) {
@@ -104,7 +92,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
             None => (&mut default, &mut default_keys),
         };
         if !keys.insert(key.clone()) {
-            return Err(parse_error(i, &format!("duplicate key {key:?}")));
+            return Err(parse_error(i, format!("duplicate key {key:?}")));
         }
         target.push(Item::Entry(key, Value::Str(value)));
         if let Some(c) = take_comment(&mut pending_lines) {

@@ -13,6 +13,27 @@ pub(crate) mod yaml;
 use crate::tree::{Document, Item, Value};
 use crate::{EmitOptions, Error, Format};
 
+/// A parse error of `format` at `line`.
+pub(crate) fn parse_error(format: Format, line: usize, message: impl Into<String>) -> Error {
+    Error::Parse {
+        format,
+        line: Some(line),
+        message: message.into(),
+    }
+}
+
+/// The input as text, or an error naming the line of the first byte that is
+/// not UTF-8.
+pub(crate) fn utf8(input: &[u8], format: Format) -> Result<&str, Error> {
+    std::str::from_utf8(input).map_err(|e| {
+        let line = 1 + input[..e.valid_up_to()]
+            .iter()
+            .filter(|c| **c == b'\n')
+            .count();
+        parse_error(format, line, "the file is not valid UTF-8")
+    })
+}
+
 /// Reads a plaintext file.
 pub(crate) fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error> {
     let branches = match format {

@@ -67,6 +67,47 @@ impl Env {
         );
         p
     }
+    /// Runs `ksec sops edit FILE` with an editor that sleeps, waits until its
+    /// buffer exists (and `stale` was swept), then sends it SIG`sig` (ksec, not
+    /// the editor) and returns how it exited.
+    fn edit_until_signalled(
+        &self,
+        file: &std::path::Path,
+        sig: &str,
+        stale: &std::path::Path,
+    ) -> std::process::ExitStatus {
+        let mut child = std::process::Command::new(ksec_path())
+            .args(["sops", "edit"])
+            .arg(file)
+            .current_dir(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &self.key)
+            .env("TMPDIR", &self.tmp)
+            .env("SOPS_EDITOR", "sleep 5; :")
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let n = std::fs::read_dir(&self.tmp).unwrap().count();
+            if n >= 1 && !stale.exists() {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "edit never created its buffer"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The shell's builtin kill: no procps needed on a fresh machine.
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{sig} {}", child.id()))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        child.wait().unwrap()
+    }
+
     fn no_buffers_left(&self) {
         let left: Vec<_> = std::fs::read_dir(&self.tmp)
             .unwrap()
@@ -291,37 +332,7 @@ fn edit_cleans_up_on_signals_and_sweeps_stale_buffers() {
     std::fs::create_dir(&stale).unwrap();
     std::fs::write(stale.join("s.yaml"), "a: secret\n").unwrap();
     for sig in ["INT", "TERM", "HUP"] {
-        let mut child = std::process::Command::new(ksec_path())
-            .args(["sops", "edit"])
-            .arg(&f)
-            .current_dir(e.dir.path())
-            .env("SOPS_AGE_KEY_FILE", &e.key)
-            .env("TMPDIR", &e.tmp)
-            .env("SOPS_EDITOR", "sleep 5; :")
-            .spawn()
-            .unwrap();
-        // Wait until the buffer exists, then signal ksec (not the editor).
-        let start = std::time::Instant::now();
-        loop {
-            let n = std::fs::read_dir(&e.tmp).unwrap().count();
-            if n >= 1 && !stale.exists() {
-                break;
-            }
-            assert!(
-                start.elapsed().as_secs() < 20,
-                "edit never created its buffer"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        // The shell's builtin kill: no procps needed on a fresh machine.
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -{sig} {}", child.id()))
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let status = child.wait().unwrap();
+        let status = e.edit_until_signalled(&f, sig, &stale);
         assert!(!status.success(), "SIG{sig}: {status}");
         e.no_buffers_left();
         assert_eq!(
@@ -720,30 +731,7 @@ fn remaining_exit_codes_match_sops() {
 fn edit_exits_130_on_sigint() {
     let Some(e) = env() else { return };
     let f = e.encrypt("sig.yaml", "a: secret\n");
-    let mut child = std::process::Command::new(ksec_path())
-        .args(["sops", "edit"])
-        .arg(&f)
-        .current_dir(e.dir.path())
-        .env("SOPS_AGE_KEY_FILE", &e.key)
-        .env("TMPDIR", &e.tmp)
-        .env("SOPS_EDITOR", "sleep 5; :")
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while std::fs::read_dir(&e.tmp).unwrap().count() == 0 {
-        assert!(
-            start.elapsed().as_secs() < 20,
-            "edit never created its buffer"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let st = Command::new("sh")
-        .arg("-c")
-        .arg(format!("kill -INT {}", child.id()))
-        .status()
-        .unwrap();
-    assert!(st.success());
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let status = e.edit_until_signalled(&f, "INT", &e.tmp.join("none"));
+    assert_eq!(status.code(), Some(130));
     e.no_buffers_left();
 }

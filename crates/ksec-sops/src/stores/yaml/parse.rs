@@ -27,11 +27,7 @@ pub(super) struct Parser<'a> {
 }
 
 pub(super) fn parse_error(line: usize, msg: impl std::fmt::Display) -> Error {
-    Error::Parse {
-        format: crate::Format::Yaml,
-        line: Some(line),
-        message: msg.to_string(),
-    }
+    crate::stores::parse_error(crate::Format::Yaml, line, msg.to_string())
 }
 
 impl Parser<'_> {
@@ -556,12 +552,7 @@ pub(crate) fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
 /// [`parse`], also returning go-yaml's (decoded, aliased) node counts of the
 /// last document (for tests of the aliasing rule).
 pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Branches, (u64, u64)), Error> {
-    let text = std::str::from_utf8(input).map_err(|e| {
-        parse_error(
-            super::cursor::line_at(input, e.valid_up_to()),
-            "the file is not valid UTF-8",
-        )
-    })?;
+    let text = crate::stores::utf8(input, crate::Format::Yaml)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser {
         text,
