@@ -371,9 +371,10 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
                 };
                 out.push(Segment::Key(k.to_string()));
                 rest = r;
-            } else {
-                let t = &rest["__list_".len()..];
-                let end = t.find("__").unwrap_or(t.len());
+            } else if let Some(t) = rest.strip_prefix("__list_") {
+                // The index runs to the next marker (text that is not a number
+                // reads as 0, as before).
+                let end = next_marker(t).unwrap_or(t.len());
                 let index = t[..end].parse().unwrap_or(0);
                 if index >= max_index {
                     return Err(Error::metadata(format!(
@@ -382,6 +383,9 @@ pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
                 }
                 out.push(Segment::Index(index));
                 rest = &t[end..];
+            } else {
+                // `rest` always starts at a marker; this is unreachable.
+                return Err(Error::metadata(format!("{key}: unreadable key")));
             }
         }
         Ok(out)
@@ -471,6 +475,18 @@ mod tests {
         assert_eq!(back.key_groups, m.key_groups);
         assert!(back.rules.mac_only_encrypted);
         assert_eq!(back.last_modified, m.last_modified);
+    }
+
+    #[test]
+    fn junk_after_a_list_index_is_not_a_crash() {
+        // Found by the ksec_sops_dotenv fuzz target (it panicked before).
+        let pairs = vec![(
+            "__lisops__list_\u{1f}\0\0\0istl__l__".to_string(),
+            String::new(),
+        )];
+        let _ = unflatten(&pairs);
+        let pairs = vec![("a__list_0__x".to_string(), "v".to_string())];
+        let _ = unflatten(&pairs);
     }
 
     #[test]
