@@ -101,7 +101,8 @@ fn is_path(t: &str) -> bool {
     if t.starts_with('/') || t.starts_with("./") || t.starts_with("~/") {
         return !t.contains(char::is_whitespace);
     }
-    // `my/secret/file/path`: words joined by slashes, not base64.
+    // `my/secret/file/path`: words joined by slashes. Random tokens mix upper case,
+    // lower case and digits within a segment; words do not.
     t.contains('/')
         && !t.contains("//")
         && t.split('/').all(|seg| {
@@ -109,8 +110,10 @@ fn is_path(t: &str) -> bool {
                 && seg
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && !(seg.chars().any(|c| c.is_ascii_uppercase())
+                    && seg.chars().any(|c| c.is_ascii_lowercase())
+                    && seg.chars().any(|c| c.is_ascii_digit()))
         })
-        && !crate::detect::high_entropy(&t.replace('/', ""))
 }
 
 fn is_plain_url(t: &str) -> bool {
@@ -180,7 +183,7 @@ mod tests {
         ] {
             assert!(is_inert_value(&v), "{v}");
         }
-        for v in ["hunter2", "s3cr3t!", "hi", "postgres://u:p@db/x", "aB3/dE5+fG7hI9/jK1=="] {
+        for v in ["hunter2", "s3cr3t!", "hi", "postgres://u:p@db/x", "aB3/dE5+fG7hI9/jK1==", "xK9q/Lm3Zp7w"] {
             assert!(!is_inert_text(v), "{v}");
         }
     }

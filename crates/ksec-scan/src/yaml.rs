@@ -424,7 +424,7 @@ mod tests {
         );
         assert_eq!(d.pos("b[0].x"), Pos { line: 3, column: 8 });
         assert_eq!(d.pos("b[1]").line, 4);
-        assert_eq!(d.pos("b[7].zz").line, 2, "falls back to the nearest ancestor");
+        assert_eq!(d.pos("b[7].zz").line, 3, "falls back to the nearest ancestor (the sequence)");
     }
 
     #[test]
@@ -463,7 +463,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_refused() {
-        let t = "[".repeat(10_000);
+        let t = "[".repeat(150);
         let e = parse_stream(&t, Limits::default()).unwrap_err();
         assert!(e.to_string().contains("nesting deeper than 100"), "{e}");
     }

@@ -1,1 +1,5 @@
-//! Integration tests of ksec-scan.
+//! Integration tests of ksec-scan. One test binary for the crate; modules by theme.
+#![allow(clippy::unwrap_used)]
+
+#[path = "ksec-scan/conformance.rs"]
+mod conformance;
