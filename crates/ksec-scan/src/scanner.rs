@@ -267,6 +267,11 @@ impl Scanner {
         }
     }
 
+    /// Adds findings made elsewhere (Rego policies); the baseline applies to them too.
+    pub fn add_findings(&mut self, findings: Vec<Finding>) {
+        self.report.findings.extend(findings);
+    }
+
     /// Runs the cross-object rules, applies the baseline, and returns the report.
     pub fn finish(mut self) -> Report {
         let refs = std::mem::take(&mut self.refs);

@@ -200,3 +200,37 @@ fn kubescape_cases_of_implemented_controls() {
     eprintln!("{}\nconformance: {same} of {} cases match kubescape, {} listed differences", report.join("\n"), all.len(), DIFFERENCES.len());
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The same cases through kubescape's own Rego rules, evaluated by regorus.
+#[cfg(feature = "rego")]
+#[test]
+fn kubescape_cases_through_regorus() {
+    let Some(lib) = library() else { return };
+    let mut wrong = vec![];
+    let all = cases(&lib);
+    for case in &all {
+        let mut policy = ksec_scan::policy::Policy::load(&lib).unwrap();
+        if let Ok(b) = std::fs::read(case.dir.join("data.json")) {
+            policy.set_inputs(&serde_json::from_slice(&b).unwrap());
+        }
+        let mut objects = vec![];
+        for f in input_files(&case.dir) {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for d in ksec_scan::yaml::parse_stream(&text, Default::default()).unwrap() {
+                objects.push(d.value);
+            }
+        }
+        let findings = policy.evaluate(&objects, "case", Some(&case.rule)).unwrap();
+        let alerts = expected(&case.dir);
+        if !conforms(&alerts, &findings) {
+            wrong.push(format!(
+                "{}/{}: expected {alerts:?}\n  regorus: {:?}",
+                case.rule,
+                case.name,
+                findings.iter().map(|f| (&f.kind, &f.name, &f.path)).collect::<Vec<_>>()
+            ));
+        }
+    }
+    eprintln!("regorus: {} of {} cases match kubescape's expectations", all.len() - wrong.len(), all.len());
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
