@@ -291,21 +291,22 @@ pub fn high_entropy(s: &str) -> bool {
         && entropy(t) >= 3.5
 }
 
+/// A GitHub token with a valid checksum over 30 body characters, built the way GitHub
+/// builds them (for tests and corpora).
+pub(crate) fn github_token(random30: &str) -> String {
+    let mut crc = crc32(random30.as_bytes());
+    const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut enc = String::new();
+    for _ in 0..6 {
+        enc.insert(0, A[(crc % 62) as usize] as char);
+        crc /= 62;
+    }
+    format!("ghp_{random30}{enc}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A GitHub token with a valid checksum, built the way GitHub builds them.
-    pub(crate) fn github_token(random30: &str) -> String {
-        let mut crc = crc32(random30.as_bytes());
-        const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut enc = [b'0'; 6];
-        for s in enc.iter_mut().rev() {
-            *s = A[(crc % 62) as usize];
-            crc /= 62;
-        }
-        format!("ghp_{random30}{}", std::str::from_utf8(&enc).unwrap())
-    }
 
     #[test]
     fn recognises_formats() {

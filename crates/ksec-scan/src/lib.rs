@@ -80,6 +80,11 @@ pub use scanner::{scan, Options, Scanner};
 /// Hooks for the fuzz targets; not part of the API.
 #[doc(hidden)]
 pub mod internal {
+    /// A GitHub token with a valid checksum (test corpora).
+    pub fn github_token(random30: &str) -> String {
+        crate::detect::github_token(random30)
+    }
+
     /// The dotenv reader.
     pub fn parse_dotenv(text: &str) -> usize {
         crate::input::dotenv::parse(text).len()
