@@ -3,3 +3,5 @@
 
 #[path = "ksec-scan/conformance.rs"]
 mod conformance;
+#[path = "ksec-scan/properties.rs"]
+mod properties;
