@@ -156,7 +156,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -312,10 +316,16 @@ mod tests {
     fn recognises_formats() {
         let cases = [
             ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
-            ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x\n", "a private key"),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7x\n",
+                "a private key",
+            ),
             ("postgres://app:s3cr3t@db:5432/app", "a URL with a password"),
             ("Bearer abc123def", "a bearer token"),
-            ("AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY", "a Google API key"),
+            (
+                "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
+                "a Google API key",
+            ),
             ("glpat-abcdefghij0123456789", "a GitLab token"),
             ("xoxb-123456789012-abcdefghijkl", "a Slack token"),
             ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "a Stripe live key"),

@@ -89,7 +89,14 @@ pub struct Finding {
 
 /// The fingerprint of a finding: SHA-256 over the rule and the location (file, object,
 /// field path), never over the value, truncated to 128 bits of hex.
-pub fn fingerprint(rule: &str, file: &str, kind: &str, namespace: &str, name: &str, path: &str) -> String {
+pub fn fingerprint(
+    rule: &str,
+    file: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    path: &str,
+) -> String {
     let mut text = String::new();
     for part in [rule, file, kind, namespace, name, path] {
         text.push_str(part);
@@ -148,9 +155,11 @@ impl Report {
     /// Sorts findings and fills the summary's severity counts.
     pub fn finish(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.file, a.line, a.column, &a.rule, &a.path).cmp(&(&b.file, b.line, b.column, &b.rule, &b.path))
+            (&a.file, a.line, a.column, &a.rule, &a.path)
+                .cmp(&(&b.file, b.line, b.column, &b.rule, &b.path))
         });
-        self.findings.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        self.findings
+            .dedup_by(|a, b| a.fingerprint == b.fingerprint);
         let s = &mut self.summary;
         (s.high, s.medium, s.low, s.info) = (0, 0, 0, 0);
         for f in &self.findings {
@@ -185,8 +194,14 @@ mod tests {
     fn fingerprint_depends_on_location_only() {
         let a = fingerprint("R", "f.yaml", "Secret", "ns", "db", "data.password");
         assert_eq!(a.len(), 32);
-        assert_eq!(a, fingerprint("R", "f.yaml", "Secret", "ns", "db", "data.password"));
-        assert_ne!(a, fingerprint("R", "f.yaml", "Secret", "ns", "db", "data.user"));
+        assert_eq!(
+            a,
+            fingerprint("R", "f.yaml", "Secret", "ns", "db", "data.password")
+        );
+        assert_ne!(
+            a,
+            fingerprint("R", "f.yaml", "Secret", "ns", "db", "data.user")
+        );
         // Field boundaries count: ("ab", "c") and ("a", "bc") differ.
         assert_ne!(
             fingerprint("R", "ab", "c", "", "", ""),

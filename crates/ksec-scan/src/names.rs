@@ -90,7 +90,10 @@ pub fn is_inert_text(s: &str) -> bool {
     let t = s.trim();
     t.is_empty()
         || t.parse::<f64>().is_ok()
-        || matches!(t.to_ascii_lowercase().as_str(), "true" | "false" | "yes" | "no" | "null")
+        || matches!(
+            t.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "null"
+        )
         || is_reference(t)
         || is_placeholder(t)
         || is_path(t)
@@ -121,7 +124,9 @@ fn is_plain_url(t: &str) -> bool {
         return false;
     };
     !scheme.is_empty()
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
         && !rest.split('/').next().unwrap_or("").contains('@')
 }
 
@@ -183,7 +188,14 @@ mod tests {
         ] {
             assert!(is_inert_value(&v), "{v}");
         }
-        for v in ["hunter2", "s3cr3t!", "hi", "postgres://u:p@db/x", "aB3/dE5+fG7hI9/jK1==", "xK9q/Lm3Zp7w"] {
+        for v in [
+            "hunter2",
+            "s3cr3t!",
+            "hi",
+            "postgres://u:p@db/x",
+            "aB3/dE5+fG7hI9/jK1==",
+            "xK9q/Lm3Zp7w",
+        ] {
             assert!(!is_inert_text(v), "{v}");
         }
     }

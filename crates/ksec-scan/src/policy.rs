@@ -71,7 +71,10 @@ impl Policy {
                 .pointer("/attributes/resourcesAggregator")
                 .and_then(Value::as_str)
                 == Some("subject-role-rolebinding");
-            let name = d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             files.push((name, raw, aggregates));
         }
         if files.is_empty() {
@@ -83,20 +86,33 @@ impl Policy {
             };
             for f in candidates {
                 if f.extension().is_some_and(|e| e == "rego") {
-                    let name = f.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let name = f
+                        .file_stem()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     files.push((name, f, false));
                 }
             }
         }
         if files.is_empty() {
-            return Err(policy_err(root, "no Rego rules found (expected rules/<name>/raw.rego or *.rego files)"));
+            return Err(policy_err(
+                root,
+                "no Rego rules found (expected rules/<name>/raw.rego or *.rego files)",
+            ));
         }
         files.sort();
         let mut rules = vec![];
         for (name, file, aggregates_subjects) in files {
             let source = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
-            let package = package_of(&source).ok_or_else(|| policy_err(&file, "no package line"))?;
-            rules.push(RegoRule { name, file, source, package, aggregates_subjects });
+            let package =
+                package_of(&source).ok_or_else(|| policy_err(&file, "no package line"))?;
+            rules.push(RegoRule {
+                name,
+                file,
+                source,
+                package,
+                aggregates_subjects,
+            });
         }
         let inputs = std::fs::read(root.join("default-config-inputs.json"))
             .ok()
@@ -119,8 +135,12 @@ impl Policy {
     /// kubescape test case's `data.json` does.
     pub fn set_inputs(&mut self, overrides: &Value) {
         if let (Some(base), Some(o)) = (
-            self.data.get_mut("postureControlInputs").and_then(Value::as_object_mut),
-            overrides.get("postureControlInputs").and_then(Value::as_object),
+            self.data
+                .get_mut("postureControlInputs")
+                .and_then(Value::as_object_mut),
+            overrides
+                .get("postureControlInputs")
+                .and_then(Value::as_object),
         ) {
             for (k, v) in o {
                 base.insert(k.clone(), v.clone());
@@ -130,9 +150,18 @@ impl Policy {
 
     /// Evaluates the named rule (or every rule when `only` is `None`) over `objects`;
     /// `file` names them in findings.
-    pub fn evaluate(&self, objects: &[Value], file: &str, only: Option<&str>) -> Result<Vec<Finding>> {
+    pub fn evaluate(
+        &self,
+        objects: &[Value],
+        file: &str,
+        only: Option<&str>,
+    ) -> Result<Vec<Finding>> {
         let mut out = vec![];
-        for rule in self.rules.iter().filter(|r| only.is_none_or(|n| n == r.name)) {
+        for rule in self
+            .rules
+            .iter()
+            .filter(|r| only.is_none_or(|n| n == r.name))
+        {
             let mut input: Vec<Value> = objects.to_vec();
             if rule.aggregates_subjects {
                 input.extend(subject_vectors(objects));
@@ -145,14 +174,18 @@ impl Policy {
                 .map_err(|e| policy_err(&rule.file, e.to_string()))?;
             let data = regorus::Value::from_json_str(&self.data.to_string())
                 .map_err(|e| policy_err(&self.root, e.to_string()))?;
-            engine.add_data(data).map_err(|e| policy_err(&self.root, e.to_string()))?;
+            engine
+                .add_data(data)
+                .map_err(|e| policy_err(&self.root, e.to_string()))?;
             let input = regorus::Value::from_json_str(&Value::Array(input).to_string())
                 .map_err(|e| policy_err(&rule.file, e.to_string()))?;
             engine.set_input(input);
             let result = engine
                 .eval_rule(format!("data.{}.deny", rule.package))
                 .map_err(|e| policy_err(&rule.file, e.to_string()))?;
-            let json_text = result.to_json_str().map_err(|e| policy_err(&rule.file, e.to_string()))?;
+            let json_text = result
+                .to_json_str()
+                .map_err(|e| policy_err(&rule.file, e.to_string()))?;
             let alerts: Value = serde_json::from_str(&json_text).unwrap_or(Value::Null);
             for a in alerts.as_array().into_iter().flatten() {
                 out.push(finding_of(&rule.name, a, file));
@@ -193,25 +226,43 @@ fn collect_objects(path: &Path, out: &mut Vec<Value>, depth: usize) {
         return;
     };
     if let Ok(docs) = yaml::parse_stream(&text, yaml::Limits::default()) {
-        out.extend(docs.into_iter().map(|d| d.value).filter(|v| v.get("kind").is_some()));
+        out.extend(
+            docs.into_iter()
+                .map(|d| d.value)
+                .filter(|v| v.get("kind").is_some()),
+        );
     }
 }
 
 /// kubescape's subject vectors: each subject of each binding, with the binding and its
 /// role as `relatedObjects`.
 fn subject_vectors(objects: &[Value]) -> Vec<Value> {
-    let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let s = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let mut out = vec![];
-    for b in objects.iter().filter(|o| s(o, "/kind").ends_with("Binding")) {
+    for b in objects
+        .iter()
+        .filter(|o| s(o, "/kind").ends_with("Binding"))
+    {
         let (rk, rn) = (s(b, "/roleRef/kind"), s(b, "/roleRef/name"));
         let Some(role) = objects.iter().find(|o| {
             s(o, "/kind") == rk
                 && s(o, "/metadata/name") == rn
-                && (rk == "ClusterRole" || s(o, "/metadata/namespace") == s(b, "/metadata/namespace"))
+                && (rk == "ClusterRole"
+                    || s(o, "/metadata/namespace") == s(b, "/metadata/namespace"))
         }) else {
             continue;
         };
-        for subj in b.get("subjects").and_then(Value::as_array).into_iter().flatten() {
+        for subj in b
+            .get("subjects")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let mut v = subj.clone();
             v["relatedObjects"] = json!([b, role]);
             out.push(v);
@@ -228,12 +279,23 @@ fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
         .unwrap_or(Value::Null);
     let str_of = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_string);
     let kind = str_of("/kind").unwrap_or_default();
-    let name = str_of("/metadata/name").or_else(|| str_of("/name")).unwrap_or_default();
+    let name = str_of("/metadata/name")
+        .or_else(|| str_of("/name"))
+        .unwrap_or_default();
     let namespace = str_of("/metadata/namespace").or_else(|| str_of("/namespace"));
     let path = ["failedPaths", "reviewPaths", "deletePaths"]
         .iter()
-        .find_map(|k| a.get(*k).and_then(|p| p.get(0)).and_then(Value::as_str).map(str::to_string))
-        .or_else(|| a.pointer("/fixPaths/0/path").and_then(Value::as_str).map(str::to_string))
+        .find_map(|k| {
+            a.get(*k)
+                .and_then(|p| p.get(0))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .or_else(|| {
+            a.pointer("/fixPaths/0/path")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_default();
     let score = a.get("alertScore").and_then(Value::as_f64).unwrap_or(5.0);
     let severity = if score >= 7.0 {
@@ -244,9 +306,20 @@ fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
         Severity::Low
     };
     let id = format!("REGO-{rule}");
-    let message = a.get("alertMessage").and_then(Value::as_str).unwrap_or("").to_string();
+    let message = a
+        .get("alertMessage")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     Finding {
-        fingerprint: fingerprint(&id, file, &kind, namespace.as_deref().unwrap_or(""), &name, &path),
+        fingerprint: fingerprint(
+            &id,
+            file,
+            &kind,
+            namespace.as_deref().unwrap_or(""),
+            &name,
+            &path,
+        ),
         rule: id,
         controls: vec![],
         severity,

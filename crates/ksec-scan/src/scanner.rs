@@ -254,7 +254,11 @@ impl Scanner {
     }
 
     pub(crate) fn scan_doc(&mut self, source: &Source, doc: &Doc) {
-        let is_list = doc.value.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+        let is_list = doc
+            .value
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"))
             && doc.value.get("items").is_some_and(Value::is_array);
         if is_list {
             let n = doc.value["items"].as_array().map_or(0, Vec::len);

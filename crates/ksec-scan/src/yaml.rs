@@ -219,7 +219,10 @@ impl Builder {
                 if self.stack.len() >= self.limits.max_depth {
                     return Err(parse_error(
                         pos,
-                        format!("nesting deeper than {} levels; refused", self.limits.max_depth),
+                        format!(
+                            "nesting deeper than {} levels; refused",
+                            self.limits.max_depth
+                        ),
                     ));
                 }
                 let path = match self.child_path() {
@@ -293,7 +296,10 @@ impl Builder {
 
     /// A scalar or alias: a key, or a value.
     fn value(&mut self, v: Value, pos: Pos) -> Result<()> {
-        if let Some(Frame::Map { key: key @ None, .. }) = self.stack.last_mut() {
+        if let Some(Frame::Map {
+            key: key @ None, ..
+        }) = self.stack.last_mut()
+        {
             *key = Some(match v {
                 Value::String(s) => s,
                 Value::Null => String::new(),
@@ -311,7 +317,9 @@ impl Builder {
         match self.stack.last_mut() {
             None => self.root = Some(v),
             Some(Frame::Seq { seq, .. }) => seq.push(v),
-            Some(Frame::Map { map, key, merges, .. }) => match key.take() {
+            Some(Frame::Map {
+                map, key, merges, ..
+            }) => match key.take() {
                 Some(k) if k == "<<" => merges.push(v),
                 Some(k) => {
                     map.insert(k, v);
@@ -424,7 +432,11 @@ mod tests {
         );
         assert_eq!(d.pos("b[0].x"), Pos { line: 3, column: 8 });
         assert_eq!(d.pos("b[1]").line, 4);
-        assert_eq!(d.pos("b[7].zz").line, 3, "falls back to the nearest ancestor (the sequence)");
+        assert_eq!(
+            d.pos("b[7].zz").line,
+            3,
+            "falls back to the nearest ancestor (the sequence)"
+        );
     }
 
     #[test]

@@ -32,8 +32,12 @@ impl Verdict {
     pub(crate) fn describe(&self, name: &str) -> String {
         match self {
             Verdict::Detected(d) => format!("{name} holds {}", d.describe()),
-            Verdict::Entropy => format!("{name} holds a random-looking literal under a credential name"),
-            Verdict::Named => format!("{name} is named like a credential and holds a literal value"),
+            Verdict::Entropy => {
+                format!("{name} holds a random-looking literal under a credential name")
+            }
+            Verdict::Named => {
+                format!("{name} is named like a credential and holds a literal value")
+            }
         }
     }
 }
@@ -52,6 +56,24 @@ pub(crate) fn judge(name: &str, value: &Value) -> Option<Verdict> {
     } else {
         Verdict::Named
     })
+}
+
+/// `--db-password=x`, `password=x` (container arguments, Kustomize generator literals).
+fn judge_assignment(text: &str) -> Option<Verdict> {
+    let (name, value) = text.split_once('=')?;
+    let name = name.trim_start_matches('-');
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    {
+        return None;
+    }
+    match judge(name, &Value::String(value.to_string()))? {
+        // A detector match on the value alone was already tried by the caller.
+        Verdict::Detected(_) => None,
+        v => Some(v),
+    }
 }
 
 /// `a.b`, or `a[x.y]` for keys that are not plain words (kubescape's style).
@@ -90,8 +112,8 @@ pub(crate) fn walk(
                 walk(x, &format!("{path}[{i}]"), key, skip, out);
             }
         }
-        Value::String(_) => {
-            if let Some(verdict) = judge(key, v) {
+        Value::String(text) => {
+            if let Some(verdict) = judge(key, v).or_else(|| judge_assignment(text)) {
                 out.push((path.to_string(), verdict));
             }
         }
@@ -99,7 +121,12 @@ pub(crate) fn walk(
     }
 }
 
-fn emit_all(s: &mut Scanner, loc: &Loc<'_>, found: Vec<(String, Verdict)>, pos: &dyn Fn(&str) -> Pos) {
+fn emit_all(
+    s: &mut Scanner,
+    loc: &Loc<'_>,
+    found: Vec<(String, Verdict)>,
+    pos: &dyn Fn(&str) -> Pos,
+) {
     for (path, verdict) in found {
         let msg = verdict.describe(&path);
         s.emit(
@@ -134,7 +161,11 @@ pub(crate) fn scan_value(s: &mut Scanner, source: &Source, doc: &Doc, base: &str
             return Pos::default();
         }
         let yp = crate::scanner::kubescape_to_yaml_path(p);
-        doc.pos(&if base.is_empty() { yp } else { format!("{base}.{yp}") })
+        doc.pos(&if base.is_empty() {
+            yp
+        } else {
+            format!("{base}.{yp}")
+        })
     };
     emit_all(s, &loc, found, &pos);
 }

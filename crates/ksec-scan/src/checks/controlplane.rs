@@ -43,7 +43,13 @@ pub(crate) fn check_encryption_config(doc: &Value) -> Vec<ConfigIssue> {
 fn flags_of(container: &Value) -> Vec<String> {
     ["command", "args"]
         .iter()
-        .flat_map(|k| container.get(*k).and_then(Value::as_array).cloned().unwrap_or_default())
+        .flat_map(|k| {
+            container
+                .get(*k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
         .filter_map(|v| v.as_str().map(str::to_string))
         .collect()
 }
@@ -56,9 +62,15 @@ fn has_flag(flags: &[String], flag: &str) -> bool {
 
 /// A kube-apiserver static pod: encryption at rest and audit logging switched on.
 pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
-    let containers = obj.value.pointer("/spec/containers").and_then(Value::as_array);
+    let containers = obj
+        .value
+        .pointer("/spec/containers")
+        .and_then(Value::as_array);
     let Some((i, c)) = containers.into_iter().flatten().enumerate().find(|(_, c)| {
-        let cmd0 = c.pointer("/command/0").and_then(Value::as_str).unwrap_or("");
+        let cmd0 = c
+            .pointer("/command/0")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         cmd0.ends_with("kube-apiserver")
             || (cmd0.is_empty() && c.get("name").and_then(Value::as_str) == Some("kube-apiserver"))
     }) else {
@@ -70,7 +82,10 @@ pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
     let fix_path = if n_args > 0 {
         format!("spec.containers[{i}].args[{n_args}]")
     } else {
-        let n = c.get("command").and_then(Value::as_array).map_or(0, Vec::len);
+        let n = c
+            .get("command")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
         format!("spec.containers[{i}].command[{n}]")
     };
     let loc = obj.loc();
@@ -92,7 +107,8 @@ pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
             &loc,
             &fix_path,
             obj.pos(&format!("spec.containers[{i}]")),
-            "kube-apiserver runs without --audit-policy-file: access to Secrets is not audited".into(),
+            "kube-apiserver runs without --audit-policy-file: access to Secrets is not audited"
+                .into(),
             vec![],
         );
     }
@@ -126,14 +142,30 @@ fn encryption_config(
         return;
     }
     // Keys written inline in a file that sits in a repository are keys in git.
-    for (i, r) in doc.get("resources").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        for (j, p) in r.get("providers").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, r) in doc
+        .get("resources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        for (j, p) in r
+            .get("providers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             for ty in ["aescbc", "aesgcm", "secretbox"] {
                 let Some(keys) = p.pointer(&format!("/{ty}/keys")).and_then(Value::as_array) else {
                     continue;
                 };
                 for (k, key) in keys.iter().enumerate() {
-                    if key.get("secret").and_then(Value::as_str).is_some_and(|v| !v.is_empty()) {
+                    if key
+                        .get("secret")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| !v.is_empty())
+                    {
                         let path = format!("resources[{i}].providers[{j}].{ty}.keys[{k}].secret");
                         s.emit(
                             &rules::ENCRYPTION_CONFIG,
@@ -158,7 +190,11 @@ pub(crate) fn audit_policy(s: &mut Scanner, obj: &Obj<'_>, loc: &Loc<'_>, base: 
 }
 
 fn covers_secrets(rule: &Value) -> bool {
-    if rule.get("nonResourceURLs").and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+    if rule
+        .get("nonResourceURLs")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+    {
         return false;
     }
     let Some(res) = rule.get("resources").and_then(Value::as_array) else {
@@ -168,14 +204,22 @@ fn covers_secrets(rule: &Value) -> bool {
         return true;
     }
     res.iter().any(|gr| {
-        let group_ok = gr.get("group").and_then(Value::as_str).is_none_or(|g| g.is_empty() || g == "*");
+        let group_ok = gr
+            .get("group")
+            .and_then(Value::as_str)
+            .is_none_or(|g| g.is_empty() || g == "*");
         let names = gr.get("resources").and_then(Value::as_array);
         group_ok
             && names.is_none_or(|n| {
                 n.is_empty()
-                    || n.iter().filter_map(Value::as_str).any(|r| matches!(r, "secrets" | "*" | "secrets/*"))
+                    || n.iter()
+                        .filter_map(Value::as_str)
+                        .any(|r| matches!(r, "secrets" | "*" | "secrets/*"))
             })
-            && gr.get("resourceNames").and_then(Value::as_array).is_none_or(Vec::is_empty)
+            && gr
+                .get("resourceNames")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
     })
 }
 
@@ -184,11 +228,25 @@ fn covers_secrets(rule: &Value) -> bool {
 fn unconditional(rule: &Value) -> bool {
     ["users", "userGroups", "verbs", "namespaces"]
         .iter()
-        .all(|k| rule.get(*k).and_then(Value::as_array).is_none_or(Vec::is_empty))
+        .all(|k| {
+            rule.get(*k)
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+        })
 }
 
-fn audit_policy_value(s: &mut Scanner, policy: &Value, loc: &Loc<'_>, pos: &dyn Fn(&str) -> Pos, base: &str) {
-    let rules_list = policy.get("rules").and_then(Value::as_array).cloned().unwrap_or_default();
+fn audit_policy_value(
+    s: &mut Scanner,
+    policy: &Value,
+    loc: &Loc<'_>,
+    pos: &dyn Fn(&str) -> Pos,
+    base: &str,
+) {
+    let rules_list = policy
+        .get("rules")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     for (i, rule) in rules_list.iter().enumerate() {
         if !covers_secrets(rule) {
             continue;
@@ -269,7 +327,10 @@ pub(crate) fn control_plane_info(s: &mut Scanner, obj: &Obj<'_>) {
             "kube-apiserver runs without --encryption-provider-config: Secrets are stored in etcd in plaintext".into(),
             vec![],
         );
-    } else if let Some(cfg) = info.pointer("/encryptionProviderConfigFile/content").and_then(decode_file) {
+    } else if let Some(cfg) = info
+        .pointer("/encryptionProviderConfigFile/content")
+        .and_then(decode_file)
+    {
         let name = info
             .pointer("/encryptionProviderConfigFile/path")
             .and_then(Value::as_str)
@@ -291,10 +352,14 @@ pub(crate) fn control_plane_info(s: &mut Scanner, obj: &Obj<'_>) {
             &loc,
             cmd_path,
             obj.pos(cmd_path),
-            "kube-apiserver runs without --audit-policy-file: access to Secrets is not audited".into(),
+            "kube-apiserver runs without --audit-policy-file: access to Secrets is not audited"
+                .into(),
             vec![],
         );
-    } else if let Some(policy) = info.pointer("/auditPolicyFile/content").and_then(decode_file) {
+    } else if let Some(policy) = info
+        .pointer("/auditPolicyFile/content")
+        .and_then(decode_file)
+    {
         let name = info
             .pointer("/auditPolicyFile/path")
             .and_then(Value::as_str)

@@ -53,14 +53,18 @@ pub(crate) struct CrossRefs {
 }
 
 fn ns_or_default(ns: Option<&str>) -> String {
-    ns.filter(|n| !n.is_empty()).unwrap_or("default").to_string()
+    ns.filter(|n| !n.is_empty())
+        .unwrap_or("default")
+        .to_string()
 }
 
 impl CrossRefs {
     pub(crate) fn add_service_account(&mut self, obj: &Obj<'_>) {
         self.service_accounts.insert(
             (ns_or_default(obj.namespace), obj.name.to_string()),
-            obj.value.get("automountServiceAccountToken").and_then(Value::as_bool),
+            obj.value
+                .get("automountServiceAccountToken")
+                .and_then(Value::as_bool),
         );
     }
 
@@ -69,13 +73,24 @@ impl CrossRefs {
             kind: obj.kind.to_string(),
             namespace: ns_or_default(obj.namespace),
             name: obj.name.to_string(),
-            rules: obj.value.get("rules").and_then(Value::as_array).cloned().unwrap_or_default(),
+            rules: obj
+                .value
+                .get("rules")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
         });
     }
 
     pub(crate) fn add_binding(&mut self, obj: &Obj<'_>) {
         let role_ref = obj.value.get("roleRef");
-        let s = |k: &str| role_ref.and_then(|r| r.get(k)).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |k: &str| {
+            role_ref
+                .and_then(|r| r.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let subjects = obj
             .value
             .get("subjects")
@@ -173,14 +188,20 @@ fn rbac_by_subject(s: &mut Scanner, refs: &CrossRefs) {
             name,
             ignore: &first.binding.ignore,
         };
-        let read = grants.iter().filter_map(|g| g.access.read.map(|sev| (g, sev))).max_by_key(|(_, sev)| *sev);
+        let read = grants
+            .iter()
+            .filter_map(|g| g.access.read.map(|sev| (g, sev)))
+            .max_by_key(|(_, sev)| *sev);
         if let Some((g, sev)) = read {
             let path = format!("subjects[{}]", subject_index(g.binding, kind, name));
             let how = &g.access.read_how;
             s.emit(
                 &rules::RBAC_SECRETS,
                 sev,
-                &Loc { file: &g.binding.file, ..loc },
+                &Loc {
+                    file: &g.binding.file,
+                    ..loc
+                },
                 &path,
                 g.subject_pos,
                 format!(
@@ -204,7 +225,10 @@ fn rbac_by_subject(s: &mut Scanner, refs: &CrossRefs) {
                 &loc,
                 &path,
                 first.subject_pos,
-                format!("{kind} {name} can reach Secret values through {}", indirect.join(", ")),
+                format!(
+                    "{kind} {name} can reach Secret values through {}",
+                    indirect.join(", ")
+                ),
                 related,
             );
         }
@@ -224,7 +248,9 @@ fn subject_index(b: &Binding, kind: &str, name: &str) -> usize {
 fn workloads(s: &mut Scanner, refs: &CrossRefs) {
     for w in &refs.workloads {
         let ns = ns_or_default(w.namespace.as_deref());
-        let sa = refs.service_accounts.get(&(ns.clone(), w.service_account.clone()));
+        let sa = refs
+            .service_accounts
+            .get(&(ns.clone(), w.service_account.clone()));
         // The pod's setting wins; unset, the service account's; unset, Kubernetes mounts.
         let mounted = match w.automount {
             Some(b) => b,
@@ -259,7 +285,11 @@ fn workloads(s: &mut Scanner, refs: &CrossRefs) {
             let bound = b.subjects.iter().any(|(sub, _)| {
                 sub.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
                     && sub.get("name").and_then(Value::as_str) == Some(w.service_account.as_str())
-                    && sub.get("namespace").and_then(Value::as_str).unwrap_or(&b.namespace) == ns
+                    && sub
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&b.namespace)
+                        == ns
             });
             if !bound {
                 return None;

@@ -1,7 +1,7 @@
 //! Files that are already protected: SOPS files and SealedSecrets. Other scanners flag
 //! their ciphertexts as leaked credentials; here they are understood (through
 //! `ksec-sops` and `ksec-seal`) and only their real weaknesses are findings.
-use super::config::{judge, join};
+use super::config::{join, judge};
 use crate::finding::Severity;
 use crate::rules;
 use crate::scanner::{Loc, Obj, Scanner, Source};
@@ -64,7 +64,10 @@ pub(crate) fn sops_file(s: &mut Scanner, source: &Source, text: &str, doc: &Doc)
                 &loc,
                 &path,
                 pos(&path),
-                format!("left unencrypted by the file's rules: {}", verdict.describe(&path)),
+                format!(
+                    "left unencrypted by the file's rules: {}",
+                    verdict.describe(&path)
+                ),
                 vec![],
             );
         }
@@ -106,7 +109,10 @@ pub(crate) fn sops_file(s: &mut Scanner, source: &Source, text: &str, doc: &Doc)
                 &loc,
                 "sops",
                 pos("sops"),
-                format!("all {} recipient(s) of the file are retired keys", keys.len()),
+                format!(
+                    "all {} recipient(s) of the file are retired keys",
+                    keys.len()
+                ),
                 vec![],
             );
         }
@@ -136,7 +142,12 @@ fn plaintext_leaves(v: &Value, path: &str, key: &str, out: &mut Vec<(String, Str
 }
 
 /// A dotenv SOPS file (`sops_*` entries) checked by the same rules.
-pub(crate) fn sops_dotenv(s: &mut Scanner, source: &Source, text: &str, pairs: &[(String, String, usize)]) {
+pub(crate) fn sops_dotenv(
+    s: &mut Scanner,
+    source: &Source,
+    text: &str,
+    pairs: &[(String, String, usize)],
+) {
     let mut map = serde_json::Map::new();
     for (k, v, _) in pairs {
         if !k.starts_with("sops_") {
@@ -167,7 +178,10 @@ pub(crate) fn sealed_secret(s: &mut Scanner, obj: &Obj<'_>) {
         .template
         .data
         .iter()
-        .filter(|(_, v)| v.as_deref().is_some_and(|t| !t.trim().is_empty() && !t.contains("{{")))
+        .filter(|(_, v)| {
+            v.as_deref()
+                .is_some_and(|t| !t.trim().is_empty() && !t.contains("{{"))
+        })
         .map(|(k, _)| k)
         .collect();
     if !literal.is_empty() {
@@ -180,7 +194,11 @@ pub(crate) fn sealed_secret(s: &mut Scanner, obj: &Obj<'_>) {
             obj.pos(path),
             format!(
                 "template key(s) {} hold literal text that is copied into the Secret unencrypted",
-                literal.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                literal
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             vec![],
         );

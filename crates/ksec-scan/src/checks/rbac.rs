@@ -78,18 +78,35 @@ pub(crate) fn access(rules: &[Value]) -> Access {
         }
         let creates = all_verbs || verbs.contains(&"create");
         if core && creates && any_of(&resources, &["pods", "*"]) {
-            indirect("create pods (which mount any Secret of their namespace)", &mut a);
+            indirect(
+                "create pods (which mount any Secret of their namespace)",
+                &mut a,
+            );
         }
         if any_of(&groups, &["apps", "batch", "*"])
             && creates
             && any_of(
                 &resources,
-                &["deployments", "daemonsets", "statefulsets", "replicasets", "jobs", "cronjobs", "*"],
+                &[
+                    "deployments",
+                    "daemonsets",
+                    "statefulsets",
+                    "replicasets",
+                    "jobs",
+                    "cronjobs",
+                    "*",
+                ],
             )
         {
-            indirect("create workloads (whose pods mount any Secret of their namespace)", &mut a);
+            indirect(
+                "create workloads (whose pods mount any Secret of their namespace)",
+                &mut a,
+            );
         }
-        if core && (creates || verbs.contains(&"get")) && any_of(&resources, &["pods/exec", "pods/attach"]) {
+        if core
+            && (creates || verbs.contains(&"get"))
+            && any_of(&resources, &["pods/exec", "pods/attach"])
+        {
             indirect("exec into pods", &mut a);
         }
         if all_verbs || verbs.contains(&"impersonate") {
@@ -121,8 +138,10 @@ pub(crate) fn takeover(rules: &[Value]) -> bool {
         let resources = strings(rule, "resources");
         let verbs = strings(rule, "verbs");
         any_of(&groups, &["", "*"])
-            && ((any_of(&resources, &["pods", "*"]) && any_of(&verbs, &["create", "update", "patch", "*"]))
-                || (any_of(&resources, &["secrets", "*"]) && any_of(&verbs, &["get", "list", "watch", "*"])))
+            && ((any_of(&resources, &["pods", "*"])
+                && any_of(&verbs, &["create", "update", "patch", "*"]))
+                || (any_of(&resources, &["secrets", "*"])
+                    && any_of(&verbs, &["get", "list", "watch", "*"])))
     })
 }
 
@@ -133,13 +152,17 @@ mod tests {
 
     #[test]
     fn resource_names_lower_the_severity() {
-        let named = access(&[json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["db"]})]);
+        let named = access(&[
+            json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["db"]}),
+        ]);
         assert_eq!(named.read, Some(Severity::Low));
         let get = access(&[json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]})]);
         assert_eq!(get.read, Some(Severity::Medium));
-        let list = access(&[json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})]);
+        let list =
+            access(&[json!({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]})]);
         assert_eq!(list.read, Some(Severity::High));
-        let other = access(&[json!({"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["list"]})]);
+        let other =
+            access(&[json!({"apiGroups": ["apps"], "resources": ["secrets"], "verbs": ["list"]})]);
         assert!(other.is_empty());
     }
 
@@ -153,7 +176,11 @@ mod tests {
         ]);
         assert_eq!(a.read, None);
         assert_eq!(a.indirect.len(), 4, "{:?}", a.indirect);
-        assert!(takeover(&[json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]})]));
-        assert!(!takeover(&[json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]})]));
+        assert!(takeover(&[
+            json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]})
+        ]));
+        assert!(!takeover(&[
+            json!({"apiGroups": [""], "resources": ["configmaps"], "verbs": ["*"]})
+        ]));
     }
 }

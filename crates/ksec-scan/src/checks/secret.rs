@@ -48,7 +48,11 @@ pub(crate) fn plaintext_secret(s: &mut Scanner, obj: &Obj<'_>) {
     if EMPTY_BY_DESIGN.contains(&ty) && recognised.is_none() {
         return;
     }
-    let field = if v.get("data").and_then(Value::as_object).is_some_and(|m| !m.is_empty()) {
+    let field = if v
+        .get("data")
+        .and_then(Value::as_object)
+        .is_some_and(|m| !m.is_empty())
+    {
         "data"
     } else {
         "stringData"
@@ -59,7 +63,10 @@ pub(crate) fn plaintext_secret(s: &mut Scanner, obj: &Obj<'_>) {
     );
     let severity = match &recognised {
         Some((path, d)) => {
-            msg.push_str(&format!("; {path} is {}", d.describe().trim_start_matches("a value that is ")));
+            msg.push_str(&format!(
+                "; {path} is {}",
+                d.describe().trim_start_matches("a value that is ")
+            ));
             Severity::High
         }
         None => rules::PLAINTEXT_SECRET.severity,

@@ -12,7 +12,11 @@ use serde_json::Value;
 pub(crate) fn pod_spec_prefix(kind: &str) -> Option<&'static str> {
     Some(match kind {
         "Pod" => "spec",
-        "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet" | "Job"
+        "Deployment"
+        | "ReplicaSet"
+        | "DaemonSet"
+        | "StatefulSet"
+        | "Job"
         | "ReplicationController" => "spec.template.spec",
         "CronJob" => "spec.jobTemplate.spec.template.spec",
         "PodTemplate" => "template.spec",
@@ -51,7 +55,13 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
         for (i, c) in containers.iter().enumerate() {
             let cpath = format!("{prefix}.{list}[{i}]");
             let cname = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            for (j, e) in c.get("env").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, e) in c
+                .get("env")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let name = e.get("name").and_then(Value::as_str).unwrap_or("");
                 if e.pointer("/valueFrom/secretKeyRef").is_some() {
                     let path = format!("{cpath}.env[{j}].name");
@@ -61,7 +71,9 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
                         &loc,
                         &path,
                         obj.pos(&path),
-                        format!("container {cname} reads a Secret into the environment variable {name}"),
+                        format!(
+                            "container {cname} reads a Secret into the environment variable {name}"
+                        ),
                         vec![],
                     );
                     continue;
@@ -77,12 +89,21 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
                         &loc,
                         &path,
                         obj.pos(&path),
-                        format!("container {cname}: {}", verdict.describe(&format!("environment variable {name}"))),
+                        format!(
+                            "container {cname}: {}",
+                            verdict.describe(&format!("environment variable {name}"))
+                        ),
                         vec![],
                     );
                 }
             }
-            for (j, e) in c.get("envFrom").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (j, e) in c
+                .get("envFrom")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 if let Some(r) = e.get("secretRef") {
                     let path = format!("{cpath}.envFrom[{j}].secretRef");
                     let secret = r.get("name").and_then(Value::as_str).unwrap_or("?");
@@ -97,7 +118,13 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
                     );
                 }
             }
-            for (k, m) in c.get("volumeMounts").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (k, m) in c
+                .get("volumeMounts")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let vname = m.get("name").and_then(Value::as_str).unwrap_or("");
                 if secret_volumes.contains(&vname) {
                     let path = format!("{cpath}.volumeMounts[{k}]");
@@ -129,7 +156,9 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
             .and_then(Value::as_str)
             .unwrap_or("default")
             .to_string(),
-        automount: spec.get("automountServiceAccountToken").and_then(Value::as_bool),
+        automount: spec
+            .get("automountServiceAccountToken")
+            .and_then(Value::as_bool),
         pos: obj.pos(&automount_path),
         automount_path,
         ignore: obj.ignore.clone(),

@@ -81,6 +81,8 @@ mod tests {
                 ("C".into(), "3".into(), 6)
             ]
         );
-        assert!(is_dotenv_name("dir/.env") && is_dotenv_name("prod.env") && !is_dotenv_name("env.yaml"));
+        assert!(
+            is_dotenv_name("dir/.env") && is_dotenv_name("prod.env") && !is_dotenv_name("env.yaml")
+        );
     }
 }

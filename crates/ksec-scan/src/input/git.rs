@@ -21,11 +21,17 @@ fn candidate(path: &str) -> bool {
 
 pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
     let shown = path.display().to_string();
-    let dir = if path.is_dir() { path } else { path.parent().unwrap_or(Path::new(".")) };
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
     let top = match git(dir).args(["rev-parse", "--show-toplevel"]).output() {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
         Ok(_) => {
-            s.note(format!("{shown}: not in a git repository; no history scanned"));
+            s.note(format!(
+                "{shown}: not in a git repository; no history scanned"
+            ));
             return;
         }
         Err(e) => {
@@ -44,12 +50,29 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
         }
     }
     let log = match git(top)
-        .args(["log", "--all", "--no-renames", "--diff-filter=AM", "--raw", "--no-abbrev", "--format=commit %H"])
+        .args([
+            "log",
+            "--all",
+            "--no-renames",
+            "--diff-filter=AM",
+            "--raw",
+            "--no-abbrev",
+            "--format=commit %H",
+        ])
         .output()
     {
         Ok(o) if o.status.success() => o.stdout,
         Ok(o) => {
-            s.skip(&shown, format!("git log failed: {}", String::from_utf8_lossy(&o.stderr).lines().next().unwrap_or("")));
+            s.skip(
+                &shown,
+                format!(
+                    "git log failed: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ),
+            );
             return;
         }
         Err(e) => {
@@ -65,8 +88,12 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
         if let Some(c) = line.strip_prefix("commit ") {
             commit = c.to_string();
         } else if let Some(raw) = line.strip_prefix(':') {
-            let Some((meta, file)) = raw.split_once('\t') else { continue };
-            let Some(blob) = meta.split_whitespace().nth(3) else { continue };
+            let Some((meta, file)) = raw.split_once('\t') else {
+                continue;
+            };
+            let Some(blob) = meta.split_whitespace().nth(3) else {
+                continue;
+            };
             if !candidate(file) || current.contains(blob) {
                 continue;
             }
@@ -79,7 +106,12 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
     if order.is_empty() {
         return;
     }
-    let mut child = match git(top).args(["cat-file", "--batch"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn() {
+    let mut child = match git(top)
+        .args(["cat-file", "--batch"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => {
             s.skip(&shown, format!("cannot run git cat-file: {e}"));
@@ -98,7 +130,9 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
         }
         drop(stdin);
     });
-    let Some(stdout) = child.stdout.take() else { return };
+    let Some(stdout) = child.stdout.take() else {
+        return;
+    };
     let mut r = BufReader::new(stdout);
     let mut scanned = 0usize;
     for id in &order {
@@ -106,7 +140,11 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
         if r.read_line(&mut header).unwrap_or(0) == 0 {
             break;
         }
-        let size: u64 = header.split_whitespace().nth(2).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let size: u64 = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let mut content = Vec::new();
         if (&mut r).take(size).read_to_end(&mut content).is_err() {
             break;
@@ -117,11 +155,23 @@ pub(crate) fn scan_history(s: &mut Scanner, path: &Path) {
         let short = &commit[..commit.len().min(12)];
         let name = format!("{file}@{short}");
         if size > s.opts.max_file_size {
-            s.skip(name, format!("blob of {size} bytes is larger than the {}-byte limit", s.opts.max_file_size));
+            s.skip(
+                name,
+                format!(
+                    "blob of {size} bytes is larger than the {}-byte limit",
+                    s.opts.max_file_size
+                ),
+            );
             continue;
         }
-        let Some(text) = super::walk::text_of(&content) else { continue };
-        let source = Source { file: name, has_lines: true, committed: true };
+        let Some(text) = super::walk::text_of(&content) else {
+            continue;
+        };
+        let source = Source {
+            file: name,
+            has_lines: true,
+            committed: true,
+        };
         s.scan_source(&source, text);
         scanned += 1;
     }

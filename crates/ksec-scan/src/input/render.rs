@@ -52,7 +52,13 @@ pub(crate) fn kustomize(s: &mut Scanner, dir: &Path) -> bool {
         }
     };
     if !out.status.success() {
-        s.skip(&shown, format!("kubectl kustomize failed: {}", first_error_line(&out.stderr)));
+        s.skip(
+            &shown,
+            format!(
+                "kubectl kustomize failed: {}",
+                first_error_line(&out.stderr)
+            ),
+        );
         return true;
     }
     let source = Source {
@@ -92,7 +98,10 @@ pub(crate) fn helm_chart(s: &mut Scanner, dir: &Path) {
         }
     };
     if !out.status.success() {
-        s.skip(&shown, format!("helm template failed: {}", first_error_line(&out.stderr)));
+        s.skip(
+            &shown,
+            format!("helm template failed: {}", first_error_line(&out.stderr)),
+        );
         return;
     }
     let Ok(text) = std::str::from_utf8(&out.stdout) else {
@@ -138,7 +147,8 @@ fn scan_values_files(s: &mut Scanner, dir: &Path) {
         .map(|e| e.path())
         .filter(|p| {
             let n = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            n.starts_with("values") && (n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json"))
+            n.starts_with("values")
+                && (n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json"))
         })
         .collect();
     files.sort();

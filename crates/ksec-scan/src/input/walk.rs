@@ -21,7 +21,13 @@ pub(crate) fn scan_path(s: &mut Scanner, path: &Path) {
     visit(s, path, &mut visited, 0, true);
 }
 
-fn visit(s: &mut Scanner, path: &Path, visited: &mut HashSet<(u64, u64)>, depth: usize, explicit: bool) {
+fn visit(
+    s: &mut Scanner,
+    path: &Path,
+    visited: &mut HashSet<(u64, u64)>,
+    depth: usize,
+    explicit: bool,
+) {
     let shown = path.display().to_string();
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -41,7 +47,10 @@ fn visit(s: &mut Scanner, path: &Path, visited: &mut HashSet<(u64, u64)>, depth:
             return;
         }
         if depth > MAX_DEPTH {
-            s.skip(shown, format!("more than {MAX_DEPTH} directory levels deep; not read"));
+            s.skip(
+                shown,
+                format!("more than {MAX_DEPTH} directory levels deep; not read"),
+            );
             return;
         }
         if path.join("Chart.yaml").is_file() {
@@ -76,7 +85,13 @@ fn visit(s: &mut Scanner, path: &Path, visited: &mut HashSet<(u64, u64)>, depth:
 /// Reads one file within the size bound and scans it.
 pub(crate) fn scan_file(s: &mut Scanner, path: &Path, shown: &str, len: u64) {
     if len > s.opts.max_file_size {
-        s.skip(shown, format!("file of {len} bytes is larger than the {}-byte limit; not read", s.opts.max_file_size));
+        s.skip(
+            shown,
+            format!(
+                "file of {len} bytes is larger than the {}-byte limit; not read",
+                s.opts.max_file_size
+            ),
+        );
         return;
     }
     let bytes = match std::fs::read(path) {

@@ -79,7 +79,11 @@ pub fn sarif(report: &Report) -> String {
         }
         let mut logical = vec![];
         if !f.kind.is_empty() {
-            let ns = f.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+            let ns = f
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
             logical.push(json!({
                 "fullyQualifiedName": format!("{}/{ns}{}:{}", f.kind, f.name, f.path),
                 "kind": "object",

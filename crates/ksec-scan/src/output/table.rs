@@ -13,13 +13,21 @@ pub fn table(report: &Report) -> String {
             let _ = writeln!(out, "{}", f.file);
             file = Some(&f.file);
         }
-        let line = if f.line > 0 { format!("{}:{}", f.line, f.column) } else { "-".into() };
+        let line = if f.line > 0 {
+            format!("{}:{}", f.line, f.column)
+        } else {
+            "-".into()
+        };
         let object = match (&f.namespace, f.kind.is_empty()) {
             (_, true) => String::new(),
             (Some(ns), false) => format!("{} {}/{} ", f.kind, ns, f.name),
             (None, false) => format!("{} {} ", f.kind, f.name),
         };
-        let controls = if f.controls.is_empty() { String::new() } else { format!(" [{}]", f.controls.join(",")) };
+        let controls = if f.controls.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", f.controls.join(","))
+        };
         let _ = writeln!(
             out,
             "  {line:<8} {:<6} {}{controls}  {object}{}: {}",

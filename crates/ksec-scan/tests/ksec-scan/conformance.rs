@@ -59,7 +59,9 @@ fn rule_controls(lib: &Path) -> BTreeMap<String, Vec<String>> {
             continue;
         }
         for r in v["rulesNames"].as_array().unwrap() {
-            m.entry(r.as_str().unwrap().to_string()).or_default().push(id.clone());
+            m.entry(r.as_str().unwrap().to_string())
+                .or_default()
+                .push(id.clone());
         }
     }
     m
@@ -111,19 +113,32 @@ pub struct Alert {
 }
 
 pub fn expected(dir: &Path) -> Vec<Alert> {
-    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
     v.as_array()
         .unwrap()
         .iter()
         .map(|a| {
             let obj = &a["alertObject"];
             let (kind, name, rbac) = match obj["k8sApiObjects"].as_array().and_then(|l| l.first()) {
-                Some(o) => (o["kind"].as_str().unwrap_or(""), o["metadata"]["name"].as_str().unwrap_or(""), false),
+                Some(o) => (
+                    o["kind"].as_str().unwrap_or(""),
+                    o["metadata"]["name"].as_str().unwrap_or(""),
+                    false,
+                ),
                 None => {
                     let e = &obj["externalObjects"];
                     let kind = e["kind"].as_str().unwrap_or("");
                     let rbac = e.get("relatedObjects").is_some();
-                    (kind, if rbac { e["name"].as_str().unwrap_or("") } else { "" }, rbac)
+                    (
+                        kind,
+                        if rbac {
+                            e["name"].as_str().unwrap_or("")
+                        } else {
+                            ""
+                        },
+                        rbac,
+                    )
                 }
             };
             let mut paths = BTreeSet::new();
@@ -138,7 +153,12 @@ pub fn expected(dir: &Path) -> Vec<Alert> {
                     fix_paths.insert(p["path"].as_str().unwrap().to_string());
                 }
             }
-            Alert { kind: kind.into(), name: name.into(), paths, fix_paths }
+            Alert {
+                kind: kind.into(),
+                name: name.into(),
+                paths,
+                fix_paths,
+            }
         })
         .collect()
 }
@@ -150,7 +170,8 @@ pub fn matches(a: &Alert, f: &Finding) -> bool {
             || a.paths.contains(&f.path)
             || a.fix_paths.iter().any(|p| {
                 p == &f.path
-                    || p.strip_prefix(f.path.as_str()).is_some_and(|rest| rest.starts_with('['))
+                    || p.strip_prefix(f.path.as_str())
+                        .is_some_and(|rest| rest.starts_with('['))
             }))
 }
 
@@ -170,15 +191,24 @@ pub fn ksec_findings(case: &Case) -> Vec<Finding> {
 
 /// Whether findings and alerts match one to one (every alert found, nothing extra).
 pub fn conforms(alerts: &[Alert], findings: &[Finding]) -> bool {
-    alerts.iter().all(|a| findings.iter().any(|f| matches(a, f)))
-        && findings.iter().all(|f| alerts.iter().any(|a| matches(a, f)))
+    alerts
+        .iter()
+        .all(|a| findings.iter().any(|f| matches(a, f)))
+        && findings
+            .iter()
+            .all(|f| alerts.iter().any(|a| matches(a, f)))
 }
 
 #[test]
 fn kubescape_cases_of_implemented_controls() {
     let Some(lib) = library() else { return };
     let all = cases(&lib);
-    assert!(all.len() >= 60, "only {} cases found in {}", all.len(), lib.display());
+    assert!(
+        all.len() >= 60,
+        "only {} cases found in {}",
+        all.len(),
+        lib.display()
+    );
     let mut report = vec![];
     let mut wrong = vec![];
     for case in &all {
@@ -187,17 +217,38 @@ fn kubescape_cases_of_implemented_controls() {
         let findings = ksec_findings(case);
         let ok = conforms(&alerts, &findings);
         let listed = DIFFERENCES.iter().any(|(c, _)| *c == id);
-        report.push(format!("{} {id}", if ok { "same" } else if listed { "diff" } else { "FAIL" }));
+        report.push(format!(
+            "{} {id}",
+            if ok {
+                "same"
+            } else if listed {
+                "diff"
+            } else {
+                "FAIL"
+            }
+        ));
         if ok == listed {
             wrong.push(format!(
                 "{id}: {}\n  expected: {alerts:?}\n  ksec: {:?}",
-                if ok { "conforms but is listed as a difference" } else { "differs and is not listed" },
-                findings.iter().map(|f| (&f.rule, &f.kind, &f.name, &f.path)).collect::<Vec<_>>()
+                if ok {
+                    "conforms but is listed as a difference"
+                } else {
+                    "differs and is not listed"
+                },
+                findings
+                    .iter()
+                    .map(|f| (&f.rule, &f.kind, &f.name, &f.path))
+                    .collect::<Vec<_>>()
             ));
         }
     }
     let same = report.iter().filter(|l| l.starts_with("same")).count();
-    eprintln!("{}\nconformance: {same} of {} cases match kubescape, {} listed differences", report.join("\n"), all.len(), DIFFERENCES.len());
+    eprintln!(
+        "{}\nconformance: {same} of {} cases match kubescape, {} listed differences",
+        report.join("\n"),
+        all.len(),
+        DIFFERENCES.len()
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -227,10 +278,17 @@ fn kubescape_cases_through_regorus() {
                 "{}/{}: expected {alerts:?}\n  regorus: {:?}",
                 case.rule,
                 case.name,
-                findings.iter().map(|f| (&f.kind, &f.name, &f.path)).collect::<Vec<_>>()
+                findings
+                    .iter()
+                    .map(|f| (&f.kind, &f.name, &f.path))
+                    .collect::<Vec<_>>()
             ));
         }
     }
-    eprintln!("regorus: {} of {} cases match kubescape's expectations", all.len() - wrong.len(), all.len());
+    eprintln!(
+        "regorus: {} of {} cases match kubescape's expectations",
+        all.len() - wrong.len(),
+        all.len()
+    );
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }

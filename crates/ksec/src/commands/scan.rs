@@ -99,7 +99,11 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         retired_recipients: a
             .retired
             .iter()
-            .flat_map(|r| ksec_text::split_list(r).map(str::to_string).collect::<Vec<_>>())
+            .flat_map(|r| {
+                ksec_text::split_list(r)
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect(),
         baseline,
         ..Options::default()
@@ -117,7 +121,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
     }
     #[cfg(not(feature = "rego"))]
     if !a.policy.is_empty() {
-        anyhow::bail!("--policy needs ksec built with the `rego` feature (cargo build --features rego)");
+        anyhow::bail!(
+            "--policy needs ksec built with the `rego` feature (cargo build --features rego)"
+        );
     }
     let report = scanner.finish();
     if let Some(path) = &a.write_baseline {

@@ -106,7 +106,9 @@ roleRef: {kind: ClusterRole, name: secret-reader, apiGroup: rbac.authorization.k
     );
     // Bait: ciphertexts that look like credentials to entropy and keyword checks.
     let cipher = |n: u8| {
-        let bytes: Vec<u8> = (0..300u32).map(|i| (i * 37 + u32::from(n) * 101) as u8 ^ 0x5a).collect();
+        let bytes: Vec<u8> = (0..300u32)
+            .map(|i| (i * 37 + u32::from(n) * 101) as u8 ^ 0x5a)
+            .collect();
         base64::engine::general_purpose::STANDARD.encode(bytes)
     };
     write(
@@ -118,8 +120,16 @@ roleRef: {kind: ClusterRole, name: secret-reader, apiGroup: rbac.authorization.k
             cipher(2)
         ),
     );
-    write(dir, ".env", &format!("SLACK_BOT_TOKEN={}\nLOG_LEVEL=debug\n", s[5]));
-    write(dir, "values.yaml", &format!("db:\n  host: db\n  password: {}\nreplicas: 2\n", s[7]));
+    write(
+        dir,
+        ".env",
+        &format!("SLACK_BOT_TOKEN={}\nLOG_LEVEL=debug\n", s[5]),
+    );
+    write(
+        dir,
+        "values.yaml",
+        &format!("db:\n  host: db\n  password: {}\nreplicas: 2\n", s[7]),
+    );
     if let Some(fx) = ksec_testkit::fixtures() {
         let sops = fx.join("sops/helm-secrets/tests/assets/values/sops/secrets.yaml");
         std::fs::copy(&sops, dir.join("secrets.sops.yaml")).unwrap();
@@ -128,7 +138,13 @@ roleRef: {kind: ClusterRole, name: secret-reader, apiGroup: rbac.authorization.k
 }
 
 fn scan_json(dir: &Path, extra: &[&str]) -> (Value, i32) {
-    let out = ksec().arg("scan").arg(dir).args(["-o", "json"]).args(extra).output().unwrap();
+    let out = ksec()
+        .arg("scan")
+        .arg(dir)
+        .args(["-o", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     (v, out.status.code().unwrap())
@@ -165,7 +181,9 @@ fn corpus_findings_and_json_fields() {
     }
     for b in bait {
         assert!(
-            findings(&v).iter().all(|f| !f["file"].as_str().unwrap().ends_with(b)),
+            findings(&v)
+                .iter()
+                .all(|f| !f["file"].as_str().unwrap().ends_with(b)),
             "no finding on {b}: {v:#}"
         );
     }
@@ -177,17 +195,52 @@ fn corpus_findings_and_json_fields() {
         .collect();
     assert_eq!(
         env,
-        ["spec.template.spec.containers[0].env[0].value", "spec.template.spec.containers[0].env[1].value"]
+        [
+            "spec.template.spec.containers[0].env[0].value",
+            "spec.template.spec.containers[0].env[1].value"
+        ]
     );
-    let plain = findings(&v).into_iter().find(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT").unwrap();
-    assert_eq!(plain["severity"], "high", "a detector recognised the AWS key: {plain}");
+    let plain = findings(&v)
+        .into_iter()
+        .find(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT")
+        .unwrap();
+    assert_eq!(
+        plain["severity"], "high",
+        "a detector recognised the AWS key: {plain}"
+    );
     assert_eq!(plain["controls"], serde_json::json!([]));
-    for field in ["rule", "controls", "severity", "title", "file", "line", "kind", "namespace", "name", "path", "message", "fingerprint"] {
+    for field in [
+        "rule",
+        "controls",
+        "severity",
+        "title",
+        "file",
+        "line",
+        "kind",
+        "namespace",
+        "name",
+        "path",
+        "message",
+        "fingerprint",
+    ] {
         assert!(plain.get(field).is_some(), "field {field}");
     }
-    assert_eq!((plain["line"].as_u64(), plain["kind"].as_str()), (Some(10), Some("Secret")));
-    let rbac = findings(&v).into_iter().find(|f| f["rule"] == "KSEC-RBAC-SECRETS").unwrap();
-    assert_eq!((rbac["kind"].as_str(), rbac["name"].as_str(), rbac["severity"].as_str()), (Some("Group"), Some("dev"), Some("high")));
+    assert_eq!(
+        (plain["line"].as_u64(), plain["kind"].as_str()),
+        (Some(10), Some("Secret"))
+    );
+    let rbac = findings(&v)
+        .into_iter()
+        .find(|f| f["rule"] == "KSEC-RBAC-SECRETS")
+        .unwrap();
+    assert_eq!(
+        (
+            rbac["kind"].as_str(),
+            rbac["name"].as_str(),
+            rbac["severity"].as_str()
+        ),
+        (Some("Group"), Some("dev"), Some("high"))
+    );
     assert_eq!(v["summary"]["skipped"], 0);
 }
 
@@ -207,9 +260,18 @@ fn no_output_format_carries_a_secret_or_its_hash() {
             .env("KSEC_LOG", "trace")
             .output()
             .unwrap();
-        texts.push((fmt.to_string(), String::from_utf8_lossy(&out.stdout).into_owned()));
-        texts.push((format!("{fmt} stderr"), String::from_utf8_lossy(&out.stderr).into_owned()));
-        texts.push(("baseline".into(), std::fs::read_to_string(&baseline).unwrap()));
+        texts.push((
+            fmt.to_string(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        ));
+        texts.push((
+            format!("{fmt} stderr"),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+        texts.push((
+            "baseline".into(),
+            std::fs::read_to_string(&baseline).unwrap(),
+        ));
     }
     use base64::Engine;
     for secret in secrets() {
@@ -219,11 +281,17 @@ fn no_output_format_carries_a_secret_or_its_hash() {
         let body = &secret[secret.len() - 10..];
         for (what, text) in &texts {
             for needle in [secret.as_str(), body, &sha256[..16], b64.as_str()] {
-                assert!(!text.contains(needle), "{what} contains a secret (or its hash/encoding)");
+                assert!(
+                    !text.contains(needle),
+                    "{what} contains a secret (or its hash/encoding)"
+                );
             }
         }
     }
-    assert!(texts[0].1.contains("KSEC-SECRET-PLAINTEXT"), "the table has findings");
+    assert!(
+        texts[0].1.contains("KSEC-SECRET-PLAINTEXT"),
+        "the table has findings"
+    );
 }
 
 fn hex(b: &[u8]) -> String {
@@ -234,13 +302,20 @@ fn hex(b: &[u8]) -> String {
 fn sarif_structure_and_sarif_tools_read_it_back() {
     let d = ksec_testkit::tempdir();
     corpus(d.path());
-    let out = ksec().arg("scan").arg(d.path()).args(["-o", "sarif"]).output().unwrap();
+    let out = ksec()
+        .arg("scan")
+        .arg(d.path())
+        .args(["-o", "sarif"])
+        .output()
+        .unwrap();
     let sarif_text = String::from_utf8(out.stdout).unwrap();
     let v: Value = serde_json::from_str(&sarif_text).unwrap();
     assert_eq!(v["version"], "2.1.0");
     let run = &v["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert!(rules.iter().all(|r| r["help"]["text"].as_str().is_some_and(|t| t.contains("ksec") || !t.is_empty())));
+    assert!(rules.iter().all(|r| r["help"]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("ksec") || !t.is_empty())));
     let results = run["results"].as_array().unwrap();
     assert!(!results.is_empty());
     for r in results {
@@ -249,16 +324,35 @@ fn sarif_structure_and_sarif_tools_read_it_back() {
         assert!(["error", "warning", "note"].contains(&r["level"].as_str().unwrap()));
         let region = &r["locations"][0]["physicalLocation"]["region"];
         assert!(region["startLine"].as_u64().unwrap() >= 1, "{r}");
-        assert_eq!(r["partialFingerprints"]["ksecLocationHash/v1"].as_str().unwrap().len(), 32);
+        assert_eq!(
+            r["partialFingerprints"]["ksecLocationHash/v1"]
+                .as_str()
+                .unwrap()
+                .len(),
+            32
+        );
     }
-    let Some(sarif) = ksec_testkit::peer("sarif") else { return };
+    let Some(sarif) = ksec_testkit::peer("sarif") else {
+        return;
+    };
     let file = d.path().join("report.sarif");
     std::fs::write(&file, &sarif_text).unwrap();
-    let out = Command::new(sarif).arg("summary").arg(&file).output().unwrap();
+    let out = Command::new(sarif)
+        .arg("summary")
+        .arg(&file)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "sarif summary: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sarif summary: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let errors = results.iter().filter(|r| r["level"] == "error").count();
-    assert!(text.contains(&format!("error: {errors}")), "sarif-tools counts {errors} errors: {text}");
+    assert!(
+        text.contains(&format!("error: {errors}")),
+        "sarif-tools counts {errors} errors: {text}"
+    );
 }
 
 #[test]
@@ -274,13 +368,29 @@ fn exit_codes_fail_on_baseline_and_ignore_annotation() {
     assert_eq!(scan_json(&f, &["--fail-on", "medium"]).1, 1);
     // Baseline: the same finding is suppressed on the next run.
     let b = d.path().join("baseline.json");
-    let (_, code) = scan_json(&f, &["--fail-on", "medium", "--write-baseline", b.to_str().unwrap()]);
+    let (_, code) = scan_json(
+        &f,
+        &[
+            "--fail-on",
+            "medium",
+            "--write-baseline",
+            b.to_str().unwrap(),
+        ],
+    );
     assert_eq!(code, 1);
-    let (v, code) = scan_json(&f, &["--fail-on", "medium", "--baseline", b.to_str().unwrap()]);
+    let (v, code) = scan_json(
+        &f,
+        &["--fail-on", "medium", "--baseline", b.to_str().unwrap()],
+    );
     assert_eq!((code, v["summary"]["baselined"].as_u64()), (0, Some(1)));
     // A broken baseline is an error (exit 2) that names the file.
     let bad = write(d.path(), "bad.json", "{}");
-    let out = ksec().args(["scan", "--baseline"]).arg(&bad).arg(&f).output().unwrap();
+    let out = ksec()
+        .args(["scan", "--baseline"])
+        .arg(&bad)
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
     // The annotation opts the object out of that rule only.
@@ -301,7 +411,9 @@ fn bad_inputs_are_reported_skipped_and_the_scan_goes_on() {
     let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..10u8 {
         let (p, c) = ((b'a' + i - 1) as char, (b'a' + i) as char);
-        laughs.push_str(&format!("{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"));
+        laughs.push_str(&format!(
+            "{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+        ));
     }
     write(d.path(), "laughs.yaml", &laughs);
     write(d.path(), "broken.yaml", "a: [1, 2\nb: 3\n");
@@ -309,34 +421,63 @@ fn bad_inputs_are_reported_skipped_and_the_scan_goes_on() {
     write(d.path(), "huge.yaml", &"# padding\n".repeat(2000));
     std::fs::create_dir(d.path().join("loop")).unwrap();
     std::os::unix::fs::symlink("..", d.path().join("loop/up")).unwrap();
-    write(d.path(), "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: pw-123456}\n");
+    write(
+        d.path(),
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: pw-123456}\n",
+    );
     let (v, code) = scan_json(d.path(), &["--max-file-size", "10000"]);
     assert_eq!(code, 2, "skipped inputs exit 2: {v:#}");
-    let skipped: Vec<String> = v["skipped"].as_array().unwrap().iter().map(|s| format!("{} {}", s["file"], s["reason"])).collect();
-    let has_skip = |file: &str, why: &str| skipped.iter().any(|s| s.contains(file) && s.contains(why));
-    assert!(has_skip("laughs.yaml", "more than 1000000 nodes"), "{skipped:?}");
+    let skipped: Vec<String> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {}", s["file"], s["reason"]))
+        .collect();
+    let has_skip =
+        |file: &str, why: &str| skipped.iter().any(|s| s.contains(file) && s.contains(why));
+    assert!(
+        has_skip("laughs.yaml", "more than 1000000 nodes"),
+        "{skipped:?}"
+    );
     assert!(has_skip("broken.yaml", "line 3"), "{skipped:?}");
     assert!(has_skip("blob.yaml", "binary"), "{skipped:?}");
     assert!(has_skip("huge.yaml", "limit"), "{skipped:?}");
     assert!(has_skip("up", "loop"), "{skipped:?}");
-    assert!(has(&v, "KSEC-SECRET-PLAINTEXT", "secret.yaml"), "the scan went on");
+    assert!(
+        has(&v, "KSEC-SECRET-PLAINTEXT", "secret.yaml"),
+        "the scan went on"
+    );
 }
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
 fn git_history_finds_a_secret_committed_then_deleted() {
-    let Some(_) = ksec_testkit::peer("git") else { return };
+    let Some(_) = ksec_testkit::peer("git") else {
+        return;
+    };
     let d = ksec_testkit::tempdir();
     git(d.path(), &["init", "-q"]);
     write(d.path(), "secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: old}\nstringData: {password: old-pw-9981}\n");
@@ -344,14 +485,21 @@ fn git_history_finds_a_secret_committed_then_deleted() {
     git(d.path(), &["commit", "-qm", "add"]);
     let first = git(d.path(), &["rev-parse", "HEAD"]).trim().to_string();
     std::fs::remove_file(d.path().join("secret.yaml")).unwrap();
-    write(d.path(), "app.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+    write(
+        d.path(),
+        "app.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    );
     git(d.path(), &["add", "-A"]);
     git(d.path(), &["commit", "-qm", "remove"]);
     let (v, _) = scan_json(d.path(), &[]);
     assert!(findings(&v).is_empty(), "HEAD is clean: {v:#}");
     let (v, _) = scan_json(d.path(), &["--git"]);
     let want = format!("secret.yaml@{}", &first[..12]);
-    let f = findings(&v).into_iter().find(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT").expect("history finding");
+    let f = findings(&v)
+        .into_iter()
+        .find(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT")
+        .expect("history finding");
     assert_eq!(f["file"], want.as_str());
     assert_eq!(f["line"], 4);
 }
@@ -359,7 +507,11 @@ fn git_history_finds_a_secret_committed_then_deleted() {
 fn write_chart(dir: &Path) -> PathBuf {
     let c = dir.join("chart");
     std::fs::create_dir_all(c.join("templates")).unwrap();
-    write(&c, "Chart.yaml", "apiVersion: v2\nname: shop\nversion: 0.1.0\n");
+    write(
+        &c,
+        "Chart.yaml",
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+    );
     write(&c, "values.yaml", "password: \"\"\nreplicas: 1\n");
     write(
         &c,
@@ -377,22 +529,39 @@ fn write_chart(dir: &Path) -> PathBuf {
 #[test]
 fn helm_charts_are_rendered_with_their_values_by_helm_4_and_helm_3() {
     for var in ["KSEC_HELM4", "KSEC_HELM3"] {
-        let helm = std::env::var_os(var).map(PathBuf::from).filter(|p| p.exists());
-        let Some(helm) = helm.or_else(|| ksec_testkit::missing(var, "scripts/peers/helm.sh installs it")) else {
+        let helm = std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.exists());
+        let Some(helm) =
+            helm.or_else(|| ksec_testkit::missing(var, "scripts/peers/helm.sh installs it"))
+        else {
             continue;
         };
         let d = ksec_testkit::tempdir();
         let chart = write_chart(d.path());
         let helm_env = |c: &mut assert_cmd::Command| {
-            for (k, sub) in [("HELM_CONFIG_HOME", "cfg"), ("HELM_CACHE_HOME", "cache"), ("HELM_DATA_HOME", "data")] {
+            for (k, sub) in [
+                ("HELM_CONFIG_HOME", "cfg"),
+                ("HELM_CACHE_HOME", "cache"),
+                ("HELM_DATA_HOME", "data"),
+            ] {
                 c.env(k, d.path().join(sub));
             }
         };
         let mut c = ksec();
         helm_env(&mut c);
-        let out = c.arg("scan").arg(&chart).args(["-o", "json", "--helm"]).arg(&helm).output().unwrap();
+        let out = c
+            .arg("scan")
+            .arg(&chart)
+            .args(["-o", "json", "--helm"])
+            .arg(&helm)
+            .output()
+            .unwrap();
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(findings(&v).is_empty(), "{var}: empty password renders no Secret: {v:#}");
+        assert!(
+            findings(&v).is_empty(),
+            "{var}: empty password renders no Secret: {v:#}"
+        );
         let vals = write(d.path(), "prod.yaml", "password: prod-db-pw-5521\n");
         let mut c = ksec();
         helm_env(&mut c);
@@ -406,33 +575,64 @@ fn helm_charts_are_rendered_with_their_values_by_helm_4_and_helm_3() {
             .output()
             .unwrap();
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(has(&v, "KSEC-SECRET-PLAINTEXT", "chart/templates/secret.yaml"), "{var}: {v:#}");
+        assert!(
+            has(&v, "KSEC-SECRET-PLAINTEXT", "chart/templates/secret.yaml"),
+            "{var}: {v:#}"
+        );
         // A chart that fails to render is reported, and the exit code says so.
-        write(&chart, "templates/broken.yaml", "{{ .Values.nope.deeper }}\n");
+        write(
+            &chart,
+            "templates/broken.yaml",
+            "{{ .Values.nope.deeper }}\n",
+        );
         let mut c = ksec();
         helm_env(&mut c);
-        let out = c.arg("scan").arg(&chart).args(["-o", "json", "--helm"]).arg(&helm).output().unwrap();
+        let out = c
+            .arg("scan")
+            .arg(&chart)
+            .args(["-o", "json", "--helm"])
+            .arg(&helm)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{var}");
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        assert!(v["skipped"][0]["reason"].as_str().unwrap().contains("helm template failed"), "{v:#}");
+        assert!(
+            v["skipped"][0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("helm template failed"),
+            "{v:#}"
+        );
     }
 }
 
 #[test]
 fn kustomize_directories_are_rendered_by_kubectl() {
-    let Some(kubectl) = ksec_testkit::peer("kubectl") else { return };
+    let Some(kubectl) = ksec_testkit::peer("kubectl") else {
+        return;
+    };
     let d = ksec_testkit::tempdir();
     write(
         d.path(),
         "kustomization.yaml",
         "secretGenerator:\n- name: app\n  literals:\n  - password=kust-pw-7712\nresources:\n- cm.yaml\n",
     );
-    write(d.path(), "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n");
+    write(
+        d.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\n",
+    );
     let (v, _) = scan_json(d.path(), &["--kubectl", kubectl.to_str().unwrap()]);
-    assert!(has(&v, "KSEC-SECRET-PLAINTEXT", "kustomization.yaml"), "{v:#}");
+    assert!(
+        has(&v, "KSEC-SECRET-PLAINTEXT", "kustomization.yaml"),
+        "{v:#}"
+    );
     // Without kubectl the files are read one by one, with a note.
     let (v, _) = scan_json(d.path(), &["--kubectl", "/nonexistent/kubectl"]);
-    assert_eq!(v["summary"]["skipped"], 1, "a kubectl that cannot run is reported: {v:#}");
+    assert_eq!(
+        v["summary"]["skipped"], 1,
+        "a kubectl that cannot run is reported: {v:#}"
+    );
 }
 
 /// The peers scan the same corpus: ksec finds every true finding they find, and none of
@@ -445,16 +645,33 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
     let ours: Vec<(String, u64, String)> = findings(&v)
         .iter()
         .map(|f| {
-            let file = f["file"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
-            (file, f["line"].as_u64().unwrap(), f["rule"].as_str().unwrap().to_string())
+            let file = f["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                file,
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_string(),
+            )
         })
         .collect();
     // A ksec finding on the same file that starts at most 8 lines above the peer's line
     // (a Secret is one finding at `data`, a peer reports each value's line).
-    let found = |file: &str, line: u64| ours.iter().any(|(f, l, _)| f == file && *l <= line && line <= l + 8);
+    let found = |file: &str, line: u64| {
+        ours.iter()
+            .any(|(f, l, _)| f == file && *l <= line && line <= l + 8)
+    };
     let mut bait_hits = 0;
     if let Some(ds) = ksec_testkit::peer("detect-secrets") {
-        let out = Command::new(ds).current_dir(d.path()).args(["scan", "--all-files", "."]).output().unwrap();
+        let out = Command::new(ds)
+            .current_dir(d.path())
+            .args(["scan", "--all-files", "."])
+            .output()
+            .unwrap();
         let r: Value = serde_json::from_slice(&out.stdout).unwrap();
         let results = r["results"].as_object().unwrap();
         assert!(!results.is_empty(), "detect-secrets found nothing: {r}");
@@ -464,9 +681,16 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
                 let line = h["line_number"].as_u64().unwrap();
                 if bait.contains(&file) {
                     bait_hits += 1;
-                    assert!(!ours.iter().any(|(f, _, _)| f == file), "ksec flags bait {file}");
+                    assert!(
+                        !ours.iter().any(|(f, _, _)| f == file),
+                        "ksec flags bait {file}"
+                    );
                 } else if !is_known_false_positive(d.path(), file, line) {
-                    assert!(found(file, line), "detect-secrets {} at {file}:{line} not found by ksec: {ours:?}", h["type"]);
+                    assert!(
+                        found(file, line),
+                        "detect-secrets {} at {file}:{line} not found by ksec: {ours:?}",
+                        h["type"]
+                    );
                 }
             }
         }
@@ -474,7 +698,17 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
     if let Some(checkov) = ksec_testkit::peer("checkov") {
         let out = Command::new(checkov)
             .current_dir(d.path())
-            .args(["-d", ".", "--framework", "kubernetes", "secrets", "-o", "json", "--skip-download", "--quiet"])
+            .args([
+                "-d",
+                ".",
+                "--framework",
+                "kubernetes",
+                "secrets",
+                "-o",
+                "json",
+                "--skip-download",
+                "--quiet",
+            ])
             .output()
             .unwrap();
         let r: Value = serde_json::from_slice(&out.stdout)
@@ -485,18 +719,33 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
         };
         let mut checked = 0;
         for rep in &reports {
-            for c in rep["results"]["failed_checks"].as_array().into_iter().flatten() {
+            for c in rep["results"]["failed_checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 let id = c["check_id"].as_str().unwrap();
                 let file = c["file_path"].as_str().unwrap().rsplit('/').next().unwrap();
                 let range = c["file_line_range"].as_array().unwrap();
                 let (start, end) = (range[0].as_u64().unwrap(), range[1].as_u64().unwrap());
                 let in_range = |rules: &[&str]| {
-                    ours.iter().any(|(f, l, r)| f == file && *l >= start.saturating_sub(1) && *l <= end && rules.contains(&r.as_str()))
+                    ours.iter().any(|(f, l, r)| {
+                        f == file
+                            && *l >= start.saturating_sub(1)
+                            && *l <= end
+                            && rules.contains(&r.as_str())
+                    })
                 };
                 let ok = match id {
-                    "CKV_K8S_35" => in_range(&["KSEC-SECRET-ENV", "KSEC-SECRET-ENVFROM", "KSEC-SECRET-VOLUME"]),
+                    "CKV_K8S_35" => in_range(&[
+                        "KSEC-SECRET-ENV",
+                        "KSEC-SECRET-ENVFROM",
+                        "KSEC-SECRET-VOLUME",
+                    ]),
                     "CKV_K8S_38" => in_range(&["KSEC-SA-TOKEN-AUTOMOUNT"]),
-                    "CKV2_K8S_5" => ours.iter().any(|(f, _, r)| f == file && r.starts_with("KSEC-RBAC")),
+                    "CKV2_K8S_5" => ours
+                        .iter()
+                        .any(|(f, _, r)| f == file && r.starts_with("KSEC-RBAC")),
                     s if s.starts_with("CKV_SECRET") => {
                         if bait.contains(&file) {
                             bait_hits += 1;
@@ -508,10 +757,16 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
                     _ => continue, // not about Secrets
                 };
                 checked += 1;
-                assert!(ok, "checkov {id} at {file}:{start}-{end} not matched by ksec: {ours:?}");
+                assert!(
+                    ok,
+                    "checkov {id} at {file}:{start}-{end} not matched by ksec: {ours:?}"
+                );
             }
         }
-        assert!(checked > 0, "checkov reported nothing about Secrets on the corpus");
+        assert!(
+            checked > 0,
+            "checkov reported nothing about Secrets on the corpus"
+        );
     }
     eprintln!("peers flagged {bait_hits} bait value(s) that ksec rightly does not");
 }
@@ -519,6 +774,17 @@ fn checkov_and_detect_secrets_on_the_same_corpus() {
 /// Peer hits that are resource names or references, not credentials.
 fn is_known_false_positive(dir: &Path, file: &str, line: u64) -> bool {
     let text = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
-    let l = text.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
-    ["secretName:", "secretKeyRef", "serviceAccountName:", "$(DB_PASSWORD)", "_FILE"].iter().any(|m| l.contains(m))
+    let l = text
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    [
+        "secretName:",
+        "secretKeyRef",
+        "serviceAccountName:",
+        "$(DB_PASSWORD)",
+        "_FILE",
+    ]
+    .iter()
+    .any(|m| l.contains(m))
 }
