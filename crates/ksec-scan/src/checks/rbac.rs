@@ -109,10 +109,10 @@ pub(crate) fn access(rules: &[Value]) -> Access {
         {
             indirect("exec into pods", &mut a);
         }
-        if all_verbs || verbs.contains(&"impersonate") {
-            if any_of(&resources, &["users", "groups", "serviceaccounts", "*"]) {
-                indirect("impersonation", &mut a);
-            }
+        if (all_verbs || verbs.contains(&"impersonate"))
+            && any_of(&resources, &["users", "groups", "serviceaccounts", "*"])
+        {
+            indirect("impersonation", &mut a);
         }
         if any_of(&groups, &["rbac.authorization.k8s.io", "*"])
             && (all_verbs || any_of(&verbs, &["escalate", "bind"]))

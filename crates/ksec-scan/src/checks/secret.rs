@@ -48,15 +48,12 @@ pub(crate) fn plaintext_secret(s: &mut Scanner, obj: &Obj<'_>) {
     if EMPTY_BY_DESIGN.contains(&ty) && recognised.is_none() {
         return;
     }
-    let field = if v
-        .get("data")
-        .and_then(Value::as_object)
-        .is_some_and(|m| !m.is_empty())
-    {
-        "data"
-    } else {
-        "stringData"
-    };
+    // The finding sits on whichever of data/stringData comes first in the file.
+    let field = ["data", "stringData"]
+        .into_iter()
+        .filter(|f| v.get(*f).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+        .min_by_key(|f| obj.pos(f).line)
+        .unwrap_or("data");
     let mut msg = format!(
         "Secret {} holds {keys} value(s) in plaintext (base64 is an encoding, not encryption)",
         obj.name

@@ -122,9 +122,11 @@ pub(crate) fn helm_chart(s: &mut Scanner, dir: &Path) {
         .filter_map(|(n, l)| l.strip_prefix("# Source: ").map(|src| (n + 1, src.trim())))
         .collect();
     for doc in &docs {
+        // The document's first node (its `---` line comes before the comment).
+        let first = doc.pos("").line;
         let template = sources
             .iter()
-            .take_while(|(line, _)| *line < doc.start.line)
+            .take_while(|(line, _)| *line < first)
             .last()
             .map(|(_, src)| src.split_once('/').map_or(*src, |(_, rest)| rest))
             .unwrap_or("(rendered)");
