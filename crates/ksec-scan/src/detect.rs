@@ -190,7 +190,7 @@ fn url_password_is_literal(m: &str) -> bool {
 }
 
 fn bearer_is_literal(m: &str) -> bool {
-    let token = m.trim().split_whitespace().nth(1).unwrap_or("");
+    let token = m.split_whitespace().nth(1).unwrap_or("");
     !is_reference(token) && !is_placeholder(token)
 }
 

@@ -261,7 +261,10 @@ impl Scanner {
             .is_some_and(|k| k.ends_with("List"))
             && doc.value.get("items").is_some_and(Value::is_array);
         if is_list {
-            let items = doc.value["items"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            let items = doc.value["items"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             for (i, item) in items.iter().enumerate() {
                 checks::check_object(self, source, doc, format!("items[{i}]"), item);
             }

@@ -51,7 +51,11 @@ pub(crate) fn plaintext_secret(s: &mut Scanner, obj: &Obj<'_>) {
     // The finding sits on whichever of data/stringData comes first in the file.
     let field = ["data", "stringData"]
         .into_iter()
-        .filter(|f| v.get(*f).and_then(Value::as_object).is_some_and(|m| !m.is_empty()))
+        .filter(|f| {
+            v.get(*f)
+                .and_then(Value::as_object)
+                .is_some_and(|m| !m.is_empty())
+        })
         .min_by_key(|f| obj.pos(f).line)
         .unwrap_or("data");
     let mut msg = format!(

@@ -9,13 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Controls ksec implements.
-pub const IMPLEMENTED: &[&str] = &[
+const IMPLEMENTED: &[&str] = &[
     "C-0012", "C-0015", "C-0034", "C-0066", "C-0141", "C-0142", "C-0161", "C-0186", "C-0190",
     "C-0207", "C-0255", "C-0259", "C-0267",
 ];
 
 /// (rule/case, why ksec differs on purpose).
-pub const DIFFERENCES: &[(&str, &str)] = &[
+const DIFFERENCES: &[(&str, &str)] = &[
     ("audit-policy-content/failed-many-rules-for-one-resources",
      "kubescape's C-0161 also wants rules for pods, deployments, exec, configmaps and tokenreviews; ksec judges Secrets only, and the first rule matching Secrets logs them at Metadata"),
     ("audit-policy-content/failed-missing-one",
@@ -38,11 +38,11 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
      "`azure_batch_key: Hello from the environment`: `KEY` alone is not a credential noun for ksec (CACHE_KEY, SORT_KEY), and the value is prose"),
 ];
 
-pub struct Case {
-    pub rule: String,
-    pub name: String,
-    pub dir: PathBuf,
-    pub controls: Vec<String>,
+struct Case {
+    rule: String,
+    name: String,
+    dir: PathBuf,
+    controls: Vec<String>,
 }
 
 fn library() -> Option<PathBuf> {
@@ -67,7 +67,7 @@ fn rule_controls(lib: &Path) -> BTreeMap<String, Vec<String>> {
     m
 }
 
-pub fn cases(lib: &Path) -> Vec<Case> {
+fn cases(lib: &Path) -> Vec<Case> {
     let rc = rule_controls(lib);
     let mut out = vec![];
     for (rule, controls) in rc {
@@ -89,7 +89,7 @@ pub fn cases(lib: &Path) -> Vec<Case> {
     out
 }
 
-pub fn input_files(dir: &Path) -> Vec<PathBuf> {
+fn input_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![];
     if dir.join("input.yaml").is_file() {
         files.push(dir.join("input.yaml"));
@@ -103,16 +103,16 @@ pub fn input_files(dir: &Path) -> Vec<PathBuf> {
 
 /// An expected alert: the object, and the paths that may carry it (empty: any).
 #[derive(Debug)]
-pub struct Alert {
-    pub kind: String,
-    pub name: String,
-    pub paths: BTreeSet<String>,
+struct Alert {
+    kind: String,
+    name: String,
+    paths: BTreeSet<String>,
     /// kubescape's fix paths: where something should be added; the finding may sit on
     /// the node that would receive it (`resources[0].providers` for `…providers[1]`).
-    pub fix_paths: BTreeSet<String>,
+    fix_paths: BTreeSet<String>,
 }
 
-pub fn expected(dir: &Path) -> Vec<Alert> {
+fn expected(dir: &Path) -> Vec<Alert> {
     let v: Value =
         serde_json::from_slice(&std::fs::read(dir.join("expected.json")).unwrap()).unwrap();
     v.as_array()
@@ -163,7 +163,7 @@ pub fn expected(dir: &Path) -> Vec<Alert> {
         .collect()
 }
 
-pub fn matches(a: &Alert, f: &Finding) -> bool {
+fn matches(a: &Alert, f: &Finding) -> bool {
     f.kind == a.kind
         && (a.name.is_empty() || f.name == a.name)
         && ((a.paths.is_empty() && a.fix_paths.is_empty())
@@ -176,7 +176,7 @@ pub fn matches(a: &Alert, f: &Finding) -> bool {
 }
 
 /// ksec's findings for the case's controls.
-pub fn ksec_findings(case: &Case) -> Vec<Finding> {
+fn ksec_findings(case: &Case) -> Vec<Finding> {
     let mut s = Scanner::new(Options::default());
     for f in input_files(&case.dir) {
         let text = std::fs::read_to_string(&f).unwrap();
@@ -190,7 +190,7 @@ pub fn ksec_findings(case: &Case) -> Vec<Finding> {
 }
 
 /// Whether findings and alerts match one to one (every alert found, nothing extra).
-pub fn conforms(alerts: &[Alert], findings: &[Finding]) -> bool {
+fn conforms(alerts: &[Alert], findings: &[Finding]) -> bool {
     alerts
         .iter()
         .all(|a| findings.iter().any(|f| matches(a, f)))
