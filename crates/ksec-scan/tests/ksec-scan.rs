@@ -5,3 +5,5 @@
 mod conformance;
 #[path = "ksec-scan/properties.rs"]
 mod properties;
+#[path = "ksec-scan/inputs.rs"]
+mod inputs;

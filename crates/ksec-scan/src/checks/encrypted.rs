@@ -57,7 +57,10 @@ pub(crate) fn sops_file(s: &mut Scanner, source: &Source, text: &str, doc: &Doc)
     let mut found = vec![];
     plaintext_leaves(&doc.value, "", "", &mut found);
     for (path, key, value) in found {
-        if let Some(verdict) = judge(&key, &Value::String(value)) {
+        // `db_password_unencrypted` is still a password: judge the name without sops's
+        // default suffix.
+        let name = key.strip_suffix("_unencrypted").unwrap_or(&key);
+        if let Some(verdict) = judge(name, &Value::String(value)) {
             s.emit(
                 &rules::SOPS_UNENCRYPTED,
                 verdict.severity().max(Severity::Medium),
