@@ -44,6 +44,7 @@ pub mod pem;
 pub mod rand;
 pub mod rsa;
 mod secret;
+pub mod tls;
 pub mod x509;
 
 pub use secret::SecretBytes;
