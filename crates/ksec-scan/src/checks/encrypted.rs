@@ -6,7 +6,7 @@ use crate::finding::Severity;
 use crate::rules;
 use crate::scanner::{Loc, Obj, Scanner, Source};
 use crate::yaml::Doc;
-use ksec_sops::metadata::{MasterKey, Metadata};
+use ksec_sops::{KeyIdentity, LockedFile, MasterKey};
 use serde_json::Value;
 
 /// A document with sops's metadata entry (YAML or JSON store).
@@ -26,10 +26,12 @@ fn format_of(name: &str) -> ksec_sops::Format {
 
 /// The identity a user names a recipient by: age recipient, PGP fingerprint, KMS id.
 fn key_id(k: &MasterKey) -> String {
-    match k {
-        MasterKey::Age { recipient, .. } => recipient.clone(),
-        MasterKey::Pgp { fp, .. } => fp.clone(),
-        other => other
+    match k.identity() {
+        KeyIdentity::Age { recipient } => recipient,
+        KeyIdentity::Pgp { fingerprint } => fingerprint,
+        KeyIdentity::AwsKms { arn, .. } => arn,
+        KeyIdentity::GcpKms { resource_id } => resource_id,
+        _ => k
             .describe()
             .split_once(" key ")
             .map(|(_, id)| id.to_string())
@@ -76,16 +78,14 @@ pub(crate) fn sops_file(s: &mut Scanner, source: &Source, text: &str, doc: &Doc)
         }
     }
     // The metadata, read by ksec-sops.
-    let meta = ksec_sops::stores::load_encrypted(format_of(&source.file), text.as_bytes())
-        .map_err(|e| e.to_string())
-        .and_then(|(_, m)| Metadata::from_value(&m).map_err(|e| e.to_string()));
-    let meta = match meta {
-        Ok(m) => m,
+    let locked = match LockedFile::parse(text.as_bytes(), format_of(&source.file)) {
+        Ok(l) => l,
         Err(e) => {
             s.skip(&source.file, format!("SOPS metadata: {e}"));
             return;
         }
     };
+    let meta = locked.metadata();
     if meta.mac.is_empty() {
         s.emit(
             &rules::SOPS_NO_MAC,
