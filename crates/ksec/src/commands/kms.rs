@@ -4,7 +4,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use ksec_keys::awskms::AwsKmsConfig;
 use ksec_keys::local::LocalConfig;
 use ksec_keys::vault::{VaultAuth, VaultConfig};
-use ksec_keys::{BackendConfig, Pkcs11Config, RetryPolicy};
+use ksec_keys::pkcs11::Pkcs11Config;
+use ksec_keys::{BackendConfig, RetryPolicy};
 use ksec_kms::{Plugin, PluginConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -167,7 +168,7 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
                 auth,
                 ca_file: a.vault_ca_file.clone(),
                 derived: false,
-                retry: apiserver_budget(),
+                retry: Some(apiserver_budget()),
             })
         }
         Backend::Pkcs11 => BackendConfig::Pkcs11(Pkcs11Config {
@@ -177,15 +178,15 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
             pin_file: a.pkcs11_pin_file.clone(),
             pin_env: None,
             sessions: 4,
-            retry: RetryPolicy {
+            retry: Some(RetryPolicy {
                 attempts: 1,
                 ..RetryPolicy::default()
-            },
+            }),
         }),
         Backend::AwsKms => BackendConfig::AwsKms(AwsKmsConfig {
             key: need(&a.aws_kms_key, "--aws-kms-key", "aws-kms")?,
             region: a.aws_region.clone(),
-            retry: apiserver_budget(),
+            retry: Some(apiserver_budget()),
             ..AwsKmsConfig::default()
         }),
     })
