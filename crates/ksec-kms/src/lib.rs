@@ -6,7 +6,7 @@
 //! Compatibility: the `.proto` files are the official ones, vendored unchanged under
 //! `proto/` and compiled at build time by `protox` (no system `protoc`); the
 //! messages are prost's, the client side tonic's. The server side is a small gRPC
-//! layer on `h2` ([`grpc`], `server`), tested against grpc-go (kube-apiserver's
+//! layer on `h2` (`grpc`, `server`), tested against grpc-go (kube-apiserver's
 //! gRPC library) and grpcio (Python, C core). What
 //! kube-apiserver enforces on a v2 plugin holds here: Status answers `version: v2`,
 //! `healthz: ok` only when the backend really wraps and unwraps, and a non-empty
