@@ -45,6 +45,25 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A plugin's socket could not be reached (client side).
+    #[error("cannot connect to the KMS plugin at {}", .socket.display())]
+    Connect {
+        /// The socket.
+        socket: PathBuf,
+        /// Why.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// A plugin answered a call with an error (client side).
+    #[error("the KMS plugin's {method} failed ({code:?}): {message}")]
+    Call {
+        /// The method (`Status`, `Encrypt`, `Decrypt`).
+        method: &'static str,
+        /// The gRPC status code.
+        code: tonic::Code,
+        /// The plugin's message.
+        message: String,
+    },
     /// A signal handler could not be installed.
     #[error("cannot handle {signal}")]
     Signal {

@@ -28,14 +28,13 @@
 //! SIGINT). It reports what happens as [`Event`]s; `ksec kms serve` only turns its
 //! flags into a [`ConfigSource`] and prints those events. The parts stand alone too:
 //! [`Plugin`] (the state both API versions share), [`serve`] and [`serve_health`].
-//! [`connect`] is the client side: a tonic channel to a plugin's socket, for
-//! programs that call a plugin the way kube-apiserver does (the [`proto`] stubs).
+//! [`Client`] is the other side: it calls a plugin over its socket the way
+//! kube-apiserver does, for programs that need what a plugin wrapped (an etcd value's
+//! seed); [`connect`] gives the raw channel for the generated [`proto`] stubs.
 //!
 //! ```
 //! use ksec_keys::{local::LocalConfig, BackendConfig};
-//! use ksec_kms::proto::v2::key_management_service_client::KeyManagementServiceClient;
-//! use ksec_kms::proto::v2::{DecryptRequest, EncryptRequest, StatusRequest};
-//! use ksec_kms::{ConfigSource, Daemon, PluginConfig, RunOptions};
+//! use ksec_kms::{Client, ConfigSource, Daemon, PluginConfig, RunOptions};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
@@ -57,20 +56,16 @@
 //!     }
 //!
 //!     // What kube-apiserver does: Status, then Encrypt a seed, Decrypt it later.
-//!     let mut apiserver = KeyManagementServiceClient::new(ksec_kms::connect(&socket).await?);
-//!     let status = apiserver.status(StatusRequest {}).await?.into_inner();
+//!     let mut apiserver = Client::connect(&socket).await?;
+//!     let status = apiserver.status().await?;
 //!     assert_eq!((status.version.as_str(), status.healthz.as_str()), ("v2", "ok"));
-//!     let seed = vec![7u8; 32];
-//!     let request = EncryptRequest { plaintext: seed.clone(), uid: "1".into() };
-//!     let wrapped = apiserver.encrypt(request).await?.into_inner();
+//!     let seed = [7u8; 32];
+//!     let wrapped = apiserver.encrypt(&seed, "uid-1").await?;
 //!     assert_eq!(wrapped.key_id, status.key_id);
-//!     let request = DecryptRequest {
-//!         ciphertext: wrapped.ciphertext,
-//!         uid: "2".into(),
-//!         key_id: wrapped.key_id,
-//!         annotations: Default::default(),
-//!     };
-//!     assert_eq!(apiserver.decrypt(request).await?.into_inner().plaintext, seed);
+//!     assert_eq!(apiserver.decrypt(&wrapped, "uid-2").await?.as_slice(), seed);
+//!     let mut altered = wrapped.clone();
+//!     altered.ciphertext[0] ^= 1;
+//!     assert!(apiserver.decrypt(&altered, "uid-3").await.is_err());
 //!
 //!     let _ = stop.send(()); // as SIGTERM would: drain, remove the socket
 //!     plugin.await??;
@@ -102,7 +97,7 @@ mod server;
 mod v1;
 mod v2;
 
-pub use client::connect;
+pub use client::{connect, Client, PluginStatus, Wrapped};
 pub use config::{ConfigSource, Overrides, PluginConfig, APISERVER_CALL_TIMEOUT};
 pub use daemon::{
     shutdown_signal, Daemon, Event, ReloadReason, Reloader, RunOptions, POLL_INTERVAL,

@@ -3,9 +3,7 @@
 //! broken key file that leaves the previous keys serving, health endpoints, and a
 //! shutdown that drains and removes the socket.
 use ksec_keys::local::rotate_key_file;
-use ksec_kms::proto::v2::key_management_service_client::KeyManagementServiceClient;
-use ksec_kms::proto::v2::StatusRequest;
-use ksec_kms::{ConfigSource, Daemon, Error, Event, Overrides, RunOptions};
+use ksec_kms::{Client, ConfigSource, Daemon, Error, Event, Overrides, RunOptions};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::mpsc;
@@ -119,14 +117,13 @@ fn reloads_on_file_change_sighup_and_request_and_drains_on_shutdown() {
         .enable_all()
         .build()
         .unwrap();
-    let status = rt.block_on(async {
-        let mut c = KeyManagementServiceClient::new(ksec_kms::connect(&socket).await.unwrap());
-        c.status(StatusRequest {}).await.unwrap().into_inner()
-    });
+    let mut client = rt.block_on(Client::connect(&socket)).unwrap();
+    let status = rt.block_on(client.status()).unwrap();
     assert_eq!(
         (status.healthz.as_str(), status.key_id.as_str()),
         ("ok", id1.as_str())
     );
+    let wrapped = rt.block_on(client.encrypt(&[3; 32], "before")).unwrap();
 
     // A new key on top of the file: the poll sees it, no signal needed.
     let id2 = rotate_key_file(&keys).unwrap();
@@ -135,6 +132,26 @@ fn reloads_on_file_change_sighup_and_request_and_drains_on_shutdown() {
         format!("reloaded file changed {id2}")
     );
     assert_eq!(plugin.backend().key_id(), id2);
+    // What the old key wrapped still opens; an altered copy is refused by name.
+    let seed = rt.block_on(client.decrypt(&wrapped, "after")).unwrap();
+    assert_eq!(seed.as_slice(), [3; 32]);
+    let mut altered = wrapped.clone();
+    altered.ciphertext[20] ^= 1;
+    let e = rt
+        .block_on(client.decrypt(&altered, "altered"))
+        .unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            Error::Call {
+                method: "Decrypt",
+                code: tonic::Code::InvalidArgument,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    drop(client);
 
     // SIGHUP reloads (the handler is installed before the socket is bound).
     let pid = std::process::id().to_string();
@@ -174,6 +191,11 @@ fn reloads_on_file_change_sighup_and_request_and_drains_on_shutdown() {
     thread.join().unwrap().unwrap();
     assert!(!socket.exists());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let e = rt.block_on(Client::connect(&socket)).unwrap_err();
+    assert!(
+        matches!(&e, Error::Connect { socket: s, .. } if *s == socket),
+        "{e:?}"
+    );
 }
 
 #[test]
