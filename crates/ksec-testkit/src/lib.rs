@@ -6,6 +6,8 @@
 //! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
 
 pub mod bench;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod kms_client;
 pub mod moto;
 pub mod openbao;

@@ -4,7 +4,7 @@ use super::Demo;
 use anyhow::{ensure, Result};
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::render::{self, Format};
-use ksec_seal::{keys::SealingKey, seal, unseal, SealOptions, Secret};
+use ksec_seal::{keys::SealingKey, unseal, Sealer, Secret};
 use std::time::{Instant, SystemTime};
 
 const SAMPLE_SECRET: &str = "\
@@ -60,7 +60,7 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
         "Seal it with the certificate: `ksec seal --cert cert.pem -f secret.yaml -w sealed.yaml`",
     );
     let t = Instant::now();
-    let sealed = seal::seal(secret.clone(), key.public_key(), &SealOptions::default())?;
+    let sealed = Sealer::new(key.public_key().clone()).seal(secret.clone())?;
     let elapsed = t.elapsed();
     d.show(&render::document(&sealed.to_value(), Format::Yaml));
     println!(
@@ -72,7 +72,7 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
 
     d.step("Unseal it with the private key, as the controller does in the cluster (`ksec unseal --key key.yaml`)");
     let keys: Vec<&RsaPrivateKey> = vec![&key.key];
-    let opened = unseal::unseal(&sealed, &keys)?;
+    let opened = unseal(&sealed, &keys)?;
     d.show(&render::document(&opened.secret.to_value(), Format::Yaml));
     let want = secret.merged_data();
     ensure!(
@@ -87,7 +87,7 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
     d.step("Try to replay the sealed values into another namespace");
     let mut moved = sealed.clone();
     moved.metadata.set_namespace("attacker");
-    match unseal::unseal(&moved, &keys) {
+    match unseal(&moved, &keys) {
         Ok(_) => anyhow::bail!("a strict-scope SealedSecret opened in another namespace"),
         Err(e) => println!("    refused, as it must be: {e}"),
     }
