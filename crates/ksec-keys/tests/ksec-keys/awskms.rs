@@ -70,7 +70,7 @@ impl Moto {
             key: key.into(),
             endpoint: Some(self.endpoint.clone()),
             region: Some("us-east-1".into()),
-            retry: common::fast_retry(),
+            retry: Some(common::fast_retry()),
             ..AwsKmsConfig::default()
         }
     }
