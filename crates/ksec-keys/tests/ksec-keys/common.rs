@@ -56,11 +56,22 @@ pub(crate) fn marked_dek() -> SecretBytes {
     SecretBytes::from_slice(b"SECRET-DEK-BYTES-0123456789abcde")
 }
 
+/// Short per-attempt timeouts, for the tests that a dead or silent peer fails fast.
 pub(crate) fn fast_retry() -> ksec_keys::RetryPolicy {
     ksec_keys::RetryPolicy {
         timeout: Duration::from_millis(400),
         attempts: 2,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(50),
+    }
+}
+
+/// Generous timeouts, for load tests whose subject is correctness under concurrency, not
+/// latency: 64 concurrent calls to moto or OpenBao on a busy 2-core machine can take
+/// seconds each, and a per-attempt timeout would then fail a test that is not about it.
+pub(crate) fn patient_retry() -> ksec_keys::RetryPolicy {
+    ksec_keys::RetryPolicy {
+        timeout: Duration::from_secs(30),
+        ..fast_retry()
     }
 }

@@ -124,6 +124,9 @@ async fn transit_round_trip_rotation_and_interop() {
     let e = b.unwrap(&w1, &ctx).await.unwrap_err();
     assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
 
+    let mut patient = config(&bao, token_file(&dir, "patient", "root"));
+    patient.retry = Some(common::patient_retry());
+    let b = VaultBackend::connect(&patient).await.unwrap();
     common::concurrent_round_trips(Arc::new(b)).await;
 }
 
