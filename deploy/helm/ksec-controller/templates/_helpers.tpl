@@ -71,19 +71,21 @@ allowed), then commonLabels. Usage: include "ksec-controller.objectLabels" (dict
 {{- end -}}
 
 {{/*
-Annotations for an object: `extra`, then commonAnnotations; renders "annotations:" only
-when there is one. Usage: include "ksec-controller.annotations" (dict "extra" X "context" $)
+"annotations:" with `extra` (a map or a string, templates allowed), then commonAnnotations,
+indented by `indent` (default 2) on a new line; nothing when there are none.
+Usage: include "ksec-controller.annotations" (dict "extra" X "context" $)
 */}}
 {{- define "ksec-controller.annotations" -}}
-{{- if or .extra .context.Values.commonAnnotations }}
-annotations:
-  {{- if .extra }}
-  {{- include "ksec-controller.render" (dict "value" .extra "context" .context) | nindent 2 }}
-  {{- end }}
-  {{- if .context.Values.commonAnnotations }}
-  {{- include "ksec-controller.render" (dict "value" .context.Values.commonAnnotations "context" .context) | nindent 2 }}
-  {{- end }}
-{{- end }}
+{{- $parts := list -}}
+{{- if .extra -}}
+{{- $parts = append $parts (include "ksec-controller.render" (dict "value" .extra "context" .context)) -}}
+{{- end -}}
+{{- if .context.Values.commonAnnotations -}}
+{{- $parts = append $parts (include "ksec-controller.render" (dict "value" .context.Values.commonAnnotations "context" .context)) -}}
+{{- end -}}
+{{- if $parts -}}
+{{- printf "annotations:\n%s" (join "\n" $parts | indent 2) | nindent (.indent | default 2 | int) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* A value that may hold templates (a string, or anything rendered as YAML first). */}}
