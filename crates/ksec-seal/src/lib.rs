@@ -55,6 +55,7 @@
 //! through the command line. Fuzz targets in `/fuzz` (`seal_*`).
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod docs;
 mod error;
 pub mod hybrid;
