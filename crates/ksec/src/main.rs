@@ -6,6 +6,7 @@
 
 mod commands;
 mod io;
+mod keyfiles;
 mod kubeconfig;
 
 use clap::{Parser, Subcommand};

@@ -5,7 +5,7 @@ use crate::kubeconfig;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
-use ksec_seal::keys::{self, SealingKey};
+use ksec_seal::keys::SealingKey;
 use ksec_seal::render::{self, Format};
 use ksec_seal::{docs, Error, Scope, SealOptions, Sealer, Secret};
 use std::path::{Path, PathBuf};
@@ -276,14 +276,10 @@ fn output_for(out: Option<&Path>, cert: &str, count: usize) -> Option<PathBuf> {
     Some(out.with_file_name(name))
 }
 
-/// Loads private keys from files (PEM, key Secrets, Lists).
+/// Loads private keys from files (PEM, key Secrets, Lists; age-encrypted backups need
+/// identities, see [`crate::keyfiles::load_keys`]).
 pub fn load_keys(files: &[PathBuf]) -> Result<Vec<SealingKey>> {
-    let mut out = vec![];
-    for f in files {
-        let bytes = io::read_file(f)?;
-        out.extend(keys::load_private_keys(&bytes, &f.display().to_string())?);
-    }
-    Ok(out)
+    crate::keyfiles::load_keys(files, &[])
 }
 
 fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, Sealer)]) -> Result<ExitCode> {
