@@ -7,7 +7,6 @@
 mod commands;
 mod io;
 mod keyfiles;
-mod kubeconfig;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

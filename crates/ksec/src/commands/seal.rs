@@ -1,7 +1,6 @@
 //! `ksec seal`, and `kubeseal` when ksec is invoked under that name: kubeseal's flags
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
 use crate::io::{self, Input};
-use crate::kubeconfig;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
@@ -179,7 +178,10 @@ impl SealArgs {
             .clone()
             .filter(|n| !n.is_empty())
             .or_else(|| {
-                kubeconfig::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
+                // As before, a kubeconfig that cannot be read gives no namespace.
+                ksec_kube::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
+                    .ok()
+                    .flatten()
             })
     }
 }

@@ -14,9 +14,8 @@ database:
 ";
 
 pub(super) fn act(d: &mut Demo) -> Result<()> {
-    use ksec_sops::file::{decrypt_to, encrypt, EncryptOptions};
-    use ksec_sops::keys::{age::AgeService, Keyring, Recipient};
-    use ksec_sops::rules::Rules;
+    use ksec_sops::keys::age::AgeService;
+    use ksec_sops::{decrypt, Encryptor, Format, Keyring, Recipient, Rules};
     d.act("Config files in git, encrypted value by value (compatible with SOPS)");
     d.step("Generate an age key pair (`age-keygen -o keys.txt`)");
     let (identity, recipient) = ksec_sops::keys::age::generate();
@@ -29,22 +28,14 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
     d.show(SAMPLE_VALUES);
 
     d.step("Encrypt only the password for the recipient: `ksec sops encrypt --age age1… --encrypted-regex '^password$' values.yaml`");
-    let opts = EncryptOptions {
-        groups: vec![vec![Recipient::age(&recipient)]],
-        rules: Rules {
+    let encryptor = Encryptor::new()
+        .recipients([Recipient::age(&recipient)])
+        .rules(Rules {
             encrypted_regex: Some(Rules::regex("--encrypted-regex", "^password$")?),
             ..Rules::default()
-        },
-        ..EncryptOptions::default()
-    };
+        });
     let t = Instant::now();
-    let enc = encrypt(
-        ksec_sops::Format::Yaml,
-        ksec_sops::Format::Yaml,
-        SAMPLE_VALUES.as_bytes(),
-        &opts,
-        &keyring,
-    )?;
+    let enc = encryptor.encrypt(SAMPLE_VALUES.as_bytes(), Format::Yaml, &keyring)?;
     let elapsed = t.elapsed();
     let text = String::from_utf8(enc.clone())?;
     d.show(&text);
@@ -59,15 +50,8 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
     println!("    the MAC covers every value, so any change without the key is detected. The real sops reads this file.");
 
     d.step("Decrypt it with the age identity (`SOPS_AGE_KEY_FILE=keys.txt ksec sops decrypt values.yaml`)");
-    let plain = decrypt_to(
-        ksec_sops::Format::Yaml,
-        ksec_sops::Format::Yaml,
-        &enc,
-        &keyring,
-        false,
-        Default::default(),
-    )?;
-    let plain = String::from_utf8(plain)?;
+    let plain = decrypt(&enc, Format::Yaml, &keyring)?;
+    let plain = String::from_utf8(plain.to_vec())?;
     d.show(&plain);
     ensure!(
         plain == SAMPLE_VALUES,
@@ -77,14 +61,7 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
 
     d.step("Tamper with a readable value and decrypt again");
     let tampered = text.replace("replicas: 3", "replicas: 30");
-    match decrypt_to(
-        ksec_sops::Format::Yaml,
-        ksec_sops::Format::Yaml,
-        tampered.as_bytes(),
-        &keyring,
-        false,
-        Default::default(),
-    ) {
+    match decrypt(tampered.as_bytes(), Format::Yaml, &keyring) {
         Ok(_) => anyhow::bail!("a tampered file decrypted without a MAC error"),
         Err(e) => println!("    refused, as it must be (sops exit code 51): {e}"),
     }
