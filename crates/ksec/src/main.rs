@@ -4,6 +4,7 @@
 //! Invoked as `kubeseal` (a symlink or a copy), ksec behaves as kubeseal.
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod commands;
 mod io;
 mod keyfiles;

@@ -1,6 +1,8 @@
 //! Integration tests that drive the real `ksec` binary the way a user does.
 //! One test binary for the crate (link time); modules by theme.
 
+#[path = "ksec/cluster.rs"]
+mod cluster;
 #[path = "ksec/common.rs"]
 mod common;
 #[path = "ksec/controller.rs"]

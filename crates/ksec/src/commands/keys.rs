@@ -4,7 +4,7 @@ use crate::io;
 use crate::keyfiles::{self, load_keys};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use ksec_seal::backup::{self, Backup, RestoreAction, Recipients};
+use ksec_seal::backup::{self, Backup, Recipients, RestoreAction};
 use ksec_seal::keys::{self, SealingKey};
 use ksec_seal::render::{self, Format};
 use std::path::PathBuf;
@@ -94,6 +94,16 @@ pub struct ClusterArgs {
     /// The kubeconfig context to use (default: its current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    fn options(&self) -> ksec_kube::KubeOptions {
+        ksec_kube::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: None,
+        }
+    }
 }
 
 /// Arguments of `ksec keys backup`.
@@ -237,7 +247,7 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
     let recipients = Recipients::parse(a.recipients.iter().map(String::as_str))
         .map_err(|e| anyhow!("--age: {e}"))?;
     let backup = if a.files.is_empty() {
-        crate::cluster::read_key_secrets(&a.cluster, a.namespace.as_deref())?
+        crate::cluster::read_key_secrets(&a.cluster.options(), a.namespace.as_deref())?
     } else {
         let mut docs = vec![];
         for f in &a.files {
@@ -273,7 +283,11 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
 
 fn restore(a: RestoreArgs) -> Result<ExitCode> {
     let backup = keyfiles::open_backup(&a.file, &a.identities)?;
-    let existing = crate::cluster::existing_key_secrets(&a.cluster, &backup, a.namespace.as_deref())?;
+    let existing = crate::cluster::existing_key_secrets(
+        &a.cluster.options(),
+        &backup,
+        a.namespace.as_deref(),
+    )?;
     let plan = backup::plan_restore(&backup, a.namespace.as_deref(), &existing);
     let now = SystemTime::now();
     if a.dry_run {
@@ -319,7 +333,11 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
                 item.key.fingerprint(),
                 nb,
                 na,
-                if expired { " (certificate expired)" } else { "" }
+                if expired {
+                    " (certificate expired)"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -332,15 +350,12 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
         } else {
             "; delete or rename that Secret first if it is not needed, or restore into another namespace with -n"
         };
-        bail!(
-            "nothing was restored: {}{hint}",
-            blocked.join("; ")
-        );
+        bail!("nothing was restored: {}{hint}", blocked.join("; "));
     }
     if a.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    let created = crate::cluster::create_key_secrets(&a.cluster, &plan)?;
+    let created = crate::cluster::create_key_secrets(&a.cluster.options(), &plan)?;
     for c in &created {
         eprintln!("created Secret {c}");
     }

@@ -1,7 +1,7 @@
 //! `ksec unseal`: SealedSecrets in, Secrets out, with backup keys; says which key opened
 //! each value.
-use crate::keyfiles::load_keys;
 use crate::io::{self, Input};
+use crate::keyfiles::load_keys;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
