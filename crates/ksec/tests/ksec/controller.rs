@@ -410,3 +410,50 @@ fn cluster_errors_name_the_item_and_what_to_do_and_write_nothing() {
         &["does not answer", "503", "--cert"],
     );
 }
+
+/// The check of docs/controller.md after a migration: the controller unseals what is in
+/// the cluster and `kubectl wait … --for=condition=Synced` (the real kubectl) sees it.
+#[test]
+fn kubectl_wait_sees_sealed_secrets_synced() {
+    let Some(kubectl) = ksec_testkit::peer("kubectl") else {
+        return;
+    };
+    let c = TestCluster::start();
+    let dir = ksec_testkit::tempdir();
+    let kubeconfig = c.kubeconfig(Credentials::ClientCertificate);
+    let secret = write(dir.path(), "s.yaml", SECRET_YAML);
+    let sealed = dir.path().join("sealed.json");
+    seal_in(&kubeconfig)
+        .arg("-f")
+        .arg(&secret)
+        .arg("-w")
+        .arg(&sealed)
+        .assert()
+        .success();
+    c.server.api().insert(
+        "bitnami.com/sealedsecrets",
+        parse(&std::fs::read(&sealed).unwrap()),
+    );
+    let out = std::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "wait",
+            "sealedsecrets",
+            "--all",
+            "--all-namespaces",
+            "--for=condition=Synced",
+            "--timeout=60s",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl wait: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("condition met"));
+    let unsealed = c.server.api().get("core/secrets", "prod", "db").unwrap();
+    assert_eq!(unsealed["metadata"]["annotations"]["team"], "payments");
+}
