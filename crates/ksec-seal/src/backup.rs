@@ -558,6 +558,23 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn random_input_is_refused_without_panicking(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Backup::from_manifest(&data, "random");
+            let _ = is_encrypted(&data);
+        }
+
+        #[test]
+        fn damaged_backups_are_refused(cut in 0usize..2000) {
+            let text = Backup::from_secrets(&[key_secret("ns", "k")], "x").unwrap().to_manifest();
+            let cut = cut.min(text.len());
+            if let Ok(b) = Backup::from_manifest(&text.as_bytes()[..cut], "cut") {
+                proptest::prop_assert_eq!(b.keys()[0].fingerprint(), key_a().public_key().ssh_fingerprint());
+            }
+        }
+    }
+
     #[test]
     fn age_files_are_recognised() {
         assert!(is_encrypted(
