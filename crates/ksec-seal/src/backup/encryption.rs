@@ -35,7 +35,7 @@ impl Recipients {
                 problem: problem.to_string(),
             };
             if r.starts_with("age1") {
-                let k = age::x25519::Recipient::from_str(r).map_err(|e| bad(e))?;
+                let k = age::x25519::Recipient::from_str(r).map_err(bad)?;
                 keys.push(Box::new(k));
             } else if r.starts_with("ssh-") {
                 let k = age::ssh::Recipient::from_str(r).map_err(|e| {
