@@ -209,7 +209,12 @@ impl SealArgs {
 }
 
 /// Runs seal (and kubeseal's other modes).
-pub fn run(args: SealArgs) -> Result<ExitCode> {
+pub fn run(mut args: SealArgs) -> Result<ExitCode> {
+    // kubeseal's deprecated --rotate has its own variable (clap gives one per flag).
+    if !args.re_encrypt {
+        args.re_encrypt = std::env::var("SEALED_SECRETS_ROTATE")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    }
     if !args.from_file.is_empty() && !args.raw {
         bail!("--from-file requires --raw");
     }

@@ -283,6 +283,15 @@ fn validate_and_re_encrypt_ask_the_controller() {
         "payments"
     );
     assert_eq!(rotated["metadata"]["creationTimestamp"], Value::Null);
+    // kubeseal's deprecated spelling, from its variable.
+    let copy = write(dir.path(), "copy.yaml", std::str::from_utf8(&before).unwrap());
+    seal_in(&kubeconfig)
+        .env("SEALED_SECRETS_ROTATE", "true")
+        .arg("-f")
+        .arg(&copy)
+        .assert()
+        .success();
+    unseal(&new_key, &copy).success();
     // From standard input to standard output; the old file is left alone.
     let out = stdout_of(
         seal_in(&kubeconfig)
