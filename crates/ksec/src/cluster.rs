@@ -205,7 +205,16 @@ pub fn read_key_secrets(options: &KubeOptions, namespace: Option<&str>) -> Resul
             &format!("{path}?labelSelector={}", KEY_LABEL),
             vec![],
         );
-        let mut list = cluster.json(req).await.map_err(|e| cluster.explain(e))?;
+        let mut list = match cluster.json(req).await {
+            Ok(l) => l,
+            Err(e) if code(&e) == Some(403) && namespace.is_none() => {
+                return Err(anyhow!(
+                    "{}; to read the keys of one namespace only, pass -n NAMESPACE (the controller's, usually kube-system)",
+                    cluster.config.explain(e)
+                ))
+            }
+            Err(e) => return Err(cluster.explain(e)),
+        };
         let items = list
             .get_mut("items")
             .and_then(Value::as_array_mut)

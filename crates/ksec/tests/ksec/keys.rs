@@ -418,6 +418,20 @@ fn backup_from_a_cluster_restores_onto_another_and_never_overwrites() {
         return;
     };
     assert_eq!(parse(&plain)["items"].as_array().unwrap().len(), 1);
+    // Without the right to list Secrets everywhere: the way out is -n.
+    source
+        .api()
+        .fail(|m, p| (m.as_str() == "GET" && p == "/api/v1/secrets").then_some(403));
+    ksec()
+        .args(["keys", "backup", "--age", &recipient, "-w"])
+        .arg(dir.path().join("refused.age"))
+        .arg("--kubeconfig")
+        .arg(source.kubeconfig(Credentials::Token))
+        .assert()
+        .failure()
+        .stderr(contains("403").and(contains("pass -n NAMESPACE")));
+    assert!(!dir.path().join("refused.age").exists());
+    source.api().clear_faults();
 
     // A new cluster: the dry run lists, writes nothing and shows no key material.
     let target = ApiServer::start(FakeApi::new());
