@@ -284,7 +284,11 @@ fn validate_and_re_encrypt_ask_the_controller() {
     );
     assert_eq!(rotated["metadata"]["creationTimestamp"], Value::Null);
     // kubeseal's deprecated spelling, from its variable.
-    let copy = write(dir.path(), "copy.yaml", std::str::from_utf8(&before).unwrap());
+    let copy = write(
+        dir.path(),
+        "copy.yaml",
+        std::str::from_utf8(&before).unwrap(),
+    );
     seal_in(&kubeconfig)
         .env("SEALED_SECRETS_ROTATE", "true")
         .arg("-f")
