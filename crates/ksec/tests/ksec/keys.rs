@@ -557,6 +557,23 @@ fn a_failed_restore_leaves_nothing_behind() {
         "{:?}",
         target.api().list("core/secrets")
     );
+    // An identity the backup was not made for: named, nothing asked of the cluster.
+    target.api().clear_faults();
+    let Some((other, _)) = age_keygen(dir.path(), "other.txt") else {
+        return;
+    };
+    let before = target.requests().len();
+    ksec()
+        .args(["keys", "restore", "-i"])
+        .arg(&other)
+        .arg(&backup)
+        .arg("--kubeconfig")
+        .arg(target.kubeconfig(Credentials::ClientCertificate))
+        .assert()
+        .failure()
+        .stderr(contains("keys.age: none of the 1 identities opens it"));
+    assert_eq!(target.requests().len(), before, "{:?}", target.requests());
+    assert!(target.api().list("core/secrets").is_empty());
     // No cluster at all.
     ksec()
         .args(["keys", "restore", "-i"])
