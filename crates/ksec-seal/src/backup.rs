@@ -55,8 +55,10 @@ impl Drop for KeySecret {
     }
 }
 
-/// Zeroes every string of a JSON value (the base64 of `tls.key` among them).
-fn wipe(v: &mut Value) {
+/// Zeroes every string of a JSON value (the base64 of `tls.key` among them): for the
+/// caller's copies of key Secrets (an API answer, parsed files) once a [`Backup`] holds
+/// what it needs.
+pub fn wipe(v: &mut Value) {
     match v {
         Value::String(s) => s.zeroize(),
         Value::Array(a) => a.iter_mut().for_each(wipe),

@@ -9,7 +9,7 @@
 //! to do.
 use anyhow::{anyhow, bail, Context, Result};
 use ksec_kube::{ClusterConfig, KubeOptions};
-use ksec_seal::backup::{Backup, ExistingSecret, RestoreAction, RestoreItem};
+use ksec_seal::backup::{wipe, Backup, ExistingSecret, RestoreAction, RestoreItem};
 use ksec_seal::keys::KEY_LABEL;
 use serde_json::Value;
 use std::future::Future;
@@ -215,11 +215,12 @@ pub fn read_key_secrets(options: &KubeOptions, namespace: Option<&str>) -> Resul
             }
             Err(e) => return Err(cluster.explain(e)),
         };
-        let items = list
+        let mut items = list
             .get_mut("items")
             .and_then(Value::as_array_mut)
             .map(std::mem::take)
             .unwrap_or_default();
+        wipe(&mut list);
         let source = format!(
             "the cluster at {}{}",
             cluster.config.server(),
@@ -237,7 +238,9 @@ pub fn read_key_secrets(options: &KubeOptions, namespace: Option<&str>) -> Resul
                 }
             );
         }
-        Ok(Backup::from_secrets(&items, &source)?)
+        let backup = Backup::from_secrets(&items, &source);
+        items.iter_mut().for_each(wipe);
+        Ok(backup?)
     })
 }
 
@@ -264,10 +267,11 @@ pub fn existing_key_secrets(
                 &format!("/api/v1/namespaces/{ns}/secrets?labelSelector={KEY_LABEL}"),
                 vec![],
             );
-            let list = cluster.json(req).await.map_err(|e| cluster.explain(e))?;
+            let mut list = cluster.json(req).await.map_err(|e| cluster.explain(e))?;
             for s in list["items"].as_array().into_iter().flatten() {
                 out.push(ExistingSecret::from_secret(s));
             }
+            wipe(&mut list);
         }
         for k in backup.keys() {
             let ns = namespace.unwrap_or(k.namespace());
@@ -280,7 +284,10 @@ pub fn existing_key_secrets(
                 vec![],
             );
             match cluster.json(req).await {
-                Ok(s) => out.push(ExistingSecret::from_secret(&s)),
+                Ok(mut s) => {
+                    out.push(ExistingSecret::from_secret(&s));
+                    wipe(&mut s);
+                }
                 Err(e) if code(&e) == Some(404) => {}
                 Err(e) => return Err(cluster.explain(e)),
             }

@@ -258,10 +258,16 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
             let name = f.display().to_string();
             let parsed = ksec_seal::docs::parse_documents(&bytes).map_err(|e| e.within(&name))?;
             // Checked file by file, so errors name the file.
-            Backup::from_secrets(&parsed, &name)?;
+            let checked = Backup::from_secrets(&parsed, &name);
             docs.extend(parsed);
+            if let Err(e) = checked {
+                docs.iter_mut().for_each(backup::wipe);
+                return Err(e.into());
+            }
         }
-        Backup::from_secrets(&docs, "the files given")?
+        let backup = Backup::from_secrets(&docs, "the files given");
+        docs.iter_mut().for_each(backup::wipe);
+        backup?
     };
     let text = backup.encrypt(&recipients)?;
     io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
