@@ -184,6 +184,28 @@ fn dockerfile_copies_what_the_build_makes() {
     assert!(from.ends_with("/release/ksec"), "{copy}");
     let to = copy.split_whitespace().nth(3).unwrap();
     assert_eq!(to, "/usr/local/bin/ksec");
+    // The build image's Rust is at least the workspace's rust-version (the newest any
+    // locked dependency asks for is checked by cargo against that).
+    let version = |text: &str, key: &str| -> Vec<u32> {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap_or_else(|| panic!("no {key}"));
+        let v = line
+            .split(['=', '"'])
+            .filter(|s| !s.trim().is_empty())
+            .nth(1);
+        v.unwrap()
+            .trim()
+            .split('.')
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(
+        version(&dockerfile, "ARG RUST_VERSION") >= version(&manifest, "rust-version"),
+        "the Dockerfile's RUST_VERSION is older than the workspace's rust-version"
+    );
     // Non-root, and the entrypoint is the installed binary.
     assert!(dockerfile.contains("USER 65532:65532"));
     assert!(dockerfile.contains(r#"ENTRYPOINT ["/usr/local/bin/ksec"]"#));
