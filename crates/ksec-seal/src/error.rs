@@ -181,6 +181,56 @@ pub enum Error {
     /// A key or certificate could not be parsed, generated or used.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+
+    // Key backups.
+    /// Two key Secrets with the same namespace and name.
+    #[error("Secret {namespace}/{name} appears twice")]
+    DuplicateKeySecret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// An input larger than any sensible one.
+    #[error("larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// A recipient that is not an age (`age1…`) or SSH (`ssh-ed25519`, `ssh-rsa`) public key.
+    #[error("recipient {recipient:?}: {problem}")]
+    Recipient {
+        /// The recipient as given (a public key).
+        recipient: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// An identity file that holds no usable age or SSH identity.
+    #[error("{problem}")]
+    Identity {
+        /// What is wrong.
+        problem: String,
+    },
+    /// No identity opens the backup.
+    #[error(
+        "none of the {tried} identities opens it: the backup was encrypted to other recipients"
+    )]
+    NoMatchingIdentity {
+        /// How many identities were tried.
+        tried: usize,
+    },
+    /// The age file is damaged or not an age file.
+    #[error("cannot decrypt: {problem}")]
+    Decrypt {
+        /// What went wrong.
+        problem: String,
+    },
+    /// age encryption failed.
+    #[error("cannot encrypt: {problem}")]
+    Encrypt {
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 /// Why a sealed value could not be opened or made.

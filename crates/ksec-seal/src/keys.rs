@@ -144,49 +144,55 @@ pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>> 
         } else {
             format!("{source}: Secret {ns}/{name}")
         };
-        if d.get("kind").and_then(Value::as_str) != Some("Secret") {
-            return Err(Error::NotAKeySecret.within(item));
-        }
-        let field = |k: &str| -> Result<Option<Vec<u8>>> {
-            match d
-                .pointer(&format!(
-                    "/data/{}",
-                    k.replace('~', "~0").replace('/', "~1")
-                ))
-                .and_then(Value::as_str)
-            {
-                None => Ok(None),
-                Some(b64) => STANDARD.decode(b64.trim()).map(Some).map_err(|_| {
-                    Error::Field {
-                        field: format!("data.{k}"),
-                        problem: "not valid base64".into(),
-                    }
-                    .within(&item)
-                }),
-            }
-        };
-        let key_pem = field("tls.key")?.ok_or_else(|| {
-            Error::MissingKeyField {
-                field: "data.tls.key",
-            }
-            .within(&item)
-        })?;
-        let key = RsaPrivateKey::from_pem(&key_pem)
-            .map_err(|e| Error::from(e).within("data.tls.key").within(&item))?;
-        let cert = match field("tls.crt")? {
-            Some(c) => Some(
-                Certificate::from_pem(&c)
-                    .map_err(|e| Error::from(e).within("data.tls.crt").within(&item))?,
-            ),
-            None => None,
-        };
-        out.push(SealingKey {
-            key,
-            cert,
-            source: item,
-        });
+        out.push(key_from_secret(d, &item)?);
     }
     Ok(out)
+}
+
+/// Reads one key Secret (`tls.key`, and `tls.crt` when present) already parsed from a
+/// document; `item` names it in errors (`keys.yaml: Secret kube-system/sealed-secrets-keyabc`).
+pub fn key_from_secret(d: &Value, item: &str) -> Result<SealingKey> {
+    if d.get("kind").and_then(Value::as_str) != Some("Secret") {
+        return Err(Error::NotAKeySecret.within(item));
+    }
+    let field = |k: &str| -> Result<Option<Vec<u8>>> {
+        match d
+            .pointer(&format!(
+                "/data/{}",
+                k.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
+        {
+            None => Ok(None),
+            Some(b64) => STANDARD.decode(b64.trim()).map(Some).map_err(|_| {
+                Error::Field {
+                    field: format!("data.{k}"),
+                    problem: "not valid base64".into(),
+                }
+                .within(item)
+            }),
+        }
+    };
+    let key_pem = zeroize::Zeroizing::new(field("tls.key")?.ok_or_else(|| {
+        Error::MissingKeyField {
+            field: "data.tls.key",
+        }
+        .within(item)
+    })?);
+    let key = RsaPrivateKey::from_pem(&key_pem)
+        .map_err(|e| Error::from(e).within("data.tls.key").within(item))?;
+    let cert = match field("tls.crt")? {
+        Some(c) => Some(
+            Certificate::from_pem(&c)
+                .map_err(|e| Error::from(e).within("data.tls.crt").within(item))?,
+        ),
+        None => None,
+    };
+    Ok(SealingKey {
+        key,
+        cert,
+        source: item.to_string(),
+    })
 }
 
 /// Reads the sealing certificate (first `CERTIFICATE` in PEM), checks it holds an

@@ -14,7 +14,8 @@
 //!   `spec.template` byte for byte ([`reseal_manifest`] for whole files);
 //! - [`render`]: kubeseal's exact JSON and YAML layout, so files diff cleanly;
 //! - [`hybrid`]: the sealed value format; [`keys`]: key pairs and certificates in the
-//!   controller's formats.
+//!   controller's formats; [`backup`]: encrypted backups of the sealing keys (age, with
+//!   the `age` feature) and restore planning.
 //!
 //! ```
 //! use ksec_crypto::rsa::RsaPrivateKey;
@@ -55,6 +56,7 @@
 //! through the command line. Fuzz targets in `/fuzz` (`seal_*`).
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod docs;
 mod error;
 pub mod hybrid;

@@ -13,6 +13,7 @@ pub mod bench;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod kms_client;
+pub mod kube_validate;
 pub mod moto;
 pub mod openbao;
 pub mod softhsm;

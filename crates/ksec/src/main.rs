@@ -4,8 +4,10 @@
 //! Invoked as `kubeseal` (a symlink or a copy), ksec behaves as kubeseal.
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod commands;
 mod io;
+mod keyfiles;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -1,6 +1,8 @@
 //! Integration tests that drive the real `ksec` binary the way a user does.
 //! One test binary for the crate (link time); modules by theme.
 
+#[path = "ksec/cluster.rs"]
+mod cluster;
 #[path = "ksec/common.rs"]
 mod common;
 #[path = "ksec/controller.rs"]
@@ -11,6 +13,8 @@ mod deploy;
 mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
+#[path = "ksec/helm.rs"]
+mod helm;
 #[path = "ksec/interop.rs"]
 mod interop;
 #[path = "ksec/keys.rs"]

@@ -1,8 +1,10 @@
-//! `ksec keys`: make, show and list sealing keys in the controller's formats.
-use super::seal::load_keys;
+//! `ksec keys`: make, show and list sealing keys in the controller's formats; back them
+//! up encrypted with age, and restore them.
 use crate::io;
-use anyhow::{bail, Context, Result};
+use crate::keyfiles::{self, load_keys};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
+use ksec_seal::backup::{self, Backup, Recipients, RestoreAction};
 use ksec_seal::keys::{self, SealingKey};
 use ksec_seal::render::{self, Format};
 use std::path::PathBuf;
@@ -18,6 +20,12 @@ pub enum KeysCommand {
     Cert(CertArgs),
     /// List keys: fingerprint, size and validity.
     List(ListArgs),
+    /// Back up the sealing keys (from the cluster, or from files) into one file encrypted
+    /// with age, which can live in git or object storage.
+    Backup(BackupArgs),
+    /// Restore sealing keys from a backup onto the cluster; an existing key is never
+    /// overwritten.
+    Restore(RestoreArgs),
 }
 
 /// Arguments of `ksec keys new`.
@@ -58,17 +66,90 @@ pub struct NewArgs {
 /// Arguments of `ksec keys cert`.
 #[derive(Args, Debug)]
 pub struct CertArgs {
-    /// Key files (PEM with certificate, key Secrets, Lists).
+    /// Key files (PEM with certificate, key Secrets, Lists, encrypted backups).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Identity to open encrypted backups with: an age identity file or an SSH private key.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
 }
 
 /// Arguments of `ksec keys list`.
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Key files (PEM, key Secrets, Lists).
+    /// Key files (PEM, key Secrets, Lists, encrypted backups).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Identity to open encrypted backups with: an age identity file or an SSH private key.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+}
+
+/// Where the cluster is: kubeconfig and context (kubectl's and kubeseal's defaults).
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterArgs {
+    /// Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl ClusterArgs {
+    fn options(&self) -> ksec_kube::KubeOptions {
+        ksec_kube::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: None,
+        }
+    }
+}
+
+/// Arguments of `ksec keys backup`.
+#[derive(Args, Debug)]
+pub struct BackupArgs {
+    /// Encrypt to this recipient: an age public key (age1…) or an SSH public key
+    /// ("ssh-ed25519 AAAA…", "ssh-rsa AAAA…"). Repeat for several; any one of their
+    /// private keys restores the backup.
+    #[arg(long = "age", value_name = "RECIPIENT", required = true)]
+    pub recipients: Vec<String>,
+    /// Back up the key Secrets in these files (key Secrets, Lists such as
+    /// `kubectl get secret -o yaml` output) instead of reading the cluster.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Write the backup here (atomically, mode 0600) instead of standard output.
+    #[arg(short = 'w', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Read the key Secrets of this namespace only (default: every namespace).
+    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "files")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Arguments of `ksec keys restore`.
+#[derive(Args, Debug)]
+pub struct RestoreArgs {
+    /// The backup (`ksec keys backup`), or a plain manifest of key Secrets.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Identity that opens the backup: an age identity file or an SSH private key.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Create every key Secret in this namespace instead of the ones recorded in the backup.
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Only list what would be restored (namespace, name, fingerprint, validity) and
+    /// what the cluster already has; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Restore the keys the cluster lacks and leave out those it already has (without
+    /// it, a key already there is an error and nothing is written).
+    #[arg(long)]
+    pub skip_existing: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// Parses `87600h`, `30d`, `90m`, `1h30m`: Go's duration syntax plus `d` for days
@@ -83,6 +164,8 @@ pub fn run(cmd: KeysCommand) -> Result<ExitCode> {
         KeysCommand::New(a) => new(a),
         KeysCommand::Cert(a) => cert(a),
         KeysCommand::List(a) => list(a),
+        KeysCommand::Backup(a) => backup(a),
+        KeysCommand::Restore(a) => restore(a),
     }
 }
 
@@ -113,7 +196,7 @@ fn new(a: NewArgs) -> Result<ExitCode> {
 }
 
 fn cert(a: CertArgs) -> Result<ExitCode> {
-    let keys = load_keys(&a.files)?;
+    let keys = load_keys(&a.files, &a.identities)?;
     let mut out = String::new();
     for k in &keys {
         match &k.cert {
@@ -129,7 +212,7 @@ fn cert(a: CertArgs) -> Result<ExitCode> {
 }
 
 fn list(a: ListArgs) -> Result<ExitCode> {
-    let keys = load_keys(&a.files)?;
+    let keys = load_keys(&a.files, &a.identities)?;
     let now = SystemTime::now();
     println!(
         "{:<52} {:>5}  {:<10}  {:<10}  SOURCE",
@@ -158,6 +241,140 @@ fn list(a: ListArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn backup(a: BackupArgs) -> Result<ExitCode> {
+    let recipients = Recipients::parse(a.recipients.iter().map(String::as_str))
+        .map_err(|e| anyhow!("--age: {e}"))?;
+    let backup = if a.files.is_empty() {
+        crate::cluster::read_key_secrets(&a.cluster.options(), a.namespace.as_deref())?
+    } else {
+        let mut docs = vec![];
+        for f in &a.files {
+            let bytes = zeroize::Zeroizing::new(io::read_file(f)?);
+            if backup::is_encrypted(&bytes) {
+                bail!("{} is already an encrypted backup; -f takes key Secrets (kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml)", f.display());
+            }
+            let name = f.display().to_string();
+            let parsed = ksec_seal::docs::parse_documents(&bytes).map_err(|e| e.within(&name))?;
+            // Checked file by file, so errors name the file.
+            let checked = Backup::from_secrets(&parsed, &name);
+            docs.extend(parsed);
+            if let Err(e) = checked {
+                docs.iter_mut().for_each(backup::wipe);
+                return Err(e.into());
+            }
+        }
+        let backup = Backup::from_secrets(&docs, "the files given");
+        docs.iter_mut().for_each(backup::wipe);
+        backup?
+    };
+    let text = backup.encrypt(&recipients)?;
+    io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
+    let target = a
+        .output
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "standard output".into());
+    eprintln!(
+        "backed up {} key(s) to {target}, encrypted to {} recipient(s):",
+        backup.keys().len(),
+        recipients.len()
+    );
+    for k in backup.keys() {
+        eprintln!("  {}/{} {}", k.namespace(), k.name(), k.fingerprint());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(a: RestoreArgs) -> Result<ExitCode> {
+    let backup = keyfiles::open_backup(&a.file, &a.identities)?;
+    let existing = crate::cluster::existing_key_secrets(
+        &a.cluster.options(),
+        &backup,
+        a.namespace.as_deref(),
+    )?;
+    let plan = backup::plan_restore(&backup, a.namespace.as_deref(), &existing);
+    let now = SystemTime::now();
+    if a.dry_run {
+        println!(
+            "{:<20} {:<32} {:<52} {:<10}  {:<10}  ACTION",
+            "NAMESPACE", "NAME", "FINGERPRINT", "NOT BEFORE", "NOT AFTER"
+        );
+    }
+    let mut blocked = vec![];
+    for item in &plan {
+        let (nb, na, expired) = match item.key.validity() {
+            Some((nb, na)) => (keys::utc_date(nb), keys::utc_date(na), na < unix(now)),
+            None => ("-".into(), "-".into(), false),
+        };
+        let action = match &item.action {
+            RestoreAction::Create => "create".to_string(),
+            RestoreAction::AlreadyThere { secret } if a.skip_existing => {
+                format!("skip (already in {secret})")
+            }
+            RestoreAction::AlreadyThere { secret } => {
+                blocked.push(format!(
+                    "{}/{}: the cluster already has this key, in Secret {secret}",
+                    item.namespace,
+                    item.key.name()
+                ));
+                format!("refused (already in {secret})")
+            }
+            RestoreAction::NameTaken => {
+                blocked.push(format!(
+                    "{}/{}: a Secret of that name exists and holds another key; it is never overwritten",
+                    item.namespace,
+                    item.key.name()
+                ));
+                "refused (name taken by another Secret)".to_string()
+            }
+            _ => "refused".to_string(),
+        };
+        if a.dry_run {
+            println!(
+                "{:<20} {:<32} {:<52} {:<10}  {:<10}  {action}{}",
+                item.namespace,
+                item.key.name(),
+                item.key.fingerprint(),
+                nb,
+                na,
+                if expired {
+                    " (certificate expired)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if !blocked.is_empty() {
+        let hint = if plan
+            .iter()
+            .all(|i| !matches!(i.action, RestoreAction::NameTaken))
+        {
+            "; pass --skip-existing to restore only the keys the cluster lacks"
+        } else {
+            "; delete or rename that Secret first if it is not needed, or restore into another namespace with -n"
+        };
+        bail!("nothing was restored: {}{hint}", blocked.join("; "));
+    }
+    if a.dry_run {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let created = crate::cluster::create_key_secrets(&a.cluster.options(), &plan)?;
+    for c in &created {
+        eprintln!("created Secret {c}");
+    }
+    if created.is_empty() {
+        eprintln!("nothing to restore: the cluster has every key of the backup");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unix(t: SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -1,12 +1,13 @@
 //! `ksec seal`, and `kubeseal` when ksec is invoked under that name: kubeseal's flags
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
+use crate::cluster::{self, Controller};
 use crate::io::{self, Input};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
-use ksec_seal::keys::{self, SealingKey};
+use ksec_seal::keys::SealingKey;
 use ksec_seal::render::{self, Format};
-use ksec_seal::{docs, Error, Scope, SealOptions, Sealer, Secret};
+use ksec_seal::{docs, Error, Scope, SealOptions, SealedSecret, Sealer, Secret};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -85,13 +86,15 @@ pub struct SealArgs {
         value_name = "FILE"
     )]
     pub recovery_private_key: Vec<PathBuf>,
-    /// Write the certificate to standard output (with --cert: copy it; from a cluster: not yet).
+    /// Write the certificate to standard output (or -w): the controller's, fetched through
+    /// the API server's service proxy, or with --cert a copy of that one.
     #[arg(long = "fetch-cert", env = "SEALED_SECRETS_FETCH_CERT")]
     pub fetch_cert: bool,
-    /// Validate a SealedSecret against the controller (needs a cluster).
+    /// Ask the controller whether it can decrypt the SealedSecret(s) of the input.
     #[arg(long, env = "SEALED_SECRETS_VALIDATE")]
     pub validate: bool,
-    /// Re-encrypt a SealedSecret with the controller's latest key (needs a cluster; offline: ksec reseal).
+    /// Re-encrypt the SealedSecret(s) of the input with the controller's newest key (in
+    /// place when only -f is given; offline: ksec reseal).
     #[arg(
         long = "re-encrypt",
         visible_alias = "rotate",
@@ -112,11 +115,11 @@ pub struct SealArgs {
         default_value = "sealed-secrets-controller"
     )]
     pub controller_name: String,
-    /// Path to a kubeconfig (used only for the default namespace).
+    /// Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
     #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
-    /// kubeconfig context (used only for the default namespace).
-    #[arg(long)]
+    /// The kubeconfig context to use (its namespace is the default for -n).
+    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
     pub context: Option<String>,
 }
 
@@ -164,13 +167,32 @@ impl SealArgs {
         Ok(self.format.parse()?)
     }
 
-    fn needs_cluster(&self, what: &str) -> anyhow::Error {
-        anyhow!(
-            "{what} needs a connection to the sealed-secrets controller {}/{}, which ksec does not make yet; \
-             pass --cert FILE|URL (the controller's certificate) to work offline",
-            self.controller_namespace,
-            self.controller_name
+    fn kube_options(&self) -> ksec_kube::KubeOptions {
+        ksec_kube::KubeOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            namespace: None,
+        }
+    }
+
+    /// The controller named by --controller-namespace and --controller-name.
+    async fn controller(&self) -> Result<Controller> {
+        Controller::find(
+            &self.kube_options(),
+            &self.controller_namespace,
+            &self.controller_name,
         )
+        .await
+    }
+
+    /// The controller's certificate, fetched through the API server's service proxy.
+    fn cluster_certificate(&self) -> Result<Vec<u8>> {
+        cluster::block_on(async { self.controller().await?.certificate().await }).map_err(|e| {
+            offline_hint(
+                e,
+                "to seal without the cluster, pass --cert FILE|URL (the controller's certificate, from ksec seal --fetch-cert)",
+            )
+        })
     }
 
     fn default_namespace(&self) -> Option<String> {
@@ -187,7 +209,12 @@ impl SealArgs {
 }
 
 /// Runs seal (and kubeseal's other modes).
-pub fn run(args: SealArgs) -> Result<ExitCode> {
+pub fn run(mut args: SealArgs) -> Result<ExitCode> {
+    // kubeseal's deprecated --rotate has its own variable (clap gives one per flag).
+    if !args.re_encrypt {
+        args.re_encrypt = std::env::var("SEALED_SECRETS_ROTATE")
+            .is_ok_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+    }
     if !args.from_file.is_empty() && !args.raw {
         bail!("--from-file requires --raw");
     }
@@ -196,22 +223,16 @@ pub fn run(args: SealArgs) -> Result<ExitCode> {
         return recovery_unseal(&args, &input);
     }
     if args.validate {
-        return Err(args.needs_cluster("--validate"));
+        return validate(&args, &input);
     }
     if args.re_encrypt {
-        return Err(args
-            .needs_cluster("--re-encrypt")
-            .context("offline, use: ksec reseal --key OLD.pem --cert NEW.pem FILE"));
-    }
-    if args.cert.is_empty() {
-        return Err(args.needs_cluster(if args.fetch_cert {
-            "--fetch-cert"
-        } else {
-            "sealing without --cert"
-        }));
+        return re_encrypt(&args, &input);
     }
     if args.fetch_cert {
         let mut out = vec![];
+        if args.cert.is_empty() {
+            out = args.cluster_certificate()?;
+        }
         for c in &args.cert {
             out.extend(io::read_cert_source(c)?);
         }
@@ -228,6 +249,21 @@ pub fn run(args: SealArgs) -> Result<ExitCode> {
     let mut certs = vec![];
     for c in &args.cert {
         certs.push((c.clone(), sealer_for(c, now)?.with_options(opts.clone())));
+    }
+    if certs.is_empty() {
+        let pem = args.cluster_certificate()?;
+        let what = format!(
+            "the certificate of the sealed-secrets controller {}/{}",
+            args.controller_namespace, args.controller_name
+        );
+        let sealer = Sealer::from_certificate(&pem, &what, now).map_err(|e| {
+            let hint = match e.innermost() {
+                Error::CertificateExpired { .. } => "the controller has not renewed its key; check its --key-renew-period, or seal with a newer certificate (--cert)",
+                _ => "is --controller-name the sealed-secrets controller? (or pass --cert FILE)",
+            };
+            anyhow!("{e}; {hint}")
+        })?;
+        certs.push((what, sealer.with_options(opts.clone())));
     }
     if certs.len() > 1 && args.sealed_secret_file.is_none() && args.merge_into.is_none() {
         bail!("{} certificates given: pass -w/--sealed-secret-file FILE; each cluster's output is FILE with the certificate's name inserted (sealed.yaml → sealed.<cert>.yaml)", certs.len());
@@ -278,14 +314,10 @@ fn output_for(out: Option<&Path>, cert: &str, count: usize) -> Option<PathBuf> {
     Some(out.with_file_name(name))
 }
 
-/// Loads private keys from files (PEM, key Secrets, Lists).
+/// Loads private keys from files (PEM, key Secrets, Lists; age-encrypted backups need
+/// identities, see [`crate::keyfiles::load_keys`]).
 pub fn load_keys(files: &[PathBuf]) -> Result<Vec<SealingKey>> {
-    let mut out = vec![];
-    for f in files {
-        let bytes = io::read_file(f)?;
-        out.extend(keys::load_private_keys(&bytes, &f.display().to_string())?);
-    }
-    Ok(out)
+    crate::keyfiles::load_keys(files, &[])
 }
 
 fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, Sealer)]) -> Result<ExitCode> {
@@ -367,6 +399,88 @@ fn merge_into(
         );
     }
     Ok(())
+}
+
+/// The error, with how to do without the cluster unless it says so already.
+fn offline_hint(e: anyhow::Error, hint: &str) -> anyhow::Error {
+    let text = format!("{e:#}");
+    if text.contains("--cert") || text.contains("ksec reseal") {
+        e
+    } else {
+        anyhow!("{text}; {hint}")
+    }
+}
+
+/// kubeseal --validate: the controller says whether it can decrypt each SealedSecret.
+fn validate(args: &SealArgs, input: &Input) -> Result<ExitCode> {
+    let data = input.read(TTY_HINT)?;
+    let sealed = ksec_seal::read_sealed_secrets(&data, &input.name())?;
+    cluster::block_on(async {
+        let controller = args.controller().await?;
+        for ss in &sealed {
+            if !controller.verify(&ss.to_value()).await? {
+                bail!(
+                    "unable to decrypt sealed secret: {} ({}: the controller {}/{} has no key that opens it under namespace {:?})",
+                    ss.metadata.name(),
+                    input.name(),
+                    args.controller_namespace,
+                    args.controller_name,
+                    ss.metadata.namespace()
+                );
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// kubeseal --re-encrypt: the controller re-seals each SealedSecret with its newest key
+/// (`/v1/rotate`, which runs ksec_seal::reseal). With only -f, the file is rewritten in
+/// place (kubeseal's behaviour).
+fn re_encrypt(args: &SealArgs, input: &Input) -> Result<ExitCode> {
+    let data = input.read(TTY_HINT)?;
+    let sealed = ksec_seal::read_sealed_secrets(&data, &input.name())?;
+    let target = match (&args.sealed_secret_file, input) {
+        (Some(w), _) => Some(w.clone()),
+        (None, Input::File(f)) => Some(f.clone()),
+        (None, Input::Stdin) => None,
+    };
+    let format = args.output_format(target.as_deref())?;
+    let rotated = cluster::block_on(async {
+        let controller = args.controller().await?;
+        let mut out = String::new();
+        for ss in &sealed {
+            let Some(rotated) = controller.rotate(&ss.to_value()).await? else {
+                bail!(
+                    "unable to rotate secret {}/{} ({}): no key of the controller {}/{} opens it; nothing was written",
+                    ss.metadata.namespace(),
+                    ss.metadata.name(),
+                    input.name(),
+                    args.controller_namespace,
+                    args.controller_name
+                );
+            };
+            let mut rotated = SealedSecret::from_value(&rotated).map_err(|e| {
+                anyhow!(
+                    "the controller {}/{} answered /v1/rotate with something that is not a SealedSecret: {e}",
+                    args.controller_namespace,
+                    args.controller_name
+                )
+            })?;
+            for f in ["creationTimestamp", "deletionTimestamp", "generation"] {
+                rotated.metadata.remove(f);
+            }
+            out.push_str(&render::document(&rotated.to_value(), format));
+        }
+        Ok(out)
+    });
+    let out = rotated.map_err(|e| {
+        offline_hint(
+            e,
+            "without the cluster, re-seal with the old keys: ksec reseal -k OLD-KEYS --cert NEW.pem FILE",
+        )
+    })?;
+    io::emit(target.as_deref(), out.as_bytes(), 0o644)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn recovery_unseal(args: &SealArgs, input: &Input) -> Result<ExitCode> {

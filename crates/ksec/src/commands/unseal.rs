@@ -1,7 +1,7 @@
 //! `ksec unseal`: SealedSecrets in, Secrets out, with backup keys; says which key opened
 //! each value.
-use super::seal::load_keys;
 use crate::io::{self, Input};
+use crate::keyfiles::load_keys;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
@@ -12,7 +12,8 @@ use std::process::ExitCode;
 /// Arguments of `ksec unseal`.
 #[derive(Args, Debug)]
 pub struct UnsealArgs {
-    /// Private key files: PEM, key Secrets, or `kubectl get secret -o yaml` Lists of them.
+    /// Private key files: PEM, key Secrets, `kubectl get secret -o yaml` Lists of them,
+    /// or encrypted backups (`ksec keys backup`, opened with -i).
     #[arg(
         short = 'k',
         long = "key",
@@ -22,6 +23,9 @@ pub struct UnsealArgs {
         value_name = "FILE"
     )]
     pub keys: Vec<PathBuf>,
+    /// Identity that opens encrypted key backups: an age identity file or an SSH private key.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
     /// SealedSecret file(s) (several documents allowed); standard input when absent.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -38,7 +42,7 @@ pub struct UnsealArgs {
 
 /// Runs `ksec unseal`.
 pub fn run(args: UnsealArgs) -> Result<ExitCode> {
-    let keys = load_keys(&args.keys)?;
+    let keys = load_keys(&args.keys, &args.identities)?;
     if keys.is_empty() {
         bail!("no private keys found in {:?}", args.keys);
     }
