@@ -14,3 +14,5 @@ mod outage;
 mod plugin;
 #[path = "ksec-kms/protocol.rs"]
 mod protocol;
+#[path = "ksec-kms/protos.rs"]
+mod protos;
