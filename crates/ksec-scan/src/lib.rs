@@ -59,6 +59,8 @@
 
 pub mod baseline;
 mod checks;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod detect;
 mod error;
 pub mod finding;

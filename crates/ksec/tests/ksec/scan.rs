@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The credentials written into the corpus. None may appear in any output.
-fn secrets() -> Vec<String> {
+pub(crate) fn secrets() -> Vec<String> {
     vec![
         "Tr0ub4dor-and-3-horses".into(),
         "AKIAZ7QH3LPXW4NRT2VB".into(),
@@ -23,7 +23,7 @@ fn secrets() -> Vec<String> {
 }
 
 /// Writes the corpus; returns (dir, bait files that must give no finding).
-fn corpus(dir: &Path) -> Vec<&'static str> {
+pub(crate) fn corpus(dir: &Path) -> Vec<&'static str> {
     let s = secrets();
     use base64::Engine;
     let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
