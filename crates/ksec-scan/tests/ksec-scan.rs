@@ -3,7 +3,7 @@
 
 #[path = "ksec-scan/conformance.rs"]
 mod conformance;
-#[path = "ksec-scan/properties.rs"]
-mod properties;
 #[path = "ksec-scan/inputs.rs"]
 mod inputs;
+#[path = "ksec-scan/properties.rs"]
+mod properties;

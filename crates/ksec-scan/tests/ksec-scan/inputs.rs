@@ -19,7 +19,9 @@ fn rules(r: &Report) -> Vec<&str> {
 
 #[test]
 fn sops_files_written_by_sops_are_not_leaks() {
-    let Some(fx) = ksec_testkit::fixtures() else { return };
+    let Some(fx) = ksec_testkit::fixtures() else {
+        return;
+    };
     for f in [
         "sops/getsops-sops/functional-tests/res/format.enc.yaml",
         "sops/getsops-sops/functional-tests/res/format.enc.json",
@@ -58,7 +60,11 @@ fn sops_values_left_unencrypted_by_the_rules() {
     let text = text.replace("hunter2-plain", "AKIAZ7QH3LPXW4NRT2VB");
     let r = scan("values.enc.yaml", &text);
     assert_eq!(rules(&r), ["KSEC-SOPS-UNENCRYPTED"]);
-    assert_eq!(r.findings[0].severity, Severity::High, "a detector recognised it");
+    assert_eq!(
+        r.findings[0].severity,
+        Severity::High,
+        "a detector recognised it"
+    );
     assert_eq!(r.findings[0].path, "db_password_unencrypted");
     assert_eq!(r.findings[0].line, 1);
 }
@@ -69,25 +75,41 @@ fn sealed_secrets_template_data_and_scope() {
     assert!(scan("s.yaml", ok).findings.is_empty());
     let bad = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: s\n  namespace: n\n  annotations: {sealedsecrets.bitnami.com/cluster-wide: \"true\"}\nspec:\n  encryptedData: {password: AgBy3i4OJSWK+PiTySYZZA9rO43cGDEq}\n  template:\n    data: {api_key: literal-key-123}\n";
     let r = scan("s.yaml", bad);
-    assert_eq!(rules(&r), ["KSEC-SEALED-CLUSTER-WIDE", "KSEC-SEALED-TEMPLATE-DATA"]);
+    assert_eq!(
+        rules(&r),
+        ["KSEC-SEALED-CLUSTER-WIDE", "KSEC-SEALED-TEMPLATE-DATA"]
+    );
     assert!(!ksec_scan::output::json(&r).contains("literal-key-123"));
 }
 
 #[test]
 fn audit_policy_first_match_wins() {
-    let policy = |rules: &str| format!("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n{rules}");
+    let policy =
+        |rules: &str| format!("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n{rules}");
     // A broad RequestResponse rule above the Secrets rule logs Secret values.
     let r = scan("audit.yaml", &policy("- level: RequestResponse\n- level: Metadata\n  resources: [{group: \"\", resources: [secrets]}]\n"));
     assert_eq!(r.findings.len(), 1);
-    assert_eq!((r.findings[0].severity, r.findings[0].path.as_str()), (Severity::High, "rules[0]"));
+    assert_eq!(
+        (r.findings[0].severity, r.findings[0].path.as_str()),
+        (Severity::High, "rules[0]")
+    );
     // Metadata first for Secrets: fine, even with a broad rule below.
     let r = scan("audit.yaml", &policy("- level: Metadata\n  resources: [{group: \"\", resources: [secrets]}]\n- level: RequestResponse\n"));
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     // Nothing matches Secrets: not audited.
-    let r = scan("audit.yaml", &policy("- level: Metadata\n  resources: [{group: \"\", resources: [pods]}]\n"));
-    assert_eq!((r.findings[0].severity, r.findings[0].path.as_str()), (Severity::Medium, "rules"));
+    let r = scan(
+        "audit.yaml",
+        &policy("- level: Metadata\n  resources: [{group: \"\", resources: [pods]}]\n"),
+    );
+    assert_eq!(
+        (r.findings[0].severity, r.findings[0].path.as_str()),
+        (Severity::Medium, "rules")
+    );
     // A user-restricted Request rule leaks for that user, and the search goes on.
-    let r = scan("audit.yaml", &policy("- level: Request\n  users: [admin]\n- level: None\n"));
+    let r = scan(
+        "audit.yaml",
+        &policy("- level: Request\n  users: [admin]\n- level: None\n"),
+    );
     assert_eq!(r.findings.len(), 2, "{:?}", r.findings);
 }
 
@@ -95,12 +117,27 @@ fn audit_policy_first_match_wins() {
 fn encryption_config_keys_in_a_committed_file() {
     let cfg = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - secretbox:\n      keys:\n      - name: k1\n        secret: YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=\n  - identity: {}\n";
     let r = scan("enc.yaml", cfg);
-    let f = r.findings.iter().find(|f| f.path.ends_with("keys[0].secret")).expect("inline key finding");
-    assert_eq!((f.rule.as_str(), f.severity, f.line), ("KSEC-ENCRYPTION-CONFIG", Severity::High, 9));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.path.ends_with("keys[0].secret"))
+        .expect("inline key finding");
+    assert_eq!(
+        (f.rule.as_str(), f.severity, f.line),
+        ("KSEC-ENCRYPTION-CONFIG", Severity::High, 9)
+    );
     assert!(!ksec_scan::output::table(&r).contains("YWJjZGVm"));
-    let identity_first = cfg.replace("  - secretbox:", "  - identity: {}\n  - secretbox:").replace("  - identity: {}\n\n", "\n");
+    let identity_first = cfg
+        .replace("  - secretbox:", "  - identity: {}\n  - secretbox:")
+        .replace("  - identity: {}\n\n", "\n");
     let r = scan("enc.yaml", &identity_first);
-    assert!(r.findings.iter().any(|f| f.message.contains("identity is first")), "{:?}", r.findings);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.message.contains("identity is first")),
+        "{:?}",
+        r.findings
+    );
 }
 
 #[test]
@@ -112,5 +149,8 @@ fn lists_dotenv_and_ignore_annotation() {
     assert_eq!(r.summary.ignored, 1);
     let r = scan("prod.env", "# comment\nDB_PASSWORD=hunter2-pw\nDB_PASSWORD_FILE=/run/pw\nPORT=8080\nURL=postgres://u:${PW}@db\n");
     assert_eq!(r.findings.len(), 1);
-    assert_eq!((r.findings[0].path.as_str(), r.findings[0].line), ("DB_PASSWORD", 2));
+    assert_eq!(
+        (r.findings[0].path.as_str(), r.findings[0].line),
+        ("DB_PASSWORD", 2)
+    );
 }
