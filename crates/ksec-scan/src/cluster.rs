@@ -27,7 +27,7 @@
 //!
 //! A list the credentials may not read (403) is reported as skipped and the scan goes on;
 //! credentials the server refuses (401) and a server that cannot be reached end it.
-use crate::checks::{controlplane, IGNORE_ANNOTATION};
+use crate::checks::{apiserver_files, IGNORE_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::scanner::Scanner;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -113,8 +113,20 @@ const RESOURCES: &[Resource] = &[
     res("", "v1", "Pod", "pods", true),
     res("", "v1", "ServiceAccount", "serviceaccounts", true),
     res("rbac.authorization.k8s.io", "v1", "Role", "roles", true),
-    res("rbac.authorization.k8s.io", "v1", "RoleBinding", "rolebindings", true),
-    res("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", false),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "RoleBinding",
+        "rolebindings",
+        true,
+    ),
+    res(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "ClusterRole",
+        "clusterroles",
+        false,
+    ),
     res(
         "rbac.authorization.k8s.io",
         "v1",
@@ -129,7 +141,13 @@ const RESOURCES: &[Resource] = &[
     },
     Resource {
         optional: true,
-        ..res("bitnami.com", "v1alpha1", "SealedSecret", "sealedsecrets", true)
+        ..res(
+            "bitnami.com",
+            "v1alpha1",
+            "SealedSecret",
+            "sealedsecrets",
+            true,
+        )
     },
 ];
 
@@ -218,9 +236,7 @@ impl Scanner {
         cluster: &ksec_kube::ClusterConfig,
         options: &ClusterOptions,
     ) -> Result<()> {
-        let client = cluster
-            .client()
-            .map_err(|e| Error::Cluster(Box::new(e)))?;
+        let client = cluster.client().map_err(|e| Error::Cluster(Box::new(e)))?;
         let scope = match &options.namespace {
             Some(ns) => format!("namespace {ns} (and cluster-scoped RBAC)"),
             None => "every namespace".to_string(),
@@ -401,7 +417,7 @@ impl Scanner {
             o.insert("kind".into(), json!(r.kind));
         }
         let uid = meta_str(&v, "uid").unwrap_or("").to_string();
-        if r.kind == "Pod" && controlplane::runs_apiserver(&v) {
+        if r.kind == "Pod" && apiserver_files::runs_apiserver(&v) {
             walk.apiservers.push(v.clone());
         } else if controller_uid(&v).is_some_and(|owner| walk.controllers.contains(owner)) {
             walk.copies += 1;
@@ -411,8 +427,11 @@ impl Scanner {
             return;
         }
         if r.kind.ends_with("Binding")
-            && v.pointer(&format!("/metadata/labels/{}", BOOTSTRAPPING.replace('/', "~1")))
-                .and_then(Value::as_str)
+            && v.pointer(&format!(
+                "/metadata/labels/{}",
+                BOOTSTRAPPING.replace('/', "~1")
+            ))
+            .and_then(Value::as_str)
                 == Some("rbac-defaults")
         {
             walk.defaults += 1;
@@ -448,9 +467,9 @@ impl Scanner {
             .and_then(Value::as_str)
             .map(|l| ksec_text::split_list(l).map(str::to_string).collect())
             .unwrap_or_default();
-        for (what, path) in controlplane::apiserver_files(pod) {
-            let (cm_name, key) = match controlplane::locate(pod, &path) {
-                controlplane::Place::ConfigMap { name, key } => (name, key),
+        for (what, path) in apiserver_files::apiserver_files(pod) {
+            let (cm_name, key) = match apiserver_files::locate(pod, &path) {
+                apiserver_files::Place::ConfigMap { name, key } => (name, key),
                 other => {
                     self.note(format!(
                         "{pod_id}: {} {path} is {}",
@@ -501,7 +520,7 @@ impl Scanner {
                 ));
                 continue;
             };
-            controlplane::judge_file(self, what, text, &cm_id, &path, &ignore);
+            apiserver_files::judge_file(self, what, text, &cm_id, &path, &ignore);
         }
         Ok(())
     }

@@ -293,14 +293,22 @@ mod tests {
             1024,
         );
         assert!(matches!(r, Err(Failure::TimedOut(_))), "{:?}", r.err());
-        assert!(start.elapsed() < Duration::from_secs(10), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
     }
 
     #[test]
     fn a_tool_within_its_limit_gives_its_output() {
-        let out = run(sh("echo hello; echo oops >&2; exit 3"), Duration::from_secs(20), 1024)
-            .ok()
-            .unwrap();
+        let out = run(
+            sh("echo hello; echo oops >&2; exit 3"),
+            Duration::from_secs(20),
+            1024,
+        )
+        .ok()
+        .unwrap();
         assert_eq!(out.stdout, b"hello\n");
         assert_eq!(out.stderr, b"oops\n");
         assert_eq!(out.status.code(), Some(3));

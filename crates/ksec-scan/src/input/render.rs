@@ -90,7 +90,10 @@ pub(crate) fn helm_chart(s: &mut Scanner, dir: &Path) {
         }
     };
     if !out.status.success() {
-        s.skip(&shown, summarize(Tool::Helm, out.status.code(), &out.stderr));
+        s.skip(
+            &shown,
+            summarize(Tool::Helm, out.status.code(), &out.stderr),
+        );
         return;
     }
     let Ok(text) = std::str::from_utf8(&out.stdout) else {

@@ -94,7 +94,10 @@ fn file_names() -> &'static Regex {
 /// A reason for a skipped input that says why `tool` failed without copying its words.
 pub(crate) fn summarize(tool: Tool, status: Option<i32>, stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let status = status.map_or_else(|| "killed by a signal".to_string(), |c| format!("exit status {c}"));
+    let status = status.map_or_else(
+        || "killed by a signal".to_string(),
+        |c| format!("exit status {c}"),
+    );
     for k in known() {
         if let Some(c) = k.pattern.captures(&text) {
             let mut reason = k.reason.to_string();
@@ -140,7 +143,10 @@ mod tests {
             Some(1),
             b"Error: template: shop/templates/broken.yaml:1:10: executing \"shop/templates/broken.yaml\" at <.Values.nope.deeper>: nil pointer evaluating interface {}.deeper\n",
         );
-        assert_eq!(r, "helm template failed: template error at shop/templates/broken.yaml:1:10");
+        assert_eq!(
+            r,
+            "helm template failed: template error at shop/templates/broken.yaml:1:10"
+        );
         let r = summarize(
             Tool::Helm,
             Some(1),
@@ -154,7 +160,10 @@ mod tests {
         let err = format!("error: accumulating resources: accumulation err='accumulating resources from 'db.yaml': invalid env line \"PASSWORD={SECRET}\" in app.env'\n");
         let r = summarize(Tool::Kustomize, Some(1), err.as_bytes());
         assert!(!r.contains(SECRET), "{r}");
-        assert!(r.contains("exit status 1") && r.contains("db.yaml") && r.contains("app.env"), "{r}");
+        assert!(
+            r.contains("exit status 1") && r.contains("db.yaml") && r.contains("app.env"),
+            "{r}"
+        );
         assert!(r.contains("run `kubectl kustomize`"), "{r}");
         let r = summarize(Tool::Git, None, format!("fatal: {SECRET}").as_bytes());
         assert_eq!(r, "git failed (killed by a signal); its message is not shown because it may quote what it read (run `git` to see it)");

@@ -169,7 +169,12 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         );
     }
     let report = scanner.finish();
-    if a.cluster && report.skipped.iter().any(|s| s.reason.starts_with("forbidden")) {
+    if a.cluster
+        && report
+            .skipped
+            .iter()
+            .any(|s| s.reason.starts_with("forbidden"))
+    {
         let hint = if a.namespace.is_none() {
             "some lists were forbidden to these credentials; -n NAMESPACE scans the namespaces they may read"
         } else {

@@ -60,7 +60,10 @@ fn readable(objects: Vec<Value>) -> Vec<Value> {
             };
             let key = (
                 kind.to_string(),
-                o["metadata"]["namespace"].as_str().unwrap_or("").to_string(),
+                o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
                 o["metadata"]["name"].as_str().unwrap_or("").to_string(),
             );
             seen.insert(key)
@@ -96,7 +99,15 @@ struct Run {
 
 fn scan_cluster(server: &ApiServer, extra: &[&str]) -> Run {
     let out = ksec()
-        .args(["scan", "--cluster", "-o", "json", "--fail-on", "low", "--kubeconfig"])
+        .args([
+            "scan",
+            "--cluster",
+            "-o",
+            "json",
+            "--fail-on",
+            "low",
+            "--kubeconfig",
+        ])
         .arg(server.kubeconfig(Credentials::Token))
         .args(extra)
         .output()
@@ -159,7 +170,13 @@ fn the_corpus_from_a_cluster_gives_the_findings_of_its_files_and_no_secret_data_
     let d = ksec_testkit::tempdir();
     corpus(d.path());
     let mut objects = vec![];
-    for f in ["secret.yaml", "deploy.yaml", "configmap.yaml", "rbac.yaml", "sealed.yaml"] {
+    for f in [
+        "secret.yaml",
+        "deploy.yaml",
+        "configmap.yaml",
+        "rbac.yaml",
+        "sealed.yaml",
+    ] {
         objects.extend(objects_of(&d.path().join(f)));
     }
     let objects = readable(objects);
@@ -176,9 +193,15 @@ fn the_corpus_from_a_cluster_gives_the_findings_of_its_files_and_no_secret_data_
         "cluster findings differ from file findings"
     );
     // Files have a plaintext Secret; in a cluster a Secret is where it belongs.
-    assert!(files["findings"].as_array().unwrap().iter().any(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT"));
+    assert!(files["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["rule"] == "KSEC-SECRET-PLAINTEXT"));
     let findings = run.report["findings"].as_array().unwrap();
-    assert!(findings.iter().all(|f| f["rule"] != "KSEC-SECRET-PLAINTEXT"));
+    assert!(findings
+        .iter()
+        .all(|f| f["rule"] != "KSEC-SECRET-PLAINTEXT"));
     // Findings name the object instead of a file.
     let env = findings
         .iter()
@@ -203,17 +226,26 @@ fn the_corpus_from_a_cluster_gives_the_findings_of_its_files_and_no_secret_data_
             r.accept.contains("as=PartialObjectMetadataList"),
             "a request for Secret data: {r:?}"
         );
-        assert!(r.path.ends_with("/secrets"), "a single Secret was read: {r:?}");
+        assert!(
+            r.path.ends_with("/secrets"),
+            "a single Secret was read: {r:?}"
+        );
         assert_eq!(r.method, "GET");
     }
-    assert!(requests.iter().all(|r| r.method == "GET"), "the scan only reads");
+    assert!(
+        requests.iter().all(|r| r.method == "GET"),
+        "the scan only reads"
+    );
     // Nothing of the Secrets' values reaches the report.
     for secret in secrets() {
         let tail = &secret[secret.len() - 10..];
         assert!(!run.stdout.contains(tail) && !run.stderr.contains(tail));
     }
     let notes = run.report["notes"].to_string();
-    assert!(notes.contains("1 Secret(s) read as metadata only"), "{notes}");
+    assert!(
+        notes.contains("1 Secret(s) read as metadata only"),
+        "{notes}"
+    );
     assert!(notes.contains("every namespace"), "{notes}");
 }
 
@@ -269,7 +301,10 @@ fn kubescape_cases_from_a_cluster_give_the_findings_of_their_files() {
         }
     }
     assert!(compared >= 50, "only {compared} cases compared");
-    assert!(with_findings >= 30, "only {with_findings} cases with findings");
+    assert!(
+        with_findings >= 30,
+        "only {with_findings} cases with findings"
+    );
     eprintln!("{compared} kubescape cases compared, {with_findings} with findings");
 }
 
@@ -308,12 +343,27 @@ fn forbidden_lists_are_skipped_and_the_scan_goes_on() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| format!("{}: {}", s["file"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .map(|s| {
+            format!(
+                "{}: {}",
+                s["file"].as_str().unwrap(),
+                s["reason"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert!(skipped[0].starts_with("clusterroles: forbidden (403)"), "{skipped:?}");
-    assert!(skipped[1].starts_with("secrets (all namespaces): forbidden (403)"), "{skipped:?}");
-    assert!(files_of(&run.report).contains("Deployment/shop/api"), "the scan went on");
+    assert!(
+        skipped[0].starts_with("clusterroles: forbidden (403)"),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped[1].starts_with("secrets (all namespaces): forbidden (403)"),
+        "{skipped:?}"
+    );
+    assert!(
+        files_of(&run.report).contains("Deployment/shop/api"),
+        "the scan went on"
+    );
     assert!(run.stderr.contains("-n NAMESPACE"), "{}", run.stderr);
 }
 
@@ -321,14 +371,22 @@ fn forbidden_lists_are_skipped_and_the_scan_goes_on() {
 fn one_namespace_or_all() {
     let server = ApiServer::start(FakeApi::new());
     for ns in ["shop", "blog"] {
-        server.api().insert("apps/deployments", deployment(ns, "api"));
+        server
+            .api()
+            .insert("apps/deployments", deployment(ns, "api"));
     }
     let all = scan_cluster(&server, &[]);
     assert_eq!(
         files_of(&all.report),
-        BTreeSet::from(["Deployment/blog/api".to_string(), "Deployment/shop/api".to_string()])
+        BTreeSet::from([
+            "Deployment/blog/api".to_string(),
+            "Deployment/shop/api".to_string()
+        ])
     );
-    assert_eq!(files_of(&scan_cluster(&server, &["-A"]).report), files_of(&all.report));
+    assert_eq!(
+        files_of(&scan_cluster(&server, &["-A"]).report),
+        files_of(&all.report)
+    );
     let before = server.requests().len();
     let shop = scan_cluster(&server, &["-n", "shop"]);
     assert_eq!(
@@ -380,8 +438,7 @@ fn what_a_controller_made_is_judged_through_the_controller() {
     let mut orphan = deployment("shop", "orphan");
     orphan["apiVersion"] = json!("v1");
     orphan["kind"] = json!("Pod");
-    orphan["metadata"]["ownerReferences"] =
-        json!([{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "u-node", "controller": true}]);
+    orphan["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node", "name": "n1", "uid": "u-node", "controller": true}]);
     orphan["spec"] = orphan["spec"]["template"]["spec"].clone();
     api.insert("core/pods", orphan);
     // Bindings the API server maintains are not judged; the roles they name still are known.
@@ -412,7 +469,10 @@ fn what_a_controller_made_is_judged_through_the_controller() {
         .collect();
     assert_eq!(
         env_files,
-        BTreeSet::from(["Deployment/shop/api".to_string(), "Pod/shop/orphan".to_string()])
+        BTreeSet::from([
+            "Deployment/shop/api".to_string(),
+            "Pod/shop/orphan".to_string()
+        ])
     );
     let subjects: BTreeSet<String> = run.report["findings"]
         .as_array()
@@ -423,8 +483,14 @@ fn what_a_controller_made_is_judged_through_the_controller() {
         .collect();
     assert_eq!(subjects, BTreeSet::from(["ops".to_string()]));
     let notes = run.report["notes"].to_string();
-    assert!(notes.contains("2 object(s) made by a scanned controller"), "{notes}");
-    assert!(notes.contains("1 RBAC binding(s) the API server maintains"), "{notes}");
+    assert!(
+        notes.contains("2 object(s) made by a scanned controller"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("1 RBAC binding(s) the API server maintains"),
+        "{notes}"
+    );
 }
 
 fn apiserver_pod(volumes: Value, mounts: Value) -> Value {
@@ -461,8 +527,17 @@ fn kube_apiserver_files_are_read_when_the_api_serves_them() {
         notes.contains("EncryptionConfiguration /etc/kubernetes/enc/config.yaml is on the control-plane node (hostPath /etc/kubernetes/enc/config.yaml)"),
         "{notes}"
     );
-    assert!(notes.contains("audit policy /etc/kubernetes/audit/policy.yaml is on the control-plane node"), "{notes}");
-    assert!(run.report["findings"].as_array().unwrap().is_empty(), "{}", run.stdout);
+    assert!(
+        notes.contains(
+            "audit policy /etc/kubernetes/audit/policy.yaml is on the control-plane node"
+        ),
+        "{notes}"
+    );
+    assert!(
+        run.report["findings"].as_array().unwrap().is_empty(),
+        "{}",
+        run.stdout
+    );
 
     // A self-hosted apiserver whose files come from a ConfigMap.
     let server = ApiServer::start(FakeApi::new());
@@ -490,21 +565,32 @@ fn kube_apiserver_files_are_read_when_the_api_serves_them() {
         .filter(|f| f["rule"] == "KSEC-ENCRYPTION-CONFIG")
         .collect();
     assert!(
-        enc.iter().all(|f| f["file"] == "ConfigMap/kube-system/apiserver-files"
-            && f["kind"] == "EncryptionConfiguration"
-            && f["name"] == "/etc/kubernetes/enc/config.yaml"),
+        enc.iter()
+            .all(|f| f["file"] == "ConfigMap/kube-system/apiserver-files"
+                && f["kind"] == "EncryptionConfiguration"
+                && f["name"] == "/etc/kubernetes/enc/config.yaml"),
         "{enc:?}"
     );
     assert!(
-        enc.iter().any(|f| f["severity"] == "high" && f["path"] == "resources[0].providers[1].aescbc.keys[0].secret"),
+        enc.iter().any(|f| f["severity"] == "high"
+            && f["path"] == "resources[0].providers[1].aescbc.keys[0].secret"),
         "the key inline in a ConfigMap: {enc:?}"
     );
-    assert!(enc.iter().any(|f| f["path"].as_str().unwrap().starts_with("resources[0].providers")), "identity first: {enc:?}");
+    assert!(
+        enc.iter().any(|f| f["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("resources[0].providers")),
+        "identity first: {enc:?}"
+    );
     let audit = findings
         .iter()
         .find(|f| f["rule"] == "KSEC-AUDIT-SECRETS")
         .unwrap();
-    assert_eq!((audit["severity"].as_str(), audit["path"].as_str()), (Some("high"), Some("rules[0]")));
+    assert_eq!(
+        (audit["severity"].as_str(), audit["path"].as_str()),
+        (Some("high"), Some("rules[0]"))
+    );
     assert!(!run.stdout.contains(key) && !run.stdout.contains("secret-key-that"));
 }
 
@@ -519,7 +605,10 @@ fn refused_credentials_and_a_missing_server_end_the_scan_with_their_reason() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("401") && err.contains(&kubeconfig.display().to_string()), "{err}");
+    assert!(
+        err.contains("401") && err.contains(&kubeconfig.display().to_string()),
+        "{err}"
+    );
     // The kubeconfig outlives the server (its own copy lives in the server's directory).
     let d = ksec_testkit::tempdir();
     let kubeconfig = d.path().join("config");
