@@ -128,9 +128,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
     };
     let opts = Options {
         max_file_size: a.max_file_size,
-        helm_values: a.values,
-        helm: a.helm,
-        kubectl: a.kubectl,
+        helm_values: a.values.clone(),
+        helm: a.helm.clone(),
+        kubectl: a.kubectl.clone(),
         git_history: a.git,
         retired_recipients: a
             .retired

@@ -236,6 +236,37 @@ fn the_corpus_from_a_cluster_gives_the_findings_of_its_files_and_no_secret_data_
         requests.iter().all(|r| r.method == "GET"),
         "the scan only reads"
     );
+    // The server's answers to those requests, replayed as they were sent, hold no value of
+    // a Secret; the same list asked for whole objects does (so the replay can tell).
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let answer = |path: &str, query: &str, accept: &str| {
+        http.get(format!("{}{path}?{query}", server.url()))
+            .bearer_auth(server.token())
+            .header("Accept", accept)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    let leaks = |body: &str| {
+        use base64::Engine;
+        secrets().iter().any(|s| {
+            body.contains(s.as_str())
+                || body.contains(&base64::engine::general_purpose::STANDARD.encode(s))
+        })
+    };
+    for r in &secret_requests {
+        let body = answer(&r.path, &r.query, &r.accept);
+        let list: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(list["kind"], "PartialObjectMetadataList", "{body}");
+        assert_eq!(list["items"].as_array().unwrap().len(), 1, "{body}");
+        assert!(!leaks(&body) && !body.contains("\"data\""), "{body}");
+        let whole = answer(&r.path, &r.query, "application/json");
+        assert!(leaks(&whole), "the whole list carries the values: {whole}");
+    }
     // Nothing of the Secrets' values reaches the report.
     for secret in secrets() {
         let tail = &secret[secret.len() - 10..];
