@@ -643,7 +643,11 @@ fn a_renderer_past_its_time_limit_is_killed_and_named() {
     let d = ksec_testkit::tempdir();
     let chart = write_chart(d.path());
     // The background sleep holds stdout open: killing only the script would not end the read.
-    let stuck = write(d.path(), "stuck", "#!/bin/sh\nsleep 120 &\nsleep 120\n");
+    let stuck = write(
+        d.path(),
+        "stuck",
+        "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 120 &\nsleep 120\n",
+    );
     std::fs::set_permissions(&stuck, std::fs::Permissions::from_mode(0o755)).unwrap();
     let kust = d.path().join("kust");
     std::fs::create_dir(&kust).unwrap();
@@ -671,6 +675,31 @@ fn a_renderer_past_its_time_limit_is_killed_and_named() {
             "{reason}"
         );
     }
+    // git, found on PATH, is held to the same limit.
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(&stuck, bin.join("git")).unwrap();
+    let repo = d.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    write(
+        &repo,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    let out = ksec()
+        .env("PATH", &bin)
+        .arg("scan")
+        .arg(&repo)
+        .args(["-o", "json", "--git", "--tool-timeout", "1500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = v["skipped"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("git rev-parse did not finish within 1.5 s and was killed"),
+        "{reason}"
+    );
     // A limit that is not a duration is refused by the argument parser.
     let out = ksec()
         .arg("scan")
