@@ -53,6 +53,12 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A cluster could not be read at all (feature `cluster`): no usable kubeconfig,
+    /// credentials the API server refuses, a server that cannot be reached. The message
+    /// names the kubeconfig, the context and the server.
+    #[cfg(feature = "cluster")]
+    #[error(transparent)]
+    Cluster(Box<ksec_kube::Error>),
     /// An option has a value the scanner cannot use.
     #[error("{option}: {message}")]
     Option {

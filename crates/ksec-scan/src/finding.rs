@@ -152,11 +152,12 @@ pub struct Report {
 }
 
 impl Report {
-    /// Sorts findings and fills the summary's severity counts.
+    /// Sorts findings, keeps the most severe of those at one place (an inline key that is
+    /// also malformed is the inline key), and fills the summary's severity counts.
     pub fn finish(&mut self) {
         self.findings.sort_by(|a, b| {
-            (&a.file, a.line, a.column, &a.rule, &a.path)
-                .cmp(&(&b.file, b.line, b.column, &b.rule, &b.path))
+            (&a.file, a.line, a.column, &a.rule, &a.path, b.severity)
+                .cmp(&(&b.file, b.line, b.column, &b.rule, &b.path, a.severity))
         });
         self.findings
             .dedup_by(|a, b| a.fingerprint == b.fingerprint);

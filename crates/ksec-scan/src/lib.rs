@@ -13,13 +13,18 @@
 //! See [`rules::ALL`] for the catalogue.
 //!
 //! **What it is compatible with.** kubescape control ids and paths; SARIF 2.1.0 for code
-//! scanning; `helm template` and `kubectl kustomize` for rendering.
+//! scanning; `helm template` and `kubectl kustomize` for rendering (each run under a time
+//! limit, its error text summarised without the values it quotes); with the `cluster`
+//! feature, a live cluster through the kubeconfig ([`cluster`]: Secrets read as metadata
+//! only).
 //!
 //! **How it is tested.** Unit tests per rule and parser; kubescape's own regolibrary
 //! test cases for the implemented controls (the crate README lists every deliberate
 //! difference by case name); checkov and detect-secrets on the same corpus; every output
 //! format searched for every secret value of the corpus; SARIF read back by
-//! `sarif-tools`; fuzz targets for the parsers.
+//! `sarif-tools`; fuzz targets for the parsers; cluster scans against the testkit's HTTPS
+//! API server (not a real kube-apiserver), proving from its request log that no Secret
+//! data was requested.
 //!
 //! **Security.** Findings never carry the value they found nor a hash of it:
 //! fingerprints hash the rule and the location. Parsers are bounded (nesting depth,
@@ -59,6 +64,8 @@
 
 pub mod baseline;
 mod checks;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod detect;
 mod error;
 pub mod finding;

@@ -29,6 +29,11 @@ pub struct Options {
     pub retired_recipients: Vec<String>,
     /// Findings recorded earlier, suppressed from the report.
     pub baseline: Option<Baseline>,
+    /// Time limit of each `helm`, `kubectl` and `git` run; past it the tool and what it
+    /// started are killed and the input is reported as skipped. Five minutes: rendering
+    /// a big chart takes seconds, a Kustomize base fetched from a remote repository or a
+    /// long git history takes longer.
+    pub tool_timeout: std::time::Duration,
 }
 
 impl Default for Options {
@@ -42,6 +47,7 @@ impl Default for Options {
             git_history: false,
             retired_recipients: vec![],
             baseline: None,
+            tool_timeout: std::time::Duration::from_secs(300),
         }
     }
 }

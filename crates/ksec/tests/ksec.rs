@@ -23,6 +23,8 @@ mod keys;
 mod kms;
 #[path = "ksec/scan.rs"]
 mod scan;
+#[path = "ksec/scan_cluster.rs"]
+mod scan_cluster;
 #[path = "ksec/seal.rs"]
 mod seal;
 #[path = "ksec/sops.rs"]

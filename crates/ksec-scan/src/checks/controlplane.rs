@@ -40,7 +40,7 @@ pub(crate) fn check_encryption_config(doc: &Value) -> Vec<ConfigIssue> {
         .collect()
 }
 
-fn flags_of(container: &Value) -> Vec<String> {
+pub(super) fn flags_of(container: &Value) -> Vec<String> {
     ["command", "args"]
         .iter()
         .flat_map(|k| {
@@ -60,20 +60,22 @@ fn has_flag(flags: &[String], flag: &str) -> bool {
         .any(|f| f == flag || f.starts_with(&format!("{flag}=")))
 }
 
-/// A kube-apiserver static pod: encryption at rest and audit logging switched on.
-pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
-    let containers = obj
-        .value
-        .pointer("/spec/containers")
-        .and_then(Value::as_array);
-    let Some((i, c)) = containers.into_iter().flatten().enumerate().find(|(_, c)| {
+/// The kube-apiserver container of a pod, and its index.
+pub(super) fn apiserver_container(pod: &Value) -> Option<(usize, &Value)> {
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array);
+    containers.into_iter().flatten().enumerate().find(|(_, c)| {
         let cmd0 = c
             .pointer("/command/0")
             .and_then(Value::as_str)
             .unwrap_or("");
         cmd0.ends_with("kube-apiserver")
             || (cmd0.is_empty() && c.get("name").and_then(Value::as_str) == Some("kube-apiserver"))
-    }) else {
+    })
+}
+
+/// A kube-apiserver static pod: encryption at rest and audit logging switched on.
+pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
+    let Some((i, c)) = apiserver_container(obj.value) else {
         return;
     };
     let flags = flags_of(c);
@@ -114,18 +116,24 @@ pub(crate) fn apiserver_pod(s: &mut Scanner, obj: &Obj<'_>) {
     }
 }
 
+/// What inline keys in a file that sits in a repository mean.
+const KEYS_IN_REPOSITORY: &str = "an encryption key is written inline in a file in the repository: whoever reads the repository can decrypt etcd; use a KMS v2 provider (`ksec kms serve`)";
+
 /// An EncryptionConfiguration found in a file.
 pub(crate) fn encryption_config_object(s: &mut Scanner, obj: &Obj<'_>) {
     let loc = obj.loc();
-    encryption_config(s, obj.value, &loc, &|p| obj.pos(p), obj.source.committed);
+    let inline_keys = obj.source.committed.then_some(KEYS_IN_REPOSITORY);
+    encryption_config(s, obj.value, &loc, &|p| obj.pos(p), inline_keys);
 }
 
-fn encryption_config(
+/// Judges an EncryptionConfiguration; `inline_keys`: the finding for keys written in
+/// it, when where it sits makes them readable (a repository, a ConfigMap).
+pub(super) fn encryption_config(
     s: &mut Scanner,
     doc: &Value,
     loc: &Loc<'_>,
     pos: &dyn Fn(&str) -> Pos,
-    committed: bool,
+    inline_keys: Option<&str>,
 ) {
     for issue in check_encryption_config(doc) {
         s.emit(
@@ -138,10 +146,10 @@ fn encryption_config(
             vec![],
         );
     }
-    if !committed {
+    let Some(inline_keys) = inline_keys else {
         return;
-    }
-    // Keys written inline in a file that sits in a repository are keys in git.
+    };
+    // Keys written inline in a file that others can read are keys they hold.
     for (i, r) in doc
         .get("resources")
         .and_then(Value::as_array)
@@ -173,7 +181,7 @@ fn encryption_config(
                             loc,
                             &path,
                             pos(&path),
-                            "an encryption key is written inline in a file in the repository: whoever reads the repository can decrypt etcd; use a KMS v2 provider (`ksec kms serve`)".into(),
+                            inline_keys.to_string(),
                             vec![],
                         );
                     }
@@ -235,7 +243,7 @@ fn unconditional(rule: &Value) -> bool {
         })
 }
 
-fn audit_policy_value(
+pub(super) fn audit_policy_value(
     s: &mut Scanner,
     policy: &Value,
     loc: &Loc<'_>,
@@ -343,7 +351,7 @@ pub(crate) fn control_plane_info(s: &mut Scanner, obj: &Obj<'_>) {
             ignore: loc.ignore,
         };
         let at = obj.pos("data.APIServerInfo.encryptionProviderConfigFile");
-        encryption_config(s, &cfg, &cloc, &|_| at, false);
+        encryption_config(s, &cfg, &cloc, &|_| at, None);
     }
     if !has_flag(&flags, "--audit-policy-file") {
         s.emit(

@@ -1,6 +1,8 @@
 //! The rules, one module per family of objects. [`check_object`] routes each object
 //! to the rules of its kind; objects that are not Kubernetes objects (Helm values,
 //! plain configuration) get the credential detectors only.
+#[cfg(feature = "cluster")]
+pub(crate) mod apiserver_files;
 pub(crate) mod config;
 pub(crate) mod controlplane;
 pub(crate) mod cross;

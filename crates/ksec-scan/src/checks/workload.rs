@@ -28,6 +28,16 @@ fn at<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
     dotted.split('.').try_fold(v, |v, k| v.get(k))
 }
 
+/// The API server's copy of a static pod (annotation `kubernetes.io/config.mirror`).
+fn is_mirror_pod(obj: &Obj<'_>) -> bool {
+    obj.kind == "Pod"
+        && obj
+            .value
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get("kubernetes.io/config.mirror"))
+            .is_some()
+}
+
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
 pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
@@ -144,6 +154,18 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
     // Other fields (command lines, annotations of templates, …): detectors only, env
     // is owned by the rules above.
     config::scan_object_except(s, obj, &|p| p.ends_with(".env") || p.contains(".env["));
+    if is_mirror_pod(obj) {
+        // A static pod's mirror: the kubelet runs it without a service account, and the
+        // API server refuses mirror pods that name one.
+        return;
+    }
+    let automount = spec
+        .get("automountServiceAccountToken")
+        .and_then(Value::as_bool);
+    if automount == Some(false) {
+        // No token, so neither token rule can apply: nothing to keep until the end.
+        return;
+    }
     let automount_path = format!("{prefix}.automountServiceAccountToken");
     s.refs.workloads.push(Workload {
         file: obj.source.file.clone(),
@@ -156,9 +178,7 @@ pub(crate) fn check(s: &mut Scanner, obj: &Obj<'_>, prefix: &str) {
             .and_then(Value::as_str)
             .unwrap_or("default")
             .to_string(),
-        automount: spec
-            .get("automountServiceAccountToken")
-            .and_then(Value::as_bool),
+        automount,
         pos: obj.pos(&automount_path),
         automount_path,
         ignore: obj.ignore.clone(),

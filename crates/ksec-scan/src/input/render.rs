@@ -1,6 +1,8 @@
 //! Rendering with the tools users render with: `helm template` for charts and
 //! `kubectl kustomize` for Kustomize directories. Without the tool, a chart's values
 //! files and a Kustomize directory's files are read as they are, with a note.
+use super::process;
+use super::tool_error::{summarize, Tool};
 use crate::scanner::{Scanner, Source};
 use crate::yaml;
 use std::path::{Path, PathBuf};
@@ -23,17 +25,8 @@ pub(crate) fn is_kustomize_dir(dir: &Path) -> bool {
         .any(|n| dir.join(n).is_file())
 }
 
-/// The first line of a tool's error output that says something.
-fn first_error_line(stderr: &[u8]) -> String {
-    String::from_utf8_lossy(stderr)
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("no error output")
-        .chars()
-        .take(300)
-        .collect()
-}
+/// The most a renderer may print; a chart that renders more is skipped.
+const MAX_RENDERED: u64 = 64 * 1024 * 1024;
 
 /// Renders a Kustomize directory; `false` when `kubectl` is not available.
 pub(crate) fn kustomize(s: &mut Scanner, dir: &Path) -> bool {
@@ -44,20 +37,19 @@ pub(crate) fn kustomize(s: &mut Scanner, dir: &Path) -> bool {
         ));
         return false;
     };
-    let out = match Command::new(&kubectl).arg("kustomize").arg(dir).output() {
+    let mut cmd = Command::new(&kubectl);
+    cmd.arg("kustomize").arg(dir);
+    let out = match process::run(cmd, s.opts.tool_timeout, MAX_RENDERED) {
         Ok(o) => o,
-        Err(e) => {
-            s.skip(&shown, format!("cannot run {}: {e}", kubectl.display()));
+        Err(f) => {
+            s.skip(&shown, f.describe("kubectl kustomize", &kubectl));
             return true;
         }
     };
     if !out.status.success() {
         s.skip(
             &shown,
-            format!(
-                "kubectl kustomize failed: {}",
-                first_error_line(&out.stderr)
-            ),
+            summarize(Tool::Kustomize, out.status.code(), &out.stderr),
         );
         return true;
     }
@@ -90,17 +82,17 @@ pub(crate) fn helm_chart(s: &mut Scanner, dir: &Path) {
     for v in &s.opts.helm_values {
         cmd.arg("--values").arg(v);
     }
-    let out = match cmd.output() {
+    let out = match process::run(cmd, s.opts.tool_timeout, MAX_RENDERED) {
         Ok(o) => o,
-        Err(e) => {
-            s.skip(&shown, format!("cannot run {}: {e}", helm.display()));
+        Err(f) => {
+            s.skip(&shown, f.describe("helm template", &helm));
             return;
         }
     };
     if !out.status.success() {
         s.skip(
             &shown,
-            format!("helm template failed: {}", first_error_line(&out.stderr)),
+            summarize(Tool::Helm, out.status.code(), &out.stderr),
         );
         return;
     }

@@ -127,6 +127,20 @@ fn encryption_config_keys_in_a_committed_file() {
         ("KSEC-ENCRYPTION-CONFIG", Severity::High, 9)
     );
     assert!(!ksec_scan::output::table(&r).contains("YWJjZGVm"));
+    // A key kube-apiserver would refuse (31 bytes) is still a key in the repository: the
+    // more severe finding at that place is the one kept.
+    let short = cfg.replace(
+        "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY=",
+        "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NQ==",
+    );
+    let r = scan("enc.yaml", &short);
+    let at_key: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.path.ends_with("keys[0].secret"))
+        .collect();
+    assert_eq!(at_key.len(), 1, "{at_key:?}");
+    assert_eq!(at_key[0].severity, Severity::High, "{at_key:?}");
     let identity_first = cfg
         .replace("  - secretbox:", "  - identity: {}\n  - secretbox:")
         .replace("  - identity: {}\n\n", "\n");

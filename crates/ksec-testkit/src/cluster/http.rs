@@ -129,6 +129,9 @@ impl FakeApi {
                     if let Some(items) = l["items"].as_array_mut() {
                         items.iter_mut().for_each(|i| *i = partial(i));
                     }
+                    // As kube-apiserver answers `as=PartialObjectMetadataList`.
+                    l["kind"] = json!("PartialObjectMetadataList");
+                    l["apiVersion"] = json!("meta.k8s.io/v1");
                 }
                 Ok(l)
             }

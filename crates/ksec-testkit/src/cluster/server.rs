@@ -52,6 +52,10 @@ pub struct RequestRecord {
     pub path: String,
     /// The query string, empty when there is none.
     pub query: String,
+    /// The `Accept` header, empty when there is none. A metadata-only request (kube-rs's
+    /// `list_metadata`, kubectl's metadata informers) asks for
+    /// `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`.
+    pub accept: String,
     /// The status code of the answer.
     pub status: u16,
 }
@@ -390,6 +394,12 @@ impl Served {
             method: req.method().to_string(),
             path: req.uri().path().to_string(),
             query: req.uri().query().unwrap_or("").to_string(),
+            accept: req
+                .headers()
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string(),
             status: 401,
         };
         let resp = match user {

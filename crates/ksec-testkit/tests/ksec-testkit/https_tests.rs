@@ -266,3 +266,35 @@ async fn the_service_proxy_forwards_to_a_local_server() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn metadata_only_lists_answer_partial_objects_and_the_log_shows_the_accept_header() {
+    let server = ApiServer::start(FakeApi::new());
+    server.api().insert(
+        "core/secrets",
+        json!({"metadata": {"name": "db", "namespace": "shop", "labels": {"app": "db"}},
+               "data": {"password": "aHVudGVyMg=="}}),
+    );
+    let api: Api<Secret> = Api::all(client(&server.kubeconfig(Credentials::Token)).await);
+    let list = api.list_metadata(&ListParams::default()).await.unwrap();
+    assert_eq!(list.types.kind, "PartialObjectMetadataList");
+    assert_eq!(list.types.api_version, "meta.k8s.io/v1");
+    assert_eq!(list.items.len(), 1);
+    assert_eq!(list.items[0].metadata.name.as_deref(), Some("db"));
+    let metadata_request = server.requests().pop().unwrap();
+    assert_eq!(metadata_request.path, "/api/v1/secrets");
+    assert!(
+        metadata_request
+            .accept
+            .contains("as=PartialObjectMetadataList"),
+        "{metadata_request:?}"
+    );
+    // A full list is told apart by its Accept header, and carries the data.
+    let full = api.list(&ListParams::default()).await.unwrap();
+    assert!(full.items[0].data.is_some());
+    let full_request = server.requests().pop().unwrap();
+    assert!(
+        !full_request.accept.contains("PartialObjectMetadata"),
+        "{full_request:?}"
+    );
+}

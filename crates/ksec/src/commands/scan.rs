@@ -1,11 +1,12 @@
 //! `ksec scan`: flags → `ksec_scan` → report and exit code (0 clean, 1 findings at or
 //! above `--fail-on`, 2 inputs skipped or errors).
 use crate::io;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use ksec_scan::{output, Baseline, Options, Scanner, Severity};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -33,8 +34,7 @@ pub enum Threshold {
 #[derive(Args, Debug)]
 pub struct ScanArgs {
     /// Files and directories (Kustomize directories and Helm charts are rendered when
-    /// `kubectl` / `helm` are found).
-    #[arg(default_value = ".")]
+    /// `kubectl` / `helm` are found). Default: `.`, unless --cluster is given.
     pub paths: Vec<PathBuf>,
     /// Report format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
@@ -69,9 +69,43 @@ pub struct ScanArgs {
     /// Rego policies: a kubescape regolibrary folder (`rules/<name>/raw.rego`) or plain Rego files.
     #[arg(long = "policy", value_name = "DIR")]
     pub policy: Vec<PathBuf>,
-    /// Scan the cluster of the current kubeconfig context.
+    /// Time limit for each run of helm, kubectl and git (Go duration: 90s, 5m); a run
+    /// that takes longer is killed and its input reported as skipped.
+    #[arg(long = "tool-timeout", value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    pub tool_timeout: Duration,
+    /// Scan a live cluster through the kubeconfig: workloads, service accounts, RBAC,
+    /// ConfigMaps, Secret metadata (never Secret data) and kube-apiserver's settings, in
+    /// every namespace unless -n is given.
     #[arg(long)]
     pub cluster: bool,
+    /// With --cluster: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// With --cluster: the kubeconfig context (default: current-context).
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub context: Option<String>,
+    /// With --cluster: read namespaced objects from this namespace only (cluster-wide RBAC
+    /// and kube-apiserver are read too). The context's namespace is not applied: a cluster
+    /// scan covers every namespace unless told otherwise.
+    #[arg(
+        short = 'n',
+        long,
+        value_name = "NAMESPACE",
+        requires = "cluster",
+        conflicts_with = "all_namespaces"
+    )]
+    pub namespace: Option<String>,
+    /// With --cluster: every namespace (the default, as for kubectl -A).
+    #[arg(short = 'A', long = "all-namespaces", requires = "cluster")]
+    pub all_namespaces: bool,
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match ksec_text::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be longer than zero".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Runs `ksec scan`.
@@ -87,14 +121,16 @@ pub fn run(a: ScanArgs) -> Result<ExitCode> {
 
 fn scan(a: ScanArgs) -> Result<ExitCode> {
     let baseline = a.baseline.as_deref().map(Baseline::read).transpose()?;
-    if a.cluster {
-        anyhow::bail!("--cluster is not available in this build yet: scan manifests (kubectl get -o yaml) instead");
-    }
+    let paths = if a.paths.is_empty() && !a.cluster {
+        vec![PathBuf::from(".")]
+    } else {
+        a.paths.clone()
+    };
     let opts = Options {
         max_file_size: a.max_file_size,
-        helm_values: a.values,
-        helm: a.helm,
-        kubectl: a.kubectl,
+        helm_values: a.values.clone(),
+        helm: a.helm.clone(),
+        kubectl: a.kubectl.clone(),
         git_history: a.git,
         retired_recipients: a
             .retired
@@ -106,16 +142,23 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
             })
             .collect(),
         baseline,
+        tool_timeout: a.tool_timeout,
         ..Options::default()
     };
     let mut scanner = Scanner::new(opts);
-    for p in &a.paths {
+    for p in &paths {
         scanner.scan_path(p);
+    }
+    if a.cluster {
+        scan_cluster(&mut scanner, &a)?;
+        if !a.policy.is_empty() {
+            eprintln!("note: --policy rules run on the paths given, not on the cluster");
+        }
     }
     #[cfg(feature = "rego")]
     for p in &a.policy {
         let policy = ksec_scan::policy::Policy::load(p)?;
-        for path in &a.paths {
+        for path in &paths {
             scanner.add_findings(policy.evaluate_path(path)?);
         }
     }
@@ -126,6 +169,19 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         );
     }
     let report = scanner.finish();
+    if a.cluster
+        && report
+            .skipped
+            .iter()
+            .any(|s| s.reason.starts_with("forbidden"))
+    {
+        let hint = if a.namespace.is_none() {
+            "some lists were forbidden to these credentials; -n NAMESPACE scans the namespaces they may read"
+        } else {
+            "some lists were forbidden to these credentials; use a context allowed to list them"
+        };
+        eprintln!("note: {hint}");
+    }
     if let Some(path) = &a.write_baseline {
         io::write_atomic(path, Baseline::text_of(&report).as_bytes(), 0o644)?;
     }
@@ -141,4 +197,26 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         Threshold::High => Severity::High,
     };
     Ok(ExitCode::from(report.exit_code(fail_on)))
+}
+
+/// Reads the cluster of the kubeconfig into the scanner.
+fn scan_cluster(scanner: &mut Scanner, a: &ScanArgs) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let kube = ksec_kube::KubeOptions {
+        kubeconfig: a.kubeconfig.clone(),
+        context: a.context.clone(),
+        namespace: a.namespace.clone(),
+    };
+    let options = ksec_scan::cluster::ClusterOptions {
+        namespace: a.namespace.clone(),
+        ..Default::default()
+    };
+    rt.block_on(async {
+        let cluster = ksec_kube::ClusterConfig::load(&kube).await?;
+        scanner.scan_cluster(&cluster, &options).await?;
+        Ok(())
+    })
 }

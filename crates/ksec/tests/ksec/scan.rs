@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The credentials written into the corpus. None may appear in any output.
-fn secrets() -> Vec<String> {
+pub(crate) fn secrets() -> Vec<String> {
     vec![
         "Tr0ub4dor-and-3-horses".into(),
         "AKIAZ7QH3LPXW4NRT2VB".into(),
@@ -23,7 +23,7 @@ fn secrets() -> Vec<String> {
 }
 
 /// Writes the corpus; returns (dir, bait files that must give no finding).
-fn corpus(dir: &Path) -> Vec<&'static str> {
+pub(crate) fn corpus(dir: &Path) -> Vec<&'static str> {
     let s = secrets();
     use base64::Engine;
     let b64 = |v: &str| base64::engine::general_purpose::STANDARD.encode(v);
@@ -633,6 +633,174 @@ fn kustomize_directories_are_rendered_by_kubectl() {
         v["summary"]["skipped"], 1,
         "a kubectl that cannot run is reported: {v:#}"
     );
+}
+
+/// A `helm` or `kubectl` that never ends: the run is killed at the time limit, with
+/// whatever it started, and the input is reported skipped naming the command and limit.
+#[test]
+fn a_renderer_past_its_time_limit_is_killed_and_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = ksec_testkit::tempdir();
+    let chart = write_chart(d.path());
+    // The background sleep holds stdout open: killing only the script would not end the read.
+    let stuck = write(
+        d.path(),
+        "stuck",
+        "#!/bin/sh\nPATH=/usr/bin:/bin\nsleep 120 &\nsleep 120\n",
+    );
+    std::fs::set_permissions(&stuck, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let kust = d.path().join("kust");
+    std::fs::create_dir(&kust).unwrap();
+    write(&kust, "kustomization.yaml", "resources: []\n");
+    for (input, flag, command) in [
+        (&chart, "--helm", "helm template"),
+        (&kust, "--kubectl", "kubectl kustomize"),
+    ] {
+        let start = std::time::Instant::now();
+        let (v, code) = scan_json(
+            input,
+            &["--tool-timeout", "1500ms", flag, stuck.to_str().unwrap()],
+        );
+        let took = start.elapsed();
+        assert_eq!(code, 2, "{command}: {v:#}");
+        assert!(
+            took < std::time::Duration::from_secs(60),
+            "{command}: {took:?}"
+        );
+        let reason = v["skipped"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!(
+                "{command} did not finish within 1.5 s and was killed"
+            )),
+            "{reason}"
+        );
+    }
+    // git, found on PATH, is held to the same limit.
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(&stuck, bin.join("git")).unwrap();
+    let repo = d.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    write(
+        &repo,
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    let out = ksec()
+        .env("PATH", &bin)
+        .arg("scan")
+        .arg(&repo)
+        .args(["-o", "json", "--git", "--tool-timeout", "1500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = v["skipped"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("git rev-parse did not finish within 1.5 s and was killed"),
+        "{reason}"
+    );
+    // A limit that is not a duration is refused by the argument parser.
+    let out = ksec()
+        .arg("scan")
+        .arg(&chart)
+        .args(["--tool-timeout", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--tool-timeout"));
+}
+
+/// helm and kubectl quote what they read in their errors (a chart's `fail` message with
+/// the value it checked, kustomize's literal sources, schema errors): none of it reaches
+/// the report; the file and the kind of failure do.
+#[test]
+fn renderer_errors_are_summarised_without_the_values_they_quote() {
+    let leak = "short-pw-8812";
+    let d = ksec_testkit::tempdir();
+    let chart = write_chart(d.path());
+    write(
+        &chart,
+        "values.yaml",
+        &format!("password: {leak}\nreplicas: one-{leak}\n"),
+    );
+    write(
+        &chart,
+        "templates/check.yaml",
+        "{{- if lt (len .Values.password) 20 }}{{ fail (printf \"password %s is too short\" .Values.password) }}{{ end }}\n",
+    );
+    for var in ["KSEC_HELM4", "KSEC_HELM3"] {
+        let helm = std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.exists());
+        let Some(helm) =
+            helm.or_else(|| ksec_testkit::missing(var, "scripts/peers/helm.sh installs it"))
+        else {
+            continue;
+        };
+        let run = |chart: &Path| {
+            let out = ksec()
+                .env("HELM_CONFIG_HOME", d.path().join("cfg"))
+                .env("HELM_CACHE_HOME", d.path().join("cache"))
+                .env("HELM_DATA_HOME", d.path().join("data"))
+                .arg("scan")
+                .arg(chart)
+                .args(["-o", "json", "--helm"])
+                .arg(&helm)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr);
+            assert!(!text.contains(leak), "{var}: {text}");
+            assert_eq!(out.status.code(), Some(2), "{var}: {text}");
+            let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+            v["skipped"][0]["reason"].as_str().unwrap().to_string()
+        };
+        let reason = run(&chart);
+        assert_eq!(
+            reason,
+            "helm template failed: `fail` or `required` at shop/templates/check.yaml:1:41 stopped the rendering (the chart's message is not shown: it may quote a value)",
+            "{var}"
+        );
+        // A schema error quotes the rejected value (helm 3) or its type (helm 4).
+        let schema = d.path().join(format!("schema-{var}"));
+        std::fs::create_dir_all(schema.join("templates")).unwrap();
+        for f in ["Chart.yaml", "values.yaml"] {
+            std::fs::copy(chart.join(f), schema.join(f)).unwrap();
+        }
+        write(
+            &schema,
+            "values.schema.json",
+            r#"{"type": "object", "properties": {"replicas": {"type": "integer", "pattern": "^[0-9]+$"}}}"#,
+        );
+        let reason = run(&schema);
+        assert!(reason.contains("values.schema.json"), "{var}: {reason}");
+    }
+    if let Some(kubectl) = ksec_testkit::peer("kubectl") {
+        let kust = d.path().join("kust");
+        std::fs::create_dir(&kust).unwrap();
+        write(
+            &kust,
+            "kustomization.yaml",
+            &format!("secretGenerator:\n- name: app\n  literals: [\"{leak}\"]\n"),
+        );
+        let out = ksec()
+            .arg("scan")
+            .arg(&kust)
+            .args(["-o", "json", "--kubectl", kubectl.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains(leak), "{text}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let reason = v["skipped"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("kubectl kustomize failed (exit status 1)")
+                && reason.contains("run `kubectl kustomize`"),
+            "{reason}"
+        );
+    }
 }
 
 /// The peers scan the same corpus: ksec finds every true finding they find, and none of
