@@ -12,12 +12,14 @@
 #![warn(missing_docs)]
 
 pub mod aead;
+pub mod cbc;
 mod der;
 pub mod hash;
 pub mod hmac;
 pub mod pem;
 pub mod rand;
 pub mod rsa;
+pub mod secretbox;
 mod secret;
 pub mod x509;
 
