@@ -240,7 +240,10 @@ mod tests {
         for len in [16, 24, 32] {
             let k = vec![3u8; len];
             let ct = seal_any(&k, &[1; 12], b"aad", b"hello").unwrap();
-            assert_eq!(open_any(&k, &[1; 12], b"aad", &ct).unwrap().expose(), b"hello");
+            assert_eq!(
+                open_any(&k, &[1; 12], b"aad", &ct).unwrap().expose(),
+                b"hello"
+            );
             assert_eq!(open_any(&k, &[1; 12], b"x", &ct), Err(CryptoError::Decrypt));
         }
         // The 32-byte form is the same cipher as `seal`.

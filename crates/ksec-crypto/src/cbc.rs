@@ -28,7 +28,7 @@ fn unbound(key: &[u8]) -> Result<UnboundCipherKey> {
 
 /// Decrypts `ciphertext` (a multiple of 16 bytes) and removes its PKCS#7 padding.
 pub fn decrypt(key: &[u8], iv: &[u8; BLOCK_LEN], ciphertext: &[u8]) -> Result<SecretBytes> {
-    if ciphertext.is_empty() || ciphertext.len() % BLOCK_LEN != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK_LEN) {
         return Err(CryptoError::Decrypt);
     }
     let k = PaddedBlockDecryptingKey::cbc_pkcs7(unbound(key)?)
@@ -80,8 +80,14 @@ mod tests {
         for len in [16, 24, 32] {
             let key = vec![5u8; len];
             let ct = encrypt(&key, &[7; 16], b"k8s\0hello").unwrap();
-            assert_eq!(decrypt(&key, &[7; 16], &ct).unwrap().expose(), b"k8s\0hello");
-            assert_eq!(decrypt(&key, &[7; 16], &ct[..15]), Err(CryptoError::Decrypt));
+            assert_eq!(
+                decrypt(&key, &[7; 16], &ct).unwrap().expose(),
+                b"k8s\0hello"
+            );
+            assert_eq!(
+                decrypt(&key, &[7; 16], &ct[..15]),
+                Err(CryptoError::Decrypt)
+            );
             assert_eq!(decrypt(&key, &[7; 16], &[]), Err(CryptoError::Decrypt));
         }
         assert!(matches!(

@@ -19,8 +19,8 @@ pub mod hmac;
 pub mod pem;
 pub mod rand;
 pub mod rsa;
-pub mod secretbox;
 mod secret;
+pub mod secretbox;
 pub mod x509;
 
 pub use secret::SecretBytes;

@@ -61,11 +61,13 @@ mod tests {
         let nonce: [u8; 24] = hex("69696ee955b62b73cd62bda875fc73d68219e0036b7a0b37")
             .try_into()
             .unwrap();
-        let msg = hex("be075fc53c81f2d5cf141316ebeb0c7b5228c52a4c62cbd44b66849b64244ffc\
+        let msg = hex(
+            "be075fc53c81f2d5cf141316ebeb0c7b5228c52a4c62cbd44b66849b64244ffc\
                        e5ecbaaf33bd751a1ac728d45e6c61296cdc3c01233561f41db66cce314adb31\
                        0e3be8250c46f06dceea3a7fa1348057e2f6556ad6b1318a024a838f21af1fde\
                        048977eb48f59ffd4924ca1c60902e52f0a089bc76897040e082f93776384864\
-                       5e0705");
+                       5e0705",
+        );
         let boxed = seal(&key, &nonce, &msg).unwrap();
         assert_eq!(
             boxed[..TAG_LEN],

@@ -1,0 +1,269 @@
+//! The read path against values built here with each cipher, and against the values
+//! kube-apiserver 1.27/1.28 wrote (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`).
+use super::*;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use ksec_keys::{Health, KeyId, WrapContext, WrappedKey};
+
+/// The apiserver's test KMS plugin: its "ciphertext" is base64 of the plaintext.
+#[derive(Debug)]
+struct Base64Kms;
+
+#[async_trait::async_trait]
+impl KeyBackend for Base64Kms {
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+    fn key_id(&self) -> KeyId {
+        KeyId::new("1")
+    }
+    async fn wrap(&self, dek: &SecretBytes, _: &WrapContext) -> ksec_keys::Result<WrappedKey> {
+        Ok(WrappedKey {
+            key_id: self.key_id(),
+            ciphertext: STANDARD.encode(dek.expose()).into_bytes(),
+        })
+    }
+    async fn unwrap(&self, w: &WrappedKey, _: &WrapContext) -> ksec_keys::Result<SecretBytes> {
+        Ok(SecretBytes::new(
+            STANDARD.decode(&w.ciphertext).unwrap_or_default(),
+        ))
+    }
+    async fn health(&self) -> ksec_keys::Result<Health> {
+        Ok(Health {
+            key_id: self.key_id(),
+            detail: String::new(),
+        })
+    }
+}
+
+const OBJ: &[u8] = b"k8s\x00\x0a\x0c\x0a\x02v1\x12\x06Secret";
+const KEY: &[u8] = b"/registry/secrets/default/s1";
+
+fn config(providers: &str) -> EncryptionConfiguration {
+    let text = format!(
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n{providers}"
+    );
+    EncryptionConfiguration::from_text(text.as_bytes(), "test").unwrap()
+}
+
+fn b64(k: &[u8]) -> String {
+    STANDARD.encode(k)
+}
+
+fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+#[test]
+fn every_local_cipher_round_trips_and_names_its_key() {
+    let (k16, k32) = ([1u8; 16], [2u8; 32]);
+    let d = Decryptor::new(config(&format!(
+        "  - aesgcm: {{keys: [{{name: g, secret: {}}}]}}\n  - aescbc: {{keys: [{{name: c1, secret: {}}}, {{name: c2, secret: {}}}]}}\n  - secretbox: {{keys: [{{name: s, secret: {}}}]}}\n  - identity: {{}}\n",
+        b64(&k16), b64(&k16), b64(&k32), b64(&k32)
+    )));
+    let mut gcm = b"k8s:enc:aesgcm:v1:g:".to_vec();
+    gcm.extend_from_slice(&[9; 12]);
+    gcm.extend(aead::seal_any(&k16, &[9; 12], KEY, OBJ).unwrap());
+    let mut cbc_v = b"k8s:enc:aescbc:v1:c2:".to_vec();
+    cbc_v.extend_from_slice(&[3; 16]);
+    cbc_v.extend(cbc::encrypt(&k32, &[3; 16], OBJ).unwrap());
+    let mut sb = b"k8s:enc:secretbox:v1:s:".to_vec();
+    sb.extend_from_slice(&[4; 24]);
+    sb.extend(secretbox::seal(&k32, &[4; 24], OBJ).unwrap());
+    for (value, want) in [
+        (&gcm, Storage::Aesgcm { key: "g".into() }),
+        (&cbc_v, Storage::Aescbc { key: "c2".into() }),
+        (&sb, Storage::Secretbox { key: "s".into() }),
+    ] {
+        let out = run(d.decrypt("secrets", KEY, value)).unwrap();
+        assert_eq!(out.storage, want);
+        assert_eq!(out.plaintext.expose(), OBJ);
+        assert_eq!(storage::classify(value).unwrap(), want, "audit agrees");
+    }
+    let plain = run(d.decrypt("secrets", KEY, OBJ)).unwrap();
+    assert!(plain.storage.is_plaintext());
+
+    // AES-GCM binds the value to its etcd key.
+    assert_eq!(
+        run(d.decrypt("secrets", b"/registry/secrets/default/other", &gcm)).unwrap_err(),
+        ValueError::Decrypt {
+            provider: "aesgcm",
+            name: "g".into()
+        }
+    );
+    // A key the configuration no longer has.
+    let mut gone = b"k8s:enc:aescbc:v1:c9:".to_vec();
+    gone.extend_from_slice(&cbc_v[21..]);
+    assert_eq!(
+        run(d.decrypt("secrets", KEY, &gone)).unwrap_err(),
+        ValueError::UnknownKey {
+            provider: "aescbc",
+            name: "c9".into()
+        }
+    );
+    // Truncated values.
+    for cut in [gcm.len() - 20, 25, 21] {
+        assert!(
+            matches!(
+                run(d.decrypt("secrets", KEY, &gcm[..cut])),
+                Err(ValueError::Truncated { .. } | ValueError::Decrypt { .. })
+            ),
+            "cut at {cut}"
+        );
+    }
+    // A provider the configuration does not have for this resource.
+    let e = run(d.decrypt("secrets", KEY, b"k8s:enc:kms:v2:vault:xx")).unwrap_err();
+    assert_eq!(
+        e,
+        ValueError::NoProvider {
+            provider: "kms v2",
+            name: "vault".into(),
+            resource: "secrets".into()
+        }
+    );
+    // Resources without an entry: plaintext still reads, encrypted data names the gap.
+    assert!(run(d.decrypt("configmaps", KEY, &sb)).is_err());
+}
+
+#[test]
+fn aes_cbc_with_the_wrong_key_is_caught_by_the_object_check() {
+    let right = [5u8; 32];
+    let d = Decryptor::new(config(&format!(
+        "  - aescbc: {{keys: [{{name: k, secret: {}}}]}}\n",
+        b64(&[6u8; 32])
+    )));
+    let mut hits = 0;
+    for iv in 0..64u8 {
+        let mut v = b"k8s:enc:aescbc:v1:k:".to_vec();
+        v.extend_from_slice(&[iv; 16]);
+        v.extend(cbc::encrypt(&right, &[iv; 16], OBJ).unwrap());
+        match run(d.decrypt("secrets", KEY, &v)) {
+            Err(ValueError::Decrypt { .. }) | Err(ValueError::NotAnObject { .. }) => hits += 1,
+            other => panic!("wrong key accepted: {other:?}"),
+        }
+    }
+    assert_eq!(hits, 64);
+}
+
+#[test]
+fn kms_v1_gcm_and_pre_125_cbc_data_through_a_key_backend() {
+    let mut d = Decryptor::new(config(
+        "  - kms: {name: old, endpoint: 'unix:///nonexistent.sock'}\n",
+    ));
+    d.use_key_backend("old", Arc::new(Base64Kms)).unwrap();
+    let dek = [8u8; 32];
+    let wrapped = STANDARD.encode(dek).into_bytes();
+    let head = |v: &mut Vec<u8>| {
+        v.extend_from_slice(b"k8s:enc:kms:v1:old:");
+        v.extend_from_slice(&(wrapped.len() as u16).to_be_bytes());
+        v.extend_from_slice(&wrapped);
+    };
+    let mut gcm = vec![];
+    head(&mut gcm);
+    gcm.extend_from_slice(&[1; 12]);
+    gcm.extend(aead::seal_any(&dek, &[1; 12], KEY, OBJ).unwrap());
+    let mut old = vec![];
+    head(&mut old);
+    old.extend_from_slice(&[2; 16]);
+    old.extend(cbc::encrypt(&dek, &[2; 16], OBJ).unwrap());
+    for v in [&gcm, &old] {
+        let out = run(d.decrypt("secrets", KEY, v)).unwrap();
+        assert_eq!(out.plaintext.expose(), OBJ);
+        assert_eq!(out.storage, Storage::KmsV1 { name: "old".into() });
+    }
+    assert!(matches!(
+        d.use_key_backend("nope", Arc::new(Base64Kms)),
+        Err(Error::NoSuchKmsProvider { .. })
+    ));
+}
+
+#[test]
+fn an_unreachable_plugin_is_a_per_value_error() {
+    let d = Decryptor::new(config(
+        "  - kms: {apiVersion: v2, name: p, endpoint: 'unix:///nonexistent/kms.sock', timeout: 1s}\n",
+    ));
+    let mut v = b"k8s:enc:kms:v2:p:".to_vec();
+    v.extend(crate::kmsv2::encode(&[0; 60], "1", b"d2Vk", &[], 1));
+    let e = run(d.decrypt("secrets", KEY, &v)).unwrap_err();
+    let ValueError::Kms { provider, reason } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(provider, "p");
+    assert!(reason.contains("unix:///nonexistent/kms.sock"), "{reason}");
+}
+
+#[test]
+fn kms_v2_values_written_by_kube_apiserver_1_27_and_1_28() {
+    let Some(dir) = std::env::var_os("KSEC_FIXTURES") else {
+        eprintln!("SKIPPED: KSEC_FIXTURES is not set");
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join("kubernetes/kmsv2-legacy");
+    let mut d = Decryptor::new(config(
+        "  - kms: {apiVersion: v2, name: kms-provider, endpoint: 'unix:///@kms-provider.sock'}\n",
+    ));
+    d.use_key_backend("kms-provider", Arc::new(Base64Kms))
+        .unwrap();
+    for (file, name, source) in [
+        ("aesgcmkey", "dek-source-aes-gcm-key", DekSource::AesGcmKey),
+        (
+            "hkdfseed",
+            "dek-source-hkdf-sha256-xnonce-aes-gcm-seed",
+            DekSource::HkdfSeed,
+        ),
+    ] {
+        let value = std::fs::read(dir.join(format!("{file}.bin"))).unwrap();
+        let want = std::fs::read(dir.join(format!("{file}.plain.bin"))).unwrap();
+        let key = format!(
+            "/43da1478-5e9c-4ef3-a92a-2b19d540c8a5/registry/secrets/kms-v2-legacy-data/{name}"
+        );
+        let out = run(d.decrypt("secrets", key.as_bytes(), &value)).unwrap();
+        assert_eq!(out.plaintext.expose(), &want[..], "{file}");
+        let Storage::KmsV2 {
+            name: provider,
+            key_id,
+            dek_source,
+        } = out.storage
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (provider.as_str(), key_id.as_str(), dek_source),
+            ("kms-provider", "1", source)
+        );
+        assert_eq!(
+            storage::classify(&value).unwrap(),
+            Storage::KmsV2 {
+                name: "kms-provider".into(),
+                key_id: "1".into(),
+                dek_source: source
+            }
+        );
+        // Moved to another etcd key, it no longer opens.
+        assert!(run(d.decrypt("secrets", b"/registry/secrets/x/y", &value)).is_err());
+    }
+}
+
+#[test]
+fn providers_are_picked_as_the_apiserver_picks_them() {
+    let text = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers: [{identity: {}}]\n- resources: ['*.apps']\n  providers: [{secretbox: {keys: [{name: a, secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}]}}]\n- resources: ['*.*']\n  providers: [{aescbc: {keys: [{name: z, secret: AAAAAAAAAAAAAAAAAAAAAA==}]}}]\n";
+    let d = Decryptor::new(EncryptionConfiguration::from_text(text.as_bytes(), "t").unwrap());
+    let kinds = |r: &str| -> Vec<&'static str> {
+        d.providers_for(r)
+            .iter()
+            .map(|p| match p {
+                Provider::Identity => "identity",
+                Provider::Secretbox(_) => "secretbox",
+                Provider::Aescbc(_) => "aescbc",
+                _ => "other",
+            })
+            .collect()
+    };
+    assert_eq!(kinds("secrets"), ["identity"]);
+    assert_eq!(kinds("deployments.apps"), ["secretbox"]);
+    assert_eq!(kinds("configmaps"), ["aescbc"]);
+}

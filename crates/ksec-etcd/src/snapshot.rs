@@ -1,0 +1,240 @@
+//! etcd snapshot files, read without etcd: the bbolt database `etcdctl snapshot save`
+//! writes (the backend file of a member works too), followed by the SHA-256 of the
+//! database when the snapshot came over the Maintenance API. As etcd's own restore
+//! does, a file whose size is 32 bytes more than a multiple of 512 carries the hash; it
+//! is checked before anything is read.
+//!
+//! Values live in the `key` bucket, keyed by revision (`main` 8 bytes big-endian, `_`,
+//! `sub` 8 bytes, and a trailing `t` for a deletion), each an `mvccpb.KeyValue`. So the
+//! bucket is ordered by revision, not by key: the current value of a key is its entry
+//! with the highest revision unless that is a deletion. A first pass records, per key
+//! (a 16-byte hash of it), its latest revision; a second pass emits the values. Memory is
+//! that table (about 40 bytes per key under the prefix) plus one page path.
+use crate::bbolt::{Db, FileSource, ReadAt};
+use crate::error::{Error, Result, SnapshotError};
+use crate::proto::mvccpb::KeyValue;
+use crate::wire::Reader;
+use crate::Record;
+use prost::Message;
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Records sent per batch.
+const BATCH: usize = 1000;
+
+/// An open snapshot.
+pub struct Snapshot {
+    path: PathBuf,
+    db: std::sync::Arc<Db<FileSource>>,
+    hash_checked: bool,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("path", &self.path)
+            .field("hash_checked", &self.hash_checked)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Snapshot {
+    /// Opens a snapshot, checking its trailing SHA-256 when it has one.
+    pub fn open(path: &Path) -> Result<Self> {
+        let io = |source| Error::SnapshotIo {
+            path: path.to_path_buf(),
+            source,
+        };
+        let bad = |problem| Error::Snapshot {
+            path: path.to_path_buf(),
+            problem,
+        };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let has_hash = size % 512 == 32;
+        let db_len = if has_hash { size - 32 } else { size };
+        if has_hash {
+            let mut h = ksec_crypto::hash::Sha256::new();
+            let mut left = db_len;
+            let mut buf = vec![0u8; 1 << 20];
+            while left > 0 {
+                let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                file.read_exact(&mut buf[..n]).map_err(io)?;
+                h.update(&buf[..n]);
+                left -= n as u64;
+            }
+            let mut trailer = [0u8; 32];
+            file.read_exact(&mut trailer).map_err(io)?;
+            if h.finish() != trailer {
+                return Err(bad(SnapshotError::HashMismatch));
+            }
+        }
+        let db = Db::open(Box::new(FileSource { file, len: db_len })).map_err(bad)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            db: std::sync::Arc::new(db),
+            hash_checked: has_hash,
+        })
+    }
+
+    /// True when the file carried a SHA-256 and it matched.
+    pub fn hash_checked(&self) -> bool {
+        self.hash_checked
+    }
+
+    /// Starts reading the values under `prefix` (current ones, or every revision the
+    /// snapshot keeps) on a thread of its own; batches arrive through the returned
+    /// handle, a few at a time, so memory stays flat.
+    pub fn scan(&self, prefix: &[u8], all_revisions: bool) -> SnapshotScan {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let db = self.db.clone();
+        let prefix = prefix.to_vec();
+        let path = self.path.clone();
+        std::thread::spawn(move || {
+            let result = scan(&*db, &prefix, all_revisions, &mut |batch| {
+                tx.blocking_send(Ok(batch)).is_ok()
+            });
+            if let Err(problem) = result {
+                let _ = tx.blocking_send(Err(Error::Snapshot { path, problem }));
+            }
+        });
+        SnapshotScan { rx }
+    }
+}
+
+/// Batches of a snapshot being read; see [`Snapshot::scan`].
+#[derive(Debug)]
+pub struct SnapshotScan {
+    rx: tokio::sync::mpsc::Receiver<Result<Vec<Record>>>,
+}
+
+impl SnapshotScan {
+    /// The next batch; `None` at the end.
+    pub async fn next_batch(&mut self) -> Result<Option<Vec<Record>>> {
+        self.rx.recv().await.transpose()
+    }
+}
+
+/// A revision key of the `key` bucket: (main, sub, deletion).
+fn revision(k: &[u8]) -> Result<(u64, u64, bool), SnapshotError> {
+    let tomb = match k.len() {
+        17 => false,
+        18 if k[17] == b't' => true,
+        _ => {
+            return Err(SnapshotError::Entry {
+                entry: hex(k),
+                reason: "not an etcd revision key (17 bytes, or 18 ending in 't')".into(),
+            })
+        }
+    };
+    if k[8] != b'_' {
+        return Err(SnapshotError::Entry {
+            entry: hex(k),
+            reason: "no '_' between main and sub revision".into(),
+        });
+    }
+    let be = |b: &[u8]| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        u64::from_be_bytes(a)
+    };
+    Ok((be(&k[..8]), be(&k[9..17]), tomb))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().take(24).map(|x| format!("{x:02x}")).collect()
+}
+
+/// The etcd key of a stored `mvccpb.KeyValue` (field 1), without decoding the rest.
+fn kv_key<'a>(v: &'a [u8], rev: &[u8]) -> Result<&'a [u8], SnapshotError> {
+    let mut r = Reader::new(v);
+    while let Some((f, val)) = r.next_field().map_err(|reason| SnapshotError::Entry {
+        entry: hex(rev),
+        reason,
+    })? {
+        if f == 1 {
+            return val.bytes("key").map_err(|reason| SnapshotError::Entry {
+                entry: hex(rev),
+                reason,
+            });
+        }
+    }
+    Err(SnapshotError::Entry {
+        entry: hex(rev),
+        reason: "the KeyValue has no key".into(),
+    })
+}
+
+/// The walk itself: `emit` gets batches and returns false to stop early.
+pub(crate) fn scan<S: ReadAt + ?Sized>(
+    db: &Db<S>,
+    prefix: &[u8],
+    all_revisions: bool,
+    emit: &mut dyn FnMut(Vec<Record>) -> bool,
+) -> Result<(), SnapshotError> {
+    let bucket = db.bucket(b"key")?.ok_or(SnapshotError::NoKeyBucket)?;
+    // Pass 1: the latest revision of every key under the prefix.
+    let mut latest: HashMap<[u8; 16], (u64, u64, bool)> = HashMap::new();
+    db.for_each(bucket.clone(), &mut |k, v, _| {
+        let (main, sub, tomb) = revision(k)?;
+        let key = kv_key(v, k)?;
+        if key.starts_with(prefix) {
+            latest.insert(crate::key_hash(key), (main, sub, tomb));
+        }
+        Ok(())
+    })?;
+    // Pass 2: the values.
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut stopped = false;
+    let result = db.for_each(bucket, &mut |k, v, _| {
+        if stopped {
+            return Ok(());
+        }
+        let (main, sub, tomb) = revision(k)?;
+        let key = kv_key(v, k)?;
+        if tomb || !key.starts_with(prefix) {
+            return Ok(());
+        }
+        let current = latest.get(&crate::key_hash(key)) == Some(&(main, sub, false));
+        if !current && !all_revisions {
+            return Ok(());
+        }
+        let kv = KeyValue::decode(v.clone()).map_err(|e| SnapshotError::Entry {
+            entry: hex(k),
+            reason: format!("not an mvccpb.KeyValue: {e}"),
+        })?;
+        batch.push(Record {
+            key: kv.key,
+            value: kv.value,
+            mod_revision: kv.mod_revision,
+            create_revision: kv.create_revision,
+            version: kv.version,
+            current,
+        });
+        if batch.len() >= BATCH && !emit(std::mem::replace(&mut batch, Vec::with_capacity(BATCH))) {
+            stopped = true;
+        }
+        Ok(())
+    });
+    result?;
+    if !batch.is_empty() && !stopped {
+        emit(batch);
+    }
+    Ok(())
+}
+
+/// Reads a database held in memory (the fuzz target's entry point).
+pub(crate) fn scan_bytes(
+    bytes: &[u8],
+    prefix: &[u8],
+    all_revisions: bool,
+) -> Result<usize, SnapshotError> {
+    let db: Db<[u8]> = Db::open(Box::<[u8]>::from(bytes))?;
+    let mut n = 0;
+    scan(&db, prefix, all_revisions, &mut |b| {
+        n += b.len();
+        true
+    })?;
+    Ok(n)
+}
