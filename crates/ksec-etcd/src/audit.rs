@@ -130,9 +130,11 @@ mod tests {
     use super::*;
 
     fn rec(key: &str, value: &[u8], current: bool) -> Record {
+        // Long enough for every cipher's nonce, tag and block.
+        let value = [value, &[0u8; 48]].concat();
         Record {
             key: key.as_bytes().to_vec().into(),
-            value: value.to_vec().into(),
+            value: value.into(),
             mod_revision: 7,
             create_revision: 5,
             version: 2,
@@ -156,7 +158,7 @@ mod tests {
                 Verdict::Plaintext,
             ),
             (
-                rec("/registry/secrets/a/2", b"k8s:enc:aescbc:v1:old:xxxx", true),
+                rec("/registry/secrets/a/2", b"k8s:enc:aescbc:v1:old:", true),
                 Verdict::RetiredKey,
             ),
             (

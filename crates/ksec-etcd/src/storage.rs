@@ -250,16 +250,37 @@ pub fn classify(value: &[u8]) -> Result<Storage, ValueError> {
     };
     let name = p.name.to_string();
     Ok(match p.kind {
-        PrefixKind::Aescbc => Storage::Aescbc { key: name },
-        PrefixKind::Aesgcm => Storage::Aesgcm { key: name },
-        PrefixKind::Secretbox => Storage::Secretbox { key: name },
+        PrefixKind::Aescbc => {
+            at_least(p.body, CBC_MIN, "the AES-CBC IV and one block")?;
+            if !(p.body.len() - 16).is_multiple_of(16) {
+                return Err(ValueError::Truncated {
+                    what: "whole AES-CBC blocks",
+                    need: (p.body.len() - 16).next_multiple_of(16) + 16,
+                    have: p.body.len(),
+                });
+            }
+            Storage::Aescbc { key: name }
+        }
+        PrefixKind::Aesgcm => {
+            at_least(p.body, GCM_MIN, "the AES-GCM nonce and tag")?;
+            Storage::Aesgcm { key: name }
+        }
+        PrefixKind::Secretbox => {
+            at_least(p.body, 24 + 16, "the secretbox nonce and tag")?;
+            Storage::Secretbox { key: name }
+        }
         PrefixKind::KmsV1 => {
-            // A 2-byte length and the wrapped key must at least be there.
-            kms_v1_parts(p.body)?;
+            let (_, data) = kms_v1_parts(p.body)?;
+            at_least(data, GCM_MIN, "the encrypted data")?;
             Storage::KmsV1 { name }
         }
         PrefixKind::KmsV2 => {
             let o = kmsv2::EncryptedObject::decode(p.body)?;
+            let min = match o.source_type {
+                DekSource::AesGcmKey => GCM_MIN,
+                DekSource::HkdfSeed => 32 + GCM_MIN,
+            };
+            at_least(o.encrypted_data, min, "the encrypted data")?;
             Storage::KmsV2 {
                 name,
                 key_id: o.key_id.to_string(),
@@ -267,6 +288,22 @@ pub fn classify(value: &[u8]) -> Result<Storage, ValueError> {
             }
         }
     })
+}
+
+/// The shortest AES-GCM data: a 12-byte nonce and a 16-byte tag.
+const GCM_MIN: usize = 12 + 16;
+/// The shortest AES-CBC data: a 16-byte IV and one block.
+const CBC_MIN: usize = 32;
+
+fn at_least(b: &[u8], need: usize, what: &'static str) -> Result<(), ValueError> {
+    if b.len() < need {
+        return Err(ValueError::Truncated {
+            what,
+            need,
+            have: b.len(),
+        });
+    }
+    Ok(())
 }
 
 /// Splits a KMS v1 body: a big-endian u16 length, the wrapped DEK, the encrypted data.
@@ -308,20 +345,43 @@ mod tests {
                 format: PlainFormat::Json
             }
         );
+        let with = |prefix: &str, n: usize| [prefix.as_bytes(), &vec![0u8; n]].concat();
         assert_eq!(
-            classify(b"k8s:enc:aescbc:v1:key1:xxxxxxxx").unwrap(),
+            classify(&with("k8s:enc:aescbc:v1:key1:", 48)).unwrap(),
             Storage::Aescbc { key: "key1".into() }
         );
         assert_eq!(
-            classify(b"k8s:enc:secretbox:v1:k:").unwrap(),
+            classify(&with("k8s:enc:secretbox:v1:k:", 40)).unwrap(),
             Storage::Secretbox { key: "k".into() }
         );
         assert_eq!(
-            classify(b"k8s:enc:kms:v1:vault:\x00\x02ab...").unwrap(),
+            classify(&with("k8s:enc:kms:v1:vault:\x00\x02ab", 28)).unwrap(),
             Storage::KmsV1 {
                 name: "vault".into()
             }
         );
+        // Too short for what each cipher needs.
+        for (v, what) in [
+            (with("k8s:enc:aescbc:v1:key1:", 40), "whole AES-CBC blocks"),
+            (
+                with("k8s:enc:aescbc:v1:key1:", 16),
+                "the AES-CBC IV and one block",
+            ),
+            (
+                with("k8s:enc:aesgcm:v1:g:", 27),
+                "the AES-GCM nonce and tag",
+            ),
+            (
+                with("k8s:enc:secretbox:v1:k:", 39),
+                "the secretbox nonce and tag",
+            ),
+        ] {
+            assert!(
+                matches!(classify(&v), Err(ValueError::Truncated { what: w, .. }) if w == what),
+                "{what}: {:?}",
+                classify(&v)
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
 
 pub mod bench;
+pub mod etcd;
 pub mod kms_client;
 pub mod moto;
 pub mod openbao;

@@ -11,6 +11,8 @@ mod deploy;
 mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
+#[path = "ksec/etcd.rs"]
+mod etcd;
 #[path = "ksec/interop.rs"]
 mod interop;
 #[path = "ksec/keys.rs"]
