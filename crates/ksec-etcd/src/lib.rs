@@ -152,8 +152,35 @@ pub mod internal {
         crate::snapshot::scan_bytes(bytes, b"/", true)
     }
 
-    /// Decodes a KMS v2 `EncryptedObject`.
-    pub fn decode_kms_v2(bytes: &[u8]) -> bool {
-        crate::kmsv2::EncryptedObject::decode(bytes).is_ok()
+    /// Every decoder of stored values on `bytes`: classification, the KMS v2
+    /// `EncryptedObject`, the plaintext object decoder and its manifests, and the read
+    /// path of a configuration with one key per local provider (the key name `k`).
+    pub fn decode_value(bytes: &[u8]) {
+        let _ = crate::storage::classify(bytes);
+        let _ = crate::kmsv2::EncryptedObject::decode(bytes);
+        if let Ok(o) = crate::object::decode(bytes) {
+            let _ = o.manifest(true);
+            let _ = o.manifest(false);
+        }
+        DECRYPTOR.with(|(rt, d)| {
+            if let Ok(p) = rt.block_on(d.decrypt("secrets", b"/registry/secrets/ns/name", bytes)) {
+                let _ = crate::object::decode(p.plaintext.expose());
+            }
+        });
+    }
+
+    thread_local! {
+        static DECRYPTOR: (tokio::runtime::Runtime, crate::decrypt::Decryptor) = {
+            let k = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+            let text = format!(
+                "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - aesgcm: {{keys: [{{name: k, secret: {k}}}]}}\n  - aescbc: {{keys: [{{name: k, secret: {k}}}]}}\n  - secretbox: {{keys: [{{name: k, secret: {k}}}]}}\n  - identity: {{}}\n"
+            );
+            let config = crate::encryption_config::EncryptionConfiguration::from_text(text.as_bytes(), "fuzz")
+                .expect("the fuzz configuration is valid");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a current-thread runtime");
+            (rt, crate::decrypt::Decryptor::new(config))
+        };
     }
 }

@@ -238,3 +238,88 @@ pub(crate) fn scan_bytes(
     })?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bbolt::tests::build;
+
+    fn rev(main: u64, tomb: bool) -> Vec<u8> {
+        let mut k = main.to_be_bytes().to_vec();
+        k.push(b'_');
+        k.extend_from_slice(&0u64.to_be_bytes());
+        if tomb {
+            k.push(b't');
+        }
+        k
+    }
+
+    fn kv(key: &str, value: &str, main: i64) -> Vec<u8> {
+        KeyValue {
+            key: key.as_bytes().to_vec().into(),
+            value: value.as_bytes().to_vec().into(),
+            mod_revision: main,
+            create_revision: 2,
+            version: 1,
+            lease: 0,
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn latest_values_and_history_as_etcd_keeps_them() {
+        let file = build(&[
+            (rev(2, false), kv("/registry/secrets/a", "v1", 2)),
+            (rev(3, false), kv("/registry/secrets/a", "v2", 3)),
+            (rev(4, false), kv("/registry/secrets/b", "gone", 4)),
+            (rev(5, true), kv("/registry/secrets/b", "", 5)),
+            (rev(6, false), kv("/registry/configmaps/c", "x", 6)),
+        ]);
+        let db: Db<[u8]> = Db::open(Box::<[u8]>::from(&file[..])).unwrap();
+        let read = |all: bool| {
+            let mut got = vec![];
+            scan(&db, b"/registry/secrets/", all, &mut |b| {
+                got.extend(b.into_iter().map(|r| {
+                    (String::from_utf8_lossy(&r.key).into_owned(), String::from_utf8_lossy(&r.value).into_owned(), r.current)
+                }));
+                true
+            })
+            .unwrap();
+            got
+        };
+        let s = |k: &str, v: &str, c: bool| (k.to_string(), v.to_string(), c);
+        assert_eq!(read(false), [s("/registry/secrets/a", "v2", true)]);
+        assert_eq!(
+            read(true),
+            [
+                s("/registry/secrets/a", "v1", false),
+                s("/registry/secrets/a", "v2", true),
+                s("/registry/secrets/b", "gone", false),
+            ]
+        );
+    }
+
+    #[test]
+    fn files_with_a_hash_are_checked_and_others_read_as_they_are() {
+        let file = build(&[(rev(2, false), kv("/registry/secrets/a", "v", 2))]);
+        let dir = std::env::temp_dir().join(format!("ksec-snap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let plain = dir.join("plain.db");
+        std::fs::write(&plain, &file).unwrap();
+        assert!(!Snapshot::open(&plain).unwrap().hash_checked());
+        let mut hashed = file.clone();
+        hashed.extend_from_slice(&ksec_crypto::hash::sha256(&file));
+        let good = dir.join("good.db");
+        std::fs::write(&good, &hashed).unwrap();
+        assert!(Snapshot::open(&good).unwrap().hash_checked());
+        let n = hashed.len();
+        hashed[n - 1] ^= 1;
+        let bad = dir.join("bad.db");
+        std::fs::write(&bad, &hashed).unwrap();
+        assert!(matches!(
+            Snapshot::open(&bad),
+            Err(Error::Snapshot { problem: SnapshotError::HashMismatch, .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -425,4 +425,20 @@ mod tests {
         }
         .uses_key(""));
     }
+
+    proptest::proptest! {
+        /// The value decoders never panic (the same entry point as the fuzz target),
+        /// on random bytes and on random bytes behind each real prefix.
+        #[test]
+        fn value_decoders_never_panic(
+            prefix in proptest::sample::select(vec![
+                "", "k8s:enc:aescbc:v1:k:", "k8s:enc:aesgcm:v1:k:", "k8s:enc:secretbox:v1:k:",
+                "k8s:enc:kms:v1:p:", "k8s:enc:kms:v2:p:", "k8s\x00",
+            ]),
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200),
+        ) {
+            let v = [prefix.as_bytes(), &body].concat();
+            crate::internal::decode_value(&v);
+        }
+    }
 }

@@ -199,10 +199,10 @@ if cfg["mode"] == "formats":
     delete(key)
 elif cfg["mode"] == "bench":
     # Many Secrets as a KMS v2 cluster stores them: one seed, a fresh key per write.
-    n, batch = cfg["count"], cfg.get("batch", 128)
+    n, start, batch = cfg["count"], cfg.get("start", 0), cfg.get("batch", 128)
     seed = V2("ksec", True)
     pairs = []
-    for i in range(n):
+    for i in range(start, start + n):
         ns, name = f"ns{i % 100}", f"s{i:06d}"
         key = f"/registry/secrets/{ns}/{name}"
         pt = secret(name, ns, {"password": os.urandom(16).hex().encode(), "user": b"app"})
