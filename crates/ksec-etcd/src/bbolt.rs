@@ -386,7 +386,8 @@ pub(crate) mod tests {
         let mut children = vec![];
         for chunk in entries.chunks(3) {
             let id = pages.len() as u64;
-            let items: Vec<(&[u8], &[u8], u32)> = chunk.iter().map(|(k, v)| (&k[..], &v[..], 0)).collect();
+            let items: Vec<(&[u8], &[u8], u32)> =
+                chunk.iter().map(|(k, v)| (&k[..], &v[..], 0)).collect();
             let p = leaf(id, &items);
             children.push((id, chunk[0].0.clone()));
             let runs = p.len() / PS;
@@ -398,7 +399,8 @@ pub(crate) mod tests {
         let mut branch = header(3, BRANCH, children.len() as u16, 0);
         let mut keys = vec![];
         for (i, (id, k)) in children.iter().enumerate() {
-            let pos = PAGE_HEADER + children.len() * ELEMENT + keys.len() - (PAGE_HEADER + i * ELEMENT);
+            let pos =
+                PAGE_HEADER + children.len() * ELEMENT + keys.len() - (PAGE_HEADER + i * ELEMENT);
             branch.extend_from_slice(&(pos as u32).to_le_bytes());
             branch.extend_from_slice(&(k.len() as u32).to_le_bytes());
             branch.extend_from_slice(&id.to_le_bytes());
@@ -409,7 +411,10 @@ pub(crate) mod tests {
         pages[3] = branch;
         let mut bucket = 3u64.to_le_bytes().to_vec();
         bucket.extend_from_slice(&0u64.to_le_bytes());
-        pages[2] = leaf(2, &[(b"key", &bucket, BUCKET_LEAF), (b"meta", &[0u8; 16], 0)]);
+        pages[2] = leaf(
+            2,
+            &[(b"key", &bucket, BUCKET_LEAF), (b"meta", &[0u8; 16], 0)],
+        );
         let mut file: Vec<u8> = pages.concat();
         let high_water = (file.len() / PS) as u64;
         for (id, txid) in [(0u64, 4u64), (1, 5)] {
@@ -431,7 +436,9 @@ pub(crate) mod tests {
         file
     }
 
-    fn all(file: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SnapshotError> {
+    type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn all(file: &[u8]) -> Result<Entries, SnapshotError> {
         let db: Db<[u8]> = Db::open(Box::<[u8]>::from(file))?;
         let root = db.bucket(b"key")?.ok_or(SnapshotError::NoKeyBucket)?;
         let mut out = vec![];
@@ -466,7 +473,8 @@ pub(crate) mod tests {
         assert!(all(&far).unwrap_err().to_string().contains("out of range"));
         // A leaf element running past its page.
         let mut long = file.clone();
-        long[PS * 4 + PAGE_HEADER + 12..PS * 4 + PAGE_HEADER + 16].copy_from_slice(&u32::MAX.to_le_bytes());
+        long[PS * 4 + PAGE_HEADER + 12..PS * 4 + PAGE_HEADER + 16]
+            .copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(all(&long).is_err());
         // Both meta pages broken.
         let mut nometa = file.clone();
@@ -478,7 +486,10 @@ pub(crate) mod tests {
         onemeta[PS + PAGE_HEADER + 20] ^= 1;
         assert_eq!(all(&onemeta).unwrap(), entries);
         // Truncated file.
-        assert!(matches!(all(&file[..PS * 3]), Err(SnapshotError::NotBolt { .. })));
+        assert!(matches!(
+            all(&file[..PS * 3]),
+            Err(SnapshotError::NotBolt { .. })
+        ));
     }
 
     proptest::proptest! {

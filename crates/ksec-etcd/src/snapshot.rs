@@ -280,7 +280,11 @@ mod tests {
             let mut got = vec![];
             scan(&db, b"/registry/secrets/", all, &mut |b| {
                 got.extend(b.into_iter().map(|r| {
-                    (String::from_utf8_lossy(&r.key).into_owned(), String::from_utf8_lossy(&r.value).into_owned(), r.current)
+                    (
+                        String::from_utf8_lossy(&r.key).into_owned(),
+                        String::from_utf8_lossy(&r.value).into_owned(),
+                        r.current,
+                    )
                 }));
                 true
             })
@@ -318,7 +322,10 @@ mod tests {
         std::fs::write(&bad, &hashed).unwrap();
         assert!(matches!(
             Snapshot::open(&bad),
-            Err(Error::Snapshot { problem: SnapshotError::HashMismatch, .. })
+            Err(Error::Snapshot {
+                problem: SnapshotError::HashMismatch,
+                ..
+            })
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -503,3 +503,61 @@ fn etcd_unreachable_and_unreadable_sources_say_so() {
     assert_eq!(code, 1);
     assert!(err.contains("/nonexistent/enc.yaml"), "{err}");
 }
+
+#[test]
+fn etcd_audit_gates_on_plaintext_and_retired_keys_and_speaks_tls() {
+    let dir = ksec_testkit::tempdir();
+    let Some(tls) = ksec_testkit::etcd::TlsFiles::generate(dir.path()) else {
+        return;
+    };
+    let Some(etcd) = Etcd::start_tls(&tls) else {
+        return;
+    };
+    let put = |key: &str, value: &str| {
+        let out = etcd.etcdctl(&["put", key, value]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let body = "A".repeat(48);
+    put(
+        "/registry/secrets/a/new",
+        &format!("k8s:enc:secretbox:v1:new:{body}"),
+    );
+    put(
+        "/registry/secrets/a/old",
+        &format!("k8s:enc:secretbox:v1:old:{body}"),
+    );
+    let source = vec![
+        format!("--endpoints={}", etcd.endpoint),
+        format!("--cacert={}", tls.ca.display()),
+        format!("--cert={}", tls.client_cert.display()),
+        format!("--key={}", tls.client_key.display()),
+    ];
+    let (code, out, err) = run(&["audit"], &source);
+    assert_eq!(code, 0, "everything encrypted: {out}{err}");
+    assert!(
+        out.contains("2 values read from etcd https://127.0.0.1:"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["audit", "--fail-on-key", "old"], &source);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("RETIRED") && l.ends_with("/registry/secrets/a/old")),
+        "{out}"
+    );
+    put("/registry/secrets/b/plain", r#"{"kind":"Secret"}"#);
+    let (code, out, _) = run(&["audit", "--summary-only"], &source);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("1 in plaintext") && !out.contains("PLAINTEXT "),
+        "{out}"
+    );
+    // Without the client certificate, etcd refuses the connection: said, exit 2.
+    let (code, _, err) = run(&["audit", "--timeout=3s"], &source[..2]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&etcd.endpoint), "{err}");
+}
