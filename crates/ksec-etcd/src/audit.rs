@@ -3,7 +3,7 @@ use crate::error::ValueError;
 use crate::storage::{classify, Storage};
 use crate::Record;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// One audited value.
 #[derive(Clone, Debug)]
@@ -75,8 +75,8 @@ impl AuditEntry {
 pub struct Summary {
     /// Values audited.
     pub values: u64,
-    /// (kind, key) → count.
-    pub by_storage: BTreeMap<(String, String), u64>,
+    /// Storage → count; kept by value, so that counting costs no allocation per object.
+    counts: HashMap<Storage, u64>,
     /// Current values in plaintext.
     pub plaintext: u64,
     /// Values only in etcd's history that are plaintext.
@@ -92,11 +92,14 @@ impl Summary {
     pub fn add(&mut self, e: &AuditEntry, policy: &Policy) -> Verdict {
         self.values += 1;
         let verdict = e.verdict(policy);
-        let slot = match &e.storage {
-            Ok(s) => (s.kind().to_string(), s.key_label()),
-            Err(_) => ("unreadable".to_string(), String::new()),
-        };
-        *self.by_storage.entry(slot).or_default() += 1;
+        if let Ok(s) = &e.storage {
+            match self.counts.get_mut(s) {
+                Some(n) => *n += 1,
+                None => {
+                    self.counts.insert(s.clone(), 1);
+                }
+            }
+        }
         match verdict {
             Verdict::Plaintext if e.current => self.plaintext += 1,
             Verdict::Plaintext => self.plaintext_in_history += 1,
@@ -105,6 +108,20 @@ impl Summary {
             Verdict::Encrypted => {}
         }
         verdict
+    }
+
+    /// (storage kind, key) → count, sorted; `unreadable` for values that could not be
+    /// classified.
+    pub fn by_storage(&self) -> BTreeMap<(String, String), u64> {
+        let mut out = BTreeMap::new();
+        for (s, n) in &self.counts {
+            *out.entry((s.kind().to_string(), s.key_label()))
+                .or_default() += n;
+        }
+        if self.unreadable > 0 {
+            out.insert(("unreadable".to_string(), String::new()), self.unreadable);
+        }
+        out
     }
 
     /// True when anything is in plaintext (now or in history) or under a retired key.
@@ -120,7 +137,7 @@ impl Summary {
             "plaintextInHistory": self.plaintext_in_history,
             "retiredKey": self.retired,
             "unreadable": self.unreadable,
-            "byStorage": self.by_storage.iter().map(|((kind, key), n)| json!({"storage": kind, "key": key, "count": n})).collect::<Vec<_>>(),
+            "byStorage": self.by_storage().iter().map(|((kind, key), n)| json!({"storage": kind, "key": key, "count": n})).collect::<Vec<_>>(),
         })
     }
 }
@@ -179,7 +196,7 @@ mod tests {
             (1, 1, 1, 1)
         );
         assert!(s.gate_failed());
-        assert_eq!(s.by_storage[&("identity".to_string(), String::new())], 2);
+        assert_eq!(s.by_storage()[&("identity".to_string(), String::new())], 2);
         let j = AuditEntry::of(&cases[3].0).to_json();
         assert_eq!(j["storage"]["provider"], "aesgcm");
         assert_eq!(j["storage"]["key"], "new");

@@ -230,6 +230,7 @@ impl<S: ReadAt + ?Sized> Db<S> {
         let mut budget = self.high_water;
         self.walk(
             BucketRoot::Page(self.root),
+            false,
             &mut budget,
             &mut |key, value, flags| {
                 if flags & BUCKET_LEAF != 0 && key == name && found.is_none() {
@@ -253,25 +254,28 @@ impl<S: ReadAt + ?Sized> Db<S> {
         }))
     }
 
-    /// Calls `f(key, value, flags)` for every leaf element under `root`, in key order.
+    /// Calls `f(key, value, flags)` for every leaf element under `root`, in key order,
+    /// or from the last key back with `reverse`.
     pub(crate) fn for_each(
         &self,
         root: BucketRoot,
+        reverse: bool,
         f: &mut Visit<'_>,
     ) -> Result<(), SnapshotError> {
         let mut budget = self.high_water;
-        self.walk(root, &mut budget, f)
+        self.walk(root, reverse, &mut budget, f)
     }
 
     fn walk(
         &self,
         root: BucketRoot,
+        reverse: bool,
         budget: &mut u64,
         f: &mut Visit<'_>,
     ) -> Result<(), SnapshotError> {
         match root {
-            BucketRoot::Inline(page) => self.leaf(0, &page, f),
-            BucketRoot::Page(id) => self.descend(id, 0, budget, f),
+            BucketRoot::Inline(page) => self.leaf(0, &page, reverse, f),
+            BucketRoot::Page(id) => self.descend(id, 0, reverse, budget, f),
         }
     }
 
@@ -279,6 +283,7 @@ impl<S: ReadAt + ?Sized> Db<S> {
         &self,
         id: u64,
         depth: usize,
+        reverse: bool,
         budget: &mut u64,
         f: &mut Visit<'_>,
     ) -> Result<(), SnapshotError> {
@@ -291,16 +296,17 @@ impl<S: ReadAt + ?Sized> Db<S> {
             .ok_or_else(|| err("the tree visits more pages than the file has: a cycle".into()))?;
         let page = self.page(id)?;
         match le16(&page, 8) {
-            LEAF => self.leaf(id, &page, f),
+            LEAF => self.leaf(id, &page, reverse, f),
             BRANCH => {
                 let count = usize::from(le16(&page, 10));
                 let end = PAGE_HEADER + count * ELEMENT;
                 if end > page.len() {
                     return Err(err(format!("{count} branch elements do not fit")));
                 }
-                for i in 0..count {
+                for j in 0..count {
+                    let i = if reverse { count - 1 - j } else { j };
                     let child = le64(&page, PAGE_HEADER + i * ELEMENT + 8);
-                    self.descend(child, depth + 1, budget, f)?;
+                    self.descend(child, depth + 1, reverse, budget, f)?;
                 }
                 Ok(())
             }
@@ -308,7 +314,13 @@ impl<S: ReadAt + ?Sized> Db<S> {
         }
     }
 
-    fn leaf(&self, id: u64, page: &Bytes, f: &mut Visit<'_>) -> Result<(), SnapshotError> {
+    fn leaf(
+        &self,
+        id: u64,
+        page: &Bytes,
+        reverse: bool,
+        f: &mut Visit<'_>,
+    ) -> Result<(), SnapshotError> {
         let err = |reason: String| SnapshotError::Page { page: id, reason };
         if page.len() < PAGE_HEADER || le16(page, 8) != LEAF {
             return Err(err("not a leaf page".into()));
@@ -317,7 +329,8 @@ impl<S: ReadAt + ?Sized> Db<S> {
         if PAGE_HEADER + count * ELEMENT > page.len() {
             return Err(err(format!("{count} leaf elements do not fit")));
         }
-        for i in 0..count {
+        for j in 0..count {
+            let i = if reverse { count - 1 - j } else { j };
             let at = PAGE_HEADER + i * ELEMENT;
             let flags = le32(page, at);
             let (pos, ksize, vsize) = (
@@ -442,10 +455,17 @@ pub(crate) mod tests {
         let db: Db<[u8]> = Db::open(Box::<[u8]>::from(file))?;
         let root = db.bucket(b"key")?.ok_or(SnapshotError::NoKeyBucket)?;
         let mut out = vec![];
-        db.for_each(root, &mut |k, v, _| {
+        db.for_each(root.clone(), false, &mut |k, v, _| {
             out.push((k.to_vec(), v.to_vec()));
             Ok(())
         })?;
+        let mut back = vec![];
+        db.for_each(root, true, &mut |k, v, _| {
+            back.push((k.to_vec(), v.to_vec()));
+            Ok(())
+        })?;
+        back.reverse();
+        assert_eq!(back, out, "the reverse walk sees the same entries");
         Ok(out)
     }
 

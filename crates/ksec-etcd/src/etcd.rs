@@ -4,8 +4,11 @@
 //!
 //! - [`EtcdClient::latest`] lists a prefix in pages (`limit`, then continue after the
 //!   last key), all pages at the revision of the first one, so the listing is one
-//!   consistent snapshot and memory holds one page at a time. A page too large for a
-//!   gRPC message is fetched again in smaller pages.
+//!   consistent snapshot and memory holds one page at a time. Pages are sized by bytes
+//!   (about [`PAGE_BYTES`] of values each, from the sizes seen so far): etcd 3.4 walks
+//!   the whole rest of the range for every request (to count it), so many small pages
+//!   make a listing quadratic, while a bound in bytes keeps memory flat whatever the
+//!   number of keys. A page too large for a gRPC message is fetched again in smaller pages.
 //! - [`EtcdClient::history`] yields every value etcd still keeps under a prefix: etcd
 //!   keeps, for each key, its value as of the last compaction revision `C` and every
 //!   revision after it (older revisions are gone for good). So history is the listing at
@@ -29,6 +32,10 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 /// The largest gRPC message accepted from etcd (etcd's own default request limit is
 /// 1.5 MiB per value; a page of values is bounded by the page size).
 const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+/// The values one listing page aims at, in bytes.
+pub const PAGE_BYTES: usize = 8 * 1024 * 1024;
+/// The most keys one page asks for.
+const PAGE_KEYS_MAX: i64 = 100_000;
 /// How long history may go without an event before the walk gives up.
 const WATCH_IDLE: Duration = Duration::from_secs(30);
 
@@ -199,14 +206,15 @@ impl EtcdClient {
         Ok((u64::try_from(r.count).unwrap_or(0), rev))
     }
 
-    /// The current values under `prefix`, `page_size` keys per request.
+    /// The current values under `prefix`: `page_size` keys in the first request, then
+    /// pages of about [`PAGE_BYTES`].
     pub fn latest(&self, prefix: &[u8], page_size: usize) -> RangePages {
         RangePages {
             client: self.clone(),
             next: prefix.to_vec(),
             end: prefix_end(prefix),
             revision: 0,
-            page: page_size.clamp(1, 100_000) as i64,
+            page: (page_size as i64).clamp(1, PAGE_KEYS_MAX),
             done: false,
             keys_only: false,
         }
@@ -331,6 +339,14 @@ impl RangePages {
                     self.next = next;
                 }
                 _ => self.done = true,
+            }
+            let bytes: usize = r
+                .kvs
+                .iter()
+                .map(|kv| kv.key.len() + kv.value.len() + 32)
+                .sum();
+            if let Some(avg) = bytes.checked_div(r.kvs.len()) {
+                self.page = ((PAGE_BYTES / avg.max(1)) as i64).clamp(1, PAGE_KEYS_MAX);
             }
             return Ok(Some(r.kvs.into_iter().map(|kv| record(kv, true)).collect()));
         }
@@ -463,11 +479,10 @@ impl History {
                 });
             }
             let mut out = vec![];
+            let mut reached = false;
             for ev in msg.events {
                 let Some(kv) = ev.kv else { continue };
-                if kv.mod_revision >= self.target {
-                    self.done_after_base();
-                }
+                reached |= kv.mod_revision >= self.target;
                 if kv.mod_revision > self.target
                     || ev.r#type != EventType::Put as i32
                     || !kv.key.starts_with(&self.prefix)
@@ -477,6 +492,10 @@ impl History {
                 let mut r = record(kv, false);
                 r.current = self.is_current(&r);
                 out.push(r);
+            }
+            // A revision's events come in one response, or in fragments of one.
+            if reached && !msg.fragment {
+                self.done_after_base();
             }
             if !out.is_empty() {
                 return Ok(Some(out));

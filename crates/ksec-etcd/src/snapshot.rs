@@ -7,16 +7,17 @@
 //! Values live in the `key` bucket, keyed by revision (`main` 8 bytes big-endian, `_`,
 //! `sub` 8 bytes, and a trailing `t` for a deletion), each an `mvccpb.KeyValue`. So the
 //! bucket is ordered by revision, not by key: the current value of a key is its entry
-//! with the highest revision unless that is a deletion. A first pass records, per key
-//! (a 16-byte hash of it), its latest revision; a second pass emits the values. Memory is
-//! that table (about 40 bytes per key under the prefix) plus one page path.
+//! with the highest revision unless that is a deletion. The bucket is read once, from
+//! the newest revision back: the first entry met for a key is its current state, every
+//! later one is history. Memory is the set of keys met (a 16-byte hash each, about 40
+//! bytes per key under the prefix) plus one page path; values come newest first.
 use crate::bbolt::{Db, FileSource, ReadAt};
 use crate::error::{Error, Result, SnapshotError};
 use crate::proto::mvccpb::KeyValue;
 use crate::wire::Reader;
 use crate::Record;
 use prost::Message;
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -174,30 +175,21 @@ pub(crate) fn scan<S: ReadAt + ?Sized>(
     emit: &mut dyn FnMut(Vec<Record>) -> bool,
 ) -> Result<(), SnapshotError> {
     let bucket = db.bucket(b"key")?.ok_or(SnapshotError::NoKeyBucket)?;
-    // Pass 1: the latest revision of every key under the prefix.
-    let mut latest: HashMap<[u8; 16], (u64, u64, bool)> = HashMap::new();
-    db.for_each(bucket.clone(), &mut |k, v, _| {
-        let (main, sub, tomb) = revision(k)?;
-        let key = kv_key(v, k)?;
-        if key.starts_with(prefix) {
-            latest.insert(crate::key_hash(key), (main, sub, tomb));
-        }
-        Ok(())
-    })?;
-    // Pass 2: the values.
+    let mut seen: HashSet<[u8; 16]> = HashSet::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut stopped = false;
-    let result = db.for_each(bucket, &mut |k, v, _| {
+    let result = db.for_each(bucket, true, &mut |k, v, _| {
         if stopped {
             return Ok(());
         }
-        let (main, sub, tomb) = revision(k)?;
+        let (_, _, tomb) = revision(k)?;
         let key = kv_key(v, k)?;
-        if tomb || !key.starts_with(prefix) {
+        if !key.starts_with(prefix) {
             return Ok(());
         }
-        let current = latest.get(&crate::key_hash(key)) == Some(&(main, sub, false));
-        if !current && !all_revisions {
+        // Newest first: the first entry of a key is its state now.
+        let current = seen.insert(crate::key_hash(key)) && !tomb;
+        if tomb || (!current && !all_revisions) {
             return Ok(());
         }
         let kv = KeyValue::decode(v.clone()).map_err(|e| SnapshotError::Entry {
@@ -296,10 +288,11 @@ mod tests {
         assert_eq!(
             read(true),
             [
-                s("/registry/secrets/a", "v1", false),
-                s("/registry/secrets/a", "v2", true),
                 s("/registry/secrets/b", "gone", false),
-            ]
+                s("/registry/secrets/a", "v2", true),
+                s("/registry/secrets/a", "v1", false),
+            ],
+            "newest first"
         );
     }
 

@@ -17,7 +17,7 @@ pub const PROTOBUF_MAGIC: &[u8] = b"k8s\x00";
 const MAX_NAME: usize = 1024;
 
 /// How one value is stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "provider", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Storage {
@@ -62,7 +62,7 @@ pub enum Storage {
 }
 
 /// How a plaintext object is encoded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PlainFormat {
     /// `k8s\0` + `runtime.Unknown` protobuf (built-in types).
@@ -74,7 +74,7 @@ pub enum PlainFormat {
 }
 
 /// The KMS v2 `EncryptedDEKSourceType`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DekSource {
     /// 0, `AES_GCM_KEY`: the plugin wrapped the AES-256 data key itself (Kubernetes 1.27).
