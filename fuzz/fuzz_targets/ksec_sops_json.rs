@@ -1,11 +1,11 @@
 //! Fuzzes the SOPS json store: plaintext and encrypted loading, and emitting what loads.
 #![no_main]
-use ksec_sops::{stores, Format};
+use ksec_sops::{Document, EmitOptions, Format, LockedFile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(doc) = stores::load_plain(Format::Json, data) {
-        let _ = stores::emit_plain(Format::Json, &doc, Default::default());
+    if let Ok(doc) = Document::parse(data, Format::Json) {
+        let _ = doc.emit(Format::Json, &EmitOptions::default());
     }
-    let _ = stores::load_encrypted(Format::Json, data);
+    let _ = LockedFile::parse(data, Format::Json);
 });

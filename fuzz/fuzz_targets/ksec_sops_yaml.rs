@@ -1,11 +1,11 @@
 //! Fuzzes the SOPS yaml store: plaintext and encrypted loading, and emitting what loads.
 #![no_main]
-use ksec_sops::{stores, Format};
+use ksec_sops::{Document, EmitOptions, Format, LockedFile};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(doc) = stores::load_plain(Format::Yaml, data) {
-        let _ = stores::emit_plain(Format::Yaml, &doc, Default::default());
+    if let Ok(doc) = Document::parse(data, Format::Yaml) {
+        let _ = doc.emit(Format::Yaml, &EmitOptions::default());
     }
-    let _ = stores::load_encrypted(Format::Yaml, data);
+    let _ = LockedFile::parse(data, Format::Yaml);
 });

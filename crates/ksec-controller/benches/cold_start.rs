@@ -10,17 +10,16 @@
 //! (and client-go-style QPS limits in Bitnami's controller, which ksec does not have).
 //! There is no Bitnami controller to run here (it needs a cluster), so there is no peer
 //! ratio; the floor is the comparison.
-
-#[path = "../tests/ksec-controller/fake_api.rs"]
-mod fake_api;
+// A benchmark over fixed inputs sharing the tests' fake API: a failure is a bug to see at once.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 use std::time::{Duration, Instant, SystemTime};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use fake_api::FakeApi;
 use ksec_controller::{Config, Handles};
 use ksec_crypto::rsa::RsaPrivateKey;
+use ksec_testkit::cluster::FakeApi;
 use serde_json::json;
 
 const VALUES: usize = 10;

@@ -4,7 +4,14 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use crate::ConfigError;
+use crate::error::{Error, Result, Setting};
+
+fn invalid(setting: Setting, problem: impl Into<String>) -> Error {
+    Error::Setting {
+        setting,
+        problem: problem.into(),
+    }
+}
 
 /// Which key is "newest" (`--key-order-priority`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -17,14 +24,15 @@ pub enum KeyOrder {
 }
 
 impl std::str::FromStr for KeyOrder {
-    type Err = ConfigError;
-    fn from_str(s: &str) -> Result<Self, ConfigError> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
         match s {
             "CertNotBefore" => Ok(Self::CertNotBefore),
             "SecretCreationTimestamp" => Ok(Self::SecretCreationTimestamp),
-            other => Err(ConfigError(format!(
-                "--key-order-priority: {other:?} is not CertNotBefore or SecretCreationTimestamp"
-            ))),
+            other => Err(invalid(
+                Setting::KeyOrderPriority,
+                format!("{other:?} is not CertNotBefore or SecretCreationTimestamp"),
+            )),
         }
     }
 }
@@ -138,13 +146,16 @@ impl Config {
         &self.my_cn
     }
 
-    /// Checks values that have no sensible meaning, with an error naming the flag.
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    /// Checks values that have no sensible meaning, with an error naming the setting.
+    pub fn validate(&self) -> Result<()> {
         if !(1024..=16384).contains(&self.key_size) || !self.key_size.is_multiple_of(8) {
-            return Err(ConfigError(format!(
-                "--key-size: {} is not a usable RSA size (use 2048, 3072 or 4096)",
-                self.key_size
-            )));
+            return Err(invalid(
+                Setting::KeySize,
+                format!(
+                    "{} is not a usable RSA size (use 2048, 3072 or 4096)",
+                    self.key_size
+                ),
+            ));
         }
         let prefix_ok = !self.key_prefix.is_empty()
             && self.key_prefix.len() <= 245
@@ -153,80 +164,54 @@ impl Config {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
         if !prefix_ok {
-            return Err(ConfigError(format!(
-                "--key-prefix: {:?} cannot start a Secret name (lower-case letters, digits, '-' and '.')",
-                self.key_prefix
-            )));
+            return Err(invalid(
+                Setting::KeyPrefix,
+                format!(
+                    "{:?} cannot start a Secret name (lower-case letters, digits, '-' and '.')",
+                    self.key_prefix
+                ),
+            ));
         }
         if self.rate_limit == 0 {
-            return Err(ConfigError(
-                "--rate-limit: must be at least 1 request per second".into(),
+            return Err(invalid(
+                Setting::RateLimit,
+                "must be at least 1 request per second",
             ));
         }
         if self.lease_renew >= self.lease_duration {
-            return Err(ConfigError(
-                "the lease renewal interval must be shorter than the lease duration".into(),
+            return Err(invalid(
+                Setting::Lease,
+                "the renewal interval must be shorter than the lease duration",
             ));
         }
         Ok(())
     }
 }
 
-/// Parses a Go duration (`720h`, `1h30m`, `90s`, `1.5h`, `0`), as Bitnami's flags take them.
-pub fn parse_go_duration(s: &str) -> Result<Duration, ConfigError> {
-    let bad = || {
-        ConfigError(format!(
-            "{s:?} is not a duration (examples: 720h, 30m, 1h30m, 0)"
-        ))
-    };
-    let t = s.trim();
-    if t == "0" {
-        return Ok(Duration::ZERO);
+/// Parses a Go duration (`720h`, `1h30m`, `90s`, `1.5h`, `0`), as Bitnami's flags take
+/// them: `ksec_text`'s parser, without its `d` unit, which Go (and so Bitnami's
+/// controller) does not know; a Deployment's arguments stay valid for both controllers.
+pub fn parse_go_duration(s: &str) -> Result<Duration> {
+    let d = ksec_text::parse_duration(s)?;
+    // Only the unit `d` contains a `d` in a valid duration.
+    if s.contains('d') {
+        return Err(Error::DaysInGoDuration {
+            value: s.to_string(),
+        });
     }
-    if t.is_empty() || t.starts_with('-') {
-        return Err(bad());
-    }
-    let mut total = 0f64;
-    let mut rest = t.trim_start_matches('+');
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(bad)?;
-        if num_len == 0 {
-            return Err(bad());
-        }
-        let n: f64 = rest[..num_len].parse().map_err(|_| bad())?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(bad()),
-        };
-        total += n * unit;
-        rest = &rest[unit_len..];
-    }
-    if !total.is_finite() || total > u64::MAX as f64 / 2.0 {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(total))
+    Ok(d)
 }
 
-/// Parses `k=v,k2=v2` (Bitnami's `--privatekey-labels` / `--privatekey-annotations`).
-pub fn parse_key_values(flag: &str, s: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+/// Parses `k=v,k2=v2` (Bitnami's `--privatekey-labels` / `--privatekey-annotations`) for
+/// `setting`.
+pub fn parse_key_values(setting: Setting, s: &str) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+    for item in ksec_text::split_list(s) {
         let (k, v) = item
             .split_once('=')
-            .ok_or_else(|| ConfigError(format!("{flag}: {item:?} is not key=value")))?;
+            .ok_or_else(|| invalid(setting, format!("{item:?} is not key=value")))?;
         if k.trim().is_empty() {
-            return Err(ConfigError(format!("{flag}: {item:?} has an empty key")));
+            return Err(invalid(setting, format!("{item:?} has an empty key")));
         }
         out.insert(k.trim().to_string(), v.trim().to_string());
     }
@@ -235,13 +220,14 @@ pub fn parse_key_values(flag: &str, s: &str) -> Result<BTreeMap<String, String>,
 
 /// Parses an RFC 1123 time with a numeric zone (`Mon, 02 Jan 2006 15:04:05 -0700`), the
 /// format Bitnami's `--key-cutoff-time` takes.
-pub fn parse_rfc1123z(s: &str) -> Result<SystemTime, ConfigError> {
+pub fn parse_rfc1123z(s: &str) -> Result<SystemTime> {
     let ts = k8s_openapi::jiff::fmt::strtime::parse("%a, %d %b %Y %H:%M:%S %z", s.trim())
         .and_then(|t| t.to_timestamp())
         .map_err(|_| {
-            ConfigError(format!(
-                "--key-cutoff-time: {s:?} is not an RFC 1123 time with a numeric zone, e.g. \"Mon, 02 Jan 2006 15:04:05 -0700\""
-            ))
+            invalid(
+                Setting::KeyCutoffTime,
+                format!("{s:?} is not an RFC 1123 time with a numeric zone, e.g. \"Mon, 02 Jan 2006 15:04:05 -0700\""),
+            )
         })?;
     Ok(SystemTime::from(ts))
 }
@@ -265,21 +251,36 @@ mod tests {
             Duration::from_millis(1500)
         );
         assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        for bad in ["", "h", "10", "10d", "-1h", "1h-"] {
+        for bad in ["", "h", "10", "10d", "1h-"] {
             let e = parse_go_duration(bad).unwrap_err().to_string();
             assert!(e.contains("not a duration"), "{bad}: {e}");
         }
+        // Go's grammar allows a sign; a negative period is refused as such.
+        let e = parse_go_duration("-1h").unwrap_err().to_string();
+        assert!(e.contains("negative"), "{e}");
+        // ksec's `d` unit is refused with the equivalent in hours.
+        let e = parse_go_duration("30d").unwrap_err().to_string();
+        assert!(e.contains("720h"), "{e}");
     }
 
     #[test]
     fn key_values_and_cutoff() {
-        let m = parse_key_values("--privatekey-labels", "a=b, c=d=e").unwrap();
+        let m = parse_key_values(Setting::PrivateKeyLabels, "a=b, c=d=e,,").unwrap();
         assert_eq!(m["a"], "b");
         assert_eq!(m["c"], "d=e");
-        assert!(parse_key_values("--privatekey-labels", "nope")
-            .unwrap_err()
-            .to_string()
-            .contains("--privatekey-labels"));
+        assert_eq!(m.len(), 2);
+        let e = parse_key_values(Setting::PrivateKeyLabels, "nope").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Setting {
+                    setting: Setting::PrivateKeyLabels,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("\"nope\" is not key=value"), "{e}");
         let t = parse_rfc1123z("Mon, 02 Jan 2006 15:04:05 -0700").unwrap();
         let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         assert_eq!(secs, 1136239445);
@@ -292,7 +293,7 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in ".{0,40}") {
             let _ = parse_go_duration(&s);
-            let _ = parse_key_values("--x", &s);
+            let _ = parse_key_values(Setting::PrivateKeyAnnotations, &s);
             let _ = parse_rfc1123z(&s);
         }
 
@@ -303,22 +304,34 @@ mod tests {
         }
     }
 
+    // The `ksec controller` command maps settings to its flags (its tests check the
+    // flag names); here the setting is named.
     #[test]
-    fn validation_names_the_flag() {
+    fn validation_names_the_setting() {
+        let setting_of = |c: Config| match c.validate() {
+            Err(Error::Setting { setting, .. }) => Some(setting),
+            _ => None,
+        };
         let c = Config {
             key_size: 100,
-            ..Config::default()
-        };
-        assert!(c.validate().unwrap_err().to_string().contains("--key-size"));
-        let c = Config {
-            key_prefix: "Bad_Prefix".into(),
             ..Config::default()
         };
         assert!(c
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("--key-prefix"));
+            .starts_with("key size: 100"));
+        assert_eq!(setting_of(c), Some(Setting::KeySize));
+        let c = Config {
+            key_prefix: "Bad_Prefix".into(),
+            ..Config::default()
+        };
+        assert_eq!(setting_of(c), Some(Setting::KeyPrefix));
+        let c = Config {
+            rate_limit: 0,
+            ..Config::default()
+        };
+        assert_eq!(setting_of(c), Some(Setting::RateLimit));
         Config::default().validate().unwrap();
     }
 }

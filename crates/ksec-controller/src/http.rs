@@ -22,8 +22,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ksec_seal::{hybrid, SealedSecret};
+use ksec_seal::SealedSecret;
 
+use crate::error::{Error, Result};
 use crate::keyring::KeyRing;
 use crate::metrics::Metrics;
 use crate::reconcile::unseal_with_ring;
@@ -168,29 +169,26 @@ async fn cert(State(state): State<Arc<HttpState>>) -> Response {
 
 /// Reads exactly one SealedSecret document (JSON or YAML) from a request body; the
 /// error is the message of a 400 answer.
-pub fn one_document(body: &[u8]) -> Result<serde_json::Value, String> {
-    let docs = ksec_seal::docs::parse_documents(body)
-        .map_err(|e| format!("cannot parse the request body: {e}"))?;
+pub fn one_document(body: &[u8]) -> Result<serde_json::Value> {
+    let docs =
+        ksec_seal::docs::parse_documents(body).map_err(|source| Error::RequestBody { source })?;
     match <[serde_json::Value; 1]>::try_from(docs) {
         Ok([doc]) => {
-            SealedSecret::from_value(&doc).map_err(|e| format!("not a SealedSecret: {e}"))?;
+            SealedSecret::from_value(&doc).map_err(|source| Error::NotASealedSecret { source })?;
             Ok(doc)
         }
-        Err(docs) => Err(format!(
-            "expected exactly one SealedSecret document, found {}",
-            docs.len()
-        )),
+        Err(docs) => Err(Error::DocumentCount { found: docs.len() }),
     }
 }
 
-fn bad_request(msg: String) -> Response {
-    (StatusCode::BAD_REQUEST, format!("{msg}\n")).into_response()
+fn bad_request(e: Error) -> Response {
+    (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response()
 }
 
 async fn verify(State(state): State<Arc<HttpState>>, _h: HeaderMap, body: Bytes) -> Response {
     let doc = match one_document(&body) {
         Ok(d) => d,
-        Err(m) => return bad_request(m),
+        Err(e) => return bad_request(e),
     };
     let keys = state.keys.clone();
     let ok = tokio::task::spawn_blocking(move || unseal_with_ring(&doc, &keys, None).is_ok())
@@ -206,46 +204,31 @@ async fn verify(State(state): State<Arc<HttpState>>, _h: HeaderMap, body: Bytes)
 async fn rotate(State(state): State<Arc<HttpState>>, body: Bytes) -> Response {
     let doc = match one_document(&body) {
         Ok(d) => d,
-        Err(m) => return bad_request(m),
+        Err(e) => return bad_request(e),
     };
     let keys = state.keys.clone();
     let out = tokio::task::spawn_blocking(move || reseal(&doc, &keys)).await;
     match out {
         Ok(Ok(json)) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
-        Ok(Err(msg)) => (StatusCode::CONFLICT, format!("{msg}\n")).into_response(),
+        Ok(Err(e)) => (StatusCode::CONFLICT, format!("{e}\n")).into_response(),
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
 
-/// Re-seals every value with the newest key, keeping the scope, the template (with its
-/// `template.data` templates, which Bitnami's rotate flattens) and everything else.
-/// Legacy `spec.data` is re-sealed as the same whole-Secret blob.
-pub fn reseal(doc: &serde_json::Value, keys: &KeyRing) -> Result<String, String> {
-    let mut ss = SealedSecret::from_value(doc).map_err(|e| format!("not a SealedSecret: {e}"))?;
-    let newest = keys.newest().ok_or("no sealing keys are registered yet")?;
-    let label = ss.label();
+/// Re-seals every value with the newest key ([`ksec_seal::reseal`], the same function
+/// as `ksec reseal`): the scope, the template (with its `template.data` templates, which
+/// Bitnami's rotate flattens) and the legacy `spec.data` blob are kept; the answer is
+/// the SealedSecret as kubeseal's JSON.
+pub fn reseal(doc: &serde_json::Value, keys: &KeyRing) -> Result<String> {
+    let ss = SealedSecret::from_value(doc).map_err(|source| Error::NotASealedSecret { source })?;
+    let newest = keys.newest().ok_or(Error::NoKeys)?;
     let ring = keys.preferred(None);
     let private: Vec<&ksec_crypto::rsa::RsaPrivateKey> = ring.iter().map(|k| &k.key.key).collect();
-    let reseal_one = |b64: &str, what: &str| -> Result<String, String> {
-        let bytes = hybrid::from_base64(b64).map_err(|e| format!("{what}: {e}"))?;
-        let (plain, _) =
-            hybrid::open_with_any(&private, &bytes, &label).map_err(|e| format!("{what}: {e}"))?;
-        let sealed = hybrid::seal(newest.key.public_key(), plain.expose(), &label)
-            .map_err(|e| format!("{what}: {e}"))?;
-        Ok(hybrid::to_base64(&sealed))
-    };
-    let mut out = std::collections::BTreeMap::new();
-    for (k, v) in &ss.encrypted_data {
-        out.insert(
-            k.clone(),
-            reseal_one(v, &format!("spec.encryptedData.{k}"))?,
-        );
-    }
-    ss.encrypted_data = out;
-    if let Some(legacy) = ss.legacy_data.clone() {
-        ss.legacy_data = Some(reseal_one(&legacy, "spec.data")?);
-    }
-    Ok(ksec_seal::render::json::to_string_pretty(&ss.to_value()))
+    let resealed = ksec_seal::reseal(&ss, &private, newest.key.public_key())
+        .map_err(|source| Error::Reseal { source })?;
+    Ok(ksec_seal::render::json::to_string_pretty(
+        &resealed.to_value(),
+    ))
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ use kube::api::{Api, ListParams, PostParams};
 use kube::ResourceExt;
 
 use crate::config::{Config, KeyOrder};
-use crate::ControllerError;
+use crate::error::{Error, Result};
 
 /// One registered private key.
 #[derive(Debug)]
@@ -201,23 +201,27 @@ fn unix_time(secs: i64) -> SystemTime {
 
 /// Lists the key Secrets of `config.namespace` and registers every readable one.
 /// Returns the keys that could not be read.
-pub async fn load(
-    client: &kube::Client,
-    config: &Config,
-    ring: &KeyRing,
-) -> Result<Vec<BadKey>, ControllerError> {
+pub async fn load(client: &kube::Client, config: &Config, ring: &KeyRing) -> Result<Vec<BadKey>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), &config.namespace);
     let mut items = api
         .list(&ListParams::default().labels(&format!("{KEY_LABEL}=active")))
         .await
-        .map_err(|e| ControllerError::Kube("list key Secrets".into(), e))?
+        .map_err(|source| Error::Kube {
+            action: "list key Secrets".into(),
+            source,
+        })?
         .items;
     // The legacy single key Secret, named exactly the prefix.
     if !items.iter().any(|s| s.name_any() == config.key_prefix) {
         match api.get_opt(&config.key_prefix).await {
             Ok(Some(s)) => items.push(s),
             Ok(None) => {}
-            Err(e) => return Err(ControllerError::Kube("get the legacy key Secret".into(), e)),
+            Err(source) => {
+                return Err(Error::Kube {
+                    action: "get the legacy key Secret".into(),
+                    source,
+                })
+            }
         }
     }
     let mut keys = Vec::new();
@@ -238,10 +242,7 @@ pub async fn load(
 /// Generates a key like Bitnami's (`--key-size`, `--my-cn`, `--key-ttl`) and stores it
 /// as a new key Secret (`generateName: <prefix>`, with `--privatekey-labels` and
 /// `--privatekey-annotations`). Key generation runs on a blocking thread.
-pub async fn generate_and_store(
-    client: &kube::Client,
-    config: &Config,
-) -> Result<String, ControllerError> {
+pub async fn generate_and_store(client: &kube::Client, config: &Config) -> Result<String> {
     let (bits, cn, ttl) = (
         config.key_size,
         config.common_name().to_string(),
@@ -251,12 +252,12 @@ pub async fn generate_and_store(
         SealingKey::generate(bits, &cn, SystemTime::now(), ttl)
     })
     .await
-    .map_err(|e| ControllerError::Keys(format!("key generation stopped: {e}")))?
-    .map_err(|e| ControllerError::Keys(e.to_string()))?;
+    .map_err(Error::KeyGenerationStopped)?
+    .map_err(|source| Error::Keys { source })?;
     let name = ksec_seal::keys::new_key_name(&config.key_prefix);
     let mut value = key
         .to_secret_value(&name, &config.namespace)
-        .map_err(|e| ControllerError::Keys(e.to_string()))?;
+        .map_err(|source| Error::Keys { source })?;
     let mut labels: BTreeMap<String, String> = config.privatekey_labels.clone();
     labels.insert(KEY_LABEL.into(), "active".into());
     value["metadata"]["labels"] = serde_json::to_value(&labels).unwrap_or_default();
@@ -267,13 +268,15 @@ pub async fn generate_and_store(
     if let Some(m) = value["metadata"].as_object_mut() {
         m.remove("creationTimestamp");
     }
-    let secret: Secret = serde_json::from_value(value)
-        .map_err(|e| ControllerError::Keys(format!("key Secret: {e}")))?;
+    let secret: Secret = serde_json::from_value(value).map_err(|_| Error::KeySecretShape)?;
     let api: Api<Secret> = Api::namespaced(client.clone(), &config.namespace);
     let created = api
         .create(&PostParams::default(), &secret)
         .await
-        .map_err(|e| ControllerError::Kube("create a key Secret".into(), e))?;
+        .map_err(|source| Error::Kube {
+            action: "create a key Secret".into(),
+            source,
+        })?;
     tracing::info!(secret = %created.name_any(), "generated a new sealing key");
     Ok(created.name_any())
 }

@@ -15,7 +15,7 @@ use kube::api::{Api, PostParams};
 use tokio::time::Instant;
 
 /// One replica's view of the Lease.
-pub struct LeaderElector {
+pub(crate) struct LeaderElector {
     api: Api<Lease>,
     name: String,
     identity: String,
@@ -39,7 +39,7 @@ fn now() -> MicroTime {
 
 impl LeaderElector {
     /// An elector for Lease `name` in `namespace`.
-    pub fn new(
+    pub(crate) fn new(
         client: kube::Client,
         namespace: &str,
         name: &str,
@@ -55,14 +55,9 @@ impl LeaderElector {
         }
     }
 
-    /// This replica's identity.
-    pub fn identity(&self) -> &str {
-        &self.identity
-    }
-
     /// Acquires or renews the Lease once. `Ok(true)`: this replica leads until at least
     /// the lease duration from now.
-    pub async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
+    pub(crate) async fn try_acquire_or_renew(&self) -> Result<bool, kube::Error> {
         let secs = self.duration.as_secs().max(1) as i32;
         let Some(mut lease) = self.api.get_opt(&self.name).await? else {
             let lease = Lease {
@@ -134,7 +129,7 @@ impl LeaderElector {
     }
 
     /// Gives the Lease up (on shutdown) so another replica takes over at once.
-    pub async fn release(&self) {
+    pub(crate) async fn release(&self) {
         if let Ok(Some(mut lease)) = self.api.get_opt(&self.name).await {
             let spec = lease.spec.get_or_insert_with(Default::default);
             if spec.holder_identity.as_deref() == Some(self.identity.as_str()) {
@@ -148,7 +143,7 @@ impl LeaderElector {
     }
 
     /// Waits until this replica leads, retrying every `retry`.
-    pub async fn acquire(&self, retry: Duration) {
+    pub(crate) async fn acquire(&self, retry: Duration) {
         loop {
             match self.try_acquire_or_renew().await {
                 Ok(true) => return,
@@ -164,7 +159,7 @@ impl LeaderElector {
     /// Renews every `renew` and returns when leadership is lost: another replica holds the
     /// Lease, or renewals failed for two thirds of the lease duration (client-go's renew
     /// deadline), which is before the others may take over.
-    pub async fn hold(&self, renew: Duration) {
+    pub(crate) async fn hold(&self, renew: Duration) {
         let mut last_ok = Instant::now();
         let deadline = self.duration * 2 / 3;
         loop {

@@ -9,16 +9,45 @@
 //! flags and `SEALED_SECRETS_*` variables (in the `ksec controller` command).
 //!
 //! Where it does better:
-//! - status GitOps tools can trust ([`status`]): the `Synced` message always says the
+//! - status GitOps tools can trust: the `Synced` message always says the
 //!   current reason, and a second pass writes nothing (no event spam either);
-//! - two or more replicas with leader election on a Lease ([`leader`]): only the leader
+//! - two or more replicas with leader election on a Lease: only the leader
 //!   writes, every replica serves the certificate and `/v1/verify`;
 //! - a cold start over thousands of SealedSecrets remembers which key opened each one, so
 //!   clusters with many keys do not try every key on every value ([`keyring`]).
 //!
 //! Modules: [`config`] (settings, Bitnami defaults), [`keyring`] (key Secrets, generation,
-//! renewal), [`reconcile`] (one SealedSecret), [`status`], [`leader`], [`http`],
-//! [`metrics`]; [`run`] wires them.
+//! renewal), [`reconcile`] (one SealedSecret), [`http`], [`metrics`]; [`run`] wires them,
+//! with the status bookkeeping and leader election inside. Errors: [`Error`].
+//!
+//! ```no_run
+//! // What `ksec controller` does: settings (Bitnami's defaults here), a client, run.
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! ksec_controller::install_crypto_provider();
+//! let client = kube::Client::try_default().await?;
+//! let config = ksec_controller::Config {
+//!     namespace: "kube-system".into(),
+//!     ..Default::default()
+//! };
+//! ksec_controller::run(client, config, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ```
+//! // The settings check what Bitnami's flags would refuse, naming the setting.
+//! let config = ksec_controller::Config { key_size: 100, ..Default::default() };
+//! let e = config.validate().unwrap_err();
+//! assert!(matches!(
+//!     e,
+//!     ksec_controller::Error::Setting { setting: ksec_controller::Setting::KeySize, .. }
+//! ));
+//! assert_eq!(ksec_controller::config::parse_go_duration("720h")?.as_secs(), 720 * 3600);
+//! # Ok::<(), ksec_controller::Error>(())
+//! ```
 //!
 //! Tests: unit tests here; integration tests (`tests/ksec-controller.rs`) run the whole
 //! controller against an in-memory Kubernetes API behind `kube::Client` (no
@@ -26,15 +55,15 @@
 //! real `kubesealpy` and key Secrets in Bitnami's format. **None of this has been run
 //! against a live cluster yet.**
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod config;
+mod error;
 pub mod http;
 pub mod keyring;
-pub mod leader;
+mod leader;
 pub mod metrics;
 pub mod reconcile;
-pub mod status;
+mod status;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -49,30 +78,9 @@ use kube::runtime::{watcher, Controller, WatchStreamExt};
 use kube::ResourceExt;
 
 pub use config::{Config, KeyOrder, Namespaces};
+pub use error::{Error, Result, Setting};
 pub use keyring::KeyRing;
 pub use metrics::Metrics;
-
-/// A setting that cannot be used, naming the flag.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-/// Why the controller stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum ControllerError {
-    /// Bad settings.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A Kubernetes API call failed.
-    #[error("{0}: {1}")]
-    Kube(String, #[source] kube::Error),
-    /// Keys could not be generated or stored.
-    #[error("sealing keys: {0}")]
-    Keys(String),
-    /// An HTTP listener could not be opened.
-    #[error("cannot listen on {0}: {1}")]
-    Listen(std::net::SocketAddr, #[source] std::io::Error),
-}
 
 /// A running controller's shared parts, for callers that want to look inside (tests,
 /// the benchmark).
@@ -109,14 +117,20 @@ pub async fn run(
     client: kube::Client,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ControllerError> {
+) -> Result<()> {
     let handles = Handles::new(&config);
     let api = tokio::net::TcpListener::bind(config.listen_addr)
         .await
-        .map_err(|e| ControllerError::Listen(config.listen_addr, e))?;
+        .map_err(|source| Error::Listen {
+            addr: config.listen_addr,
+            source,
+        })?;
     let metrics_listener = tokio::net::TcpListener::bind(config.listen_metrics_addr)
         .await
-        .map_err(|e| ControllerError::Listen(config.listen_metrics_addr, e))?;
+        .map_err(|source| Error::Listen {
+            addr: config.listen_metrics_addr,
+            source,
+        })?;
     run_with(
         client,
         config,
@@ -134,7 +148,7 @@ pub async fn run_with(
     handles: Handles,
     listeners: Option<(tokio::net::TcpListener, tokio::net::TcpListener)>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ControllerError> {
+) -> Result<()> {
     config.validate()?;
     let shutdown = shutdown.shared();
     let Handles {
@@ -268,7 +282,7 @@ async fn lead(
     metrics: Arc<Metrics>,
     keys_changed: Arc<tokio::sync::watch::Sender<u64>>,
     keys_changed_rx: tokio::sync::watch::Receiver<u64>,
-) -> Result<(), ControllerError> {
+) -> Result<()> {
     // Re-read the keys: the previous leader may have just written one.
     keyring::load(&client, &config, &keys).await?;
     // Bitnami's start-up rule: a key when there is none, or the newest predates the
@@ -291,7 +305,7 @@ async fn lead(
         async move {
             loop {
                 let Some(wait) = keyring::until_renewal(&keys, &config, SystemTime::now()) else {
-                    return futures::future::pending::<Result<(), ControllerError>>().await;
+                    return futures::future::pending::<Result<()>>().await;
                 };
                 tokio::time::sleep(wait).await;
                 if keyring::needs_new_key(&keys, &config, SystemTime::now()) {
@@ -430,7 +444,7 @@ async fn renew_key(
     config: &Config,
     keys: &KeyRing,
     keys_changed: &tokio::sync::watch::Sender<u64>,
-) -> Result<(), ControllerError> {
+) -> Result<()> {
     keyring::generate_and_store(client, config).await?;
     keyring::load(client, config, keys).await?;
     keys_changed.send_modify(|n| *n += 1);

@@ -19,14 +19,14 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ObjectReference, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::ByteString;
-use ksec_seal::sealed::{API_VERSION, KIND};
-use ksec_seal::SealedSecret;
+use ksec_seal::{SealedSecret, Unsealed, API_VERSION, KIND};
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
 
 use crate::config::Config;
+use crate::error::{Error, Result};
 use crate::keyring::KeyRing;
 use crate::metrics::{ErrorReason, Metrics};
 use crate::status;
@@ -80,34 +80,19 @@ impl std::fmt::Debug for Context {
     }
 }
 
-/// Why a reconciliation failed. The message goes into the status and events, so it
-/// names keys and objects, never values.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    /// The SealedSecret could not be opened.
-    #[error("{0}")]
-    Unseal(String),
-    /// The Secret exists and is not ours.
-    #[error("Resource {0:?} already exists and is not managed by SealedSecret")]
-    Unmanaged(String),
-    /// The Secret could not be written.
-    #[error("{0}")]
-    Update(String),
+fn error_reason(e: &Error) -> ErrorReason {
+    match e {
+        Error::Unmanaged { .. } => ErrorReason::Unmanaged,
+        e if e.is_unseal_failure() => ErrorReason::Unseal,
+        _ => ErrorReason::Update,
+    }
 }
 
-impl ReconcileError {
-    fn reason(&self) -> ErrorReason {
-        match self {
-            Self::Unseal(_) => ErrorReason::Unseal,
-            Self::Unmanaged(_) => ErrorReason::Unmanaged,
-            Self::Update(_) => ErrorReason::Update,
-        }
-    }
-    fn event_reason(&self) -> &'static str {
-        match self {
-            Self::Unseal(_) => REASON_UNSEAL_FAILED,
-            _ => REASON_UPDATE_FAILED,
-        }
+fn event_reason(e: &Error) -> &'static str {
+    if e.is_unseal_failure() {
+        REASON_UNSEAL_FAILED
+    } else {
+        REASON_UPDATE_FAILED
     }
 }
 
@@ -116,10 +101,7 @@ fn key_of(obj: &DynamicObject) -> String {
 }
 
 /// Reconciles one SealedSecret (the `kube::runtime::Controller` callback).
-pub async fn reconcile(
-    obj: Arc<DynamicObject>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
+pub async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
     ctx.metrics.unseal_request();
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
@@ -130,15 +112,15 @@ pub async fn reconcile(
     };
     if let Err(e) = &outcome {
         tracing::warn!(sealedsecret = %key_of(&obj), error = %e, "cannot sync");
-        ctx.metrics.unseal_error(e.reason(), &ns);
+        ctx.metrics.unseal_error(error_reason(e), &ns);
         publish(
             &ctx,
             &obj,
             EventType::Warning,
-            e.event_reason(),
+            event_reason(e),
             format!(
                 "{}{e}",
-                if matches!(e, ReconcileError::Unseal(_)) {
+                if e.is_unseal_failure() {
                     "Failed to unseal: "
                 } else {
                     ""
@@ -184,7 +166,7 @@ pub async fn reconcile(
 /// Requeues a failed SealedSecret with exponential backoff (5 ms · 2ⁿ, as client-go's
 /// default rate limiter) up to `--max-unseal-retries`, then waits for a change (of the
 /// object, its Secret, or the keys).
-pub fn error_policy(obj: Arc<DynamicObject>, _err: &ReconcileError, ctx: Arc<Context>) -> Action {
+pub fn error_policy(obj: Arc<DynamicObject>, _err: &Error, ctx: Arc<Context>) -> Action {
     let mut retries = lock(&ctx.retries);
     let n = retries.entry(key_of(&obj)).or_insert(0);
     *n += 1;
@@ -219,25 +201,20 @@ pub fn unseal_with_ring(
     value: &serde_json::Value,
     keys: &KeyRing,
     hint: Option<&str>,
-) -> Result<(ksec_seal::unseal::Unsealed, Option<String>), ReconcileError> {
+) -> Result<(Unsealed, Option<String>)> {
     let mut value = value.clone();
     // List items and watch events may lack apiVersion/kind.
     value["apiVersion"] = API_VERSION.into();
     value["kind"] = KIND.into();
-    let ss = SealedSecret::from_value(&value)
-        .map_err(|e| ReconcileError::Unseal(format!("malformed SealedSecret: {e}")))?;
+    let ss = SealedSecret::from_value(&value).map_err(|source| Error::Malformed { source })?;
     let ring = keys.preferred(hint);
     if ring.is_empty() {
-        return Err(ReconcileError::Unseal(
-            "no sealing keys are registered yet".into(),
-        ));
+        return Err(Error::NoKeys);
     }
     let private: Vec<&ksec_crypto::rsa::RsaPrivateKey> = ring.iter().map(|k| &k.key.key).collect();
-    let unsealed = ksec_seal::unseal::unseal(&ss, &private).map_err(|e| {
-        ReconcileError::Unseal(format!(
-            "{e} (tried {} key(s); was it sealed for another namespace or name, or with another controller's certificate?)",
-            ring.len()
-        ))
+    let unsealed = ksec_seal::unseal(&ss, &private).map_err(|source| Error::Unseal {
+        tried: ring.len(),
+        source,
     })?;
     // Remember the key that opened the most values, for this object and overall.
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
@@ -257,7 +234,7 @@ pub fn unseal_with_ring(
 }
 
 /// The Secret the SealedSecret asks for.
-fn desired_secret(obj: &DynamicObject, unsealed: &ksec_seal::unseal::Unsealed) -> Secret {
+fn desired_secret(obj: &DynamicObject, unsealed: &Unsealed) -> Secret {
     let s = &unsealed.secret;
     let mut secret = Secret::default();
     secret.metadata.name = Some(obj.name_any());
@@ -312,16 +289,15 @@ fn annotated(secret: &Secret, key: &str) -> bool {
 }
 
 /// Unseals and writes the Secret. `Ok(true)` when something was written.
-async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool, ReconcileError> {
+async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool> {
     let key = key_of(obj);
-    let value = serde_json::to_value(obj)
-        .map_err(|e| ReconcileError::Unseal(format!("malformed SealedSecret: {e}")))?;
+    let value = serde_json::to_value(obj).map_err(|source| Error::Encode { source })?;
     let hint = lock(&ctx.last_key).get(&key).cloned();
     let keys = ctx.keys.clone();
     let (unsealed, best) =
         tokio::task::spawn_blocking(move || unseal_with_ring(&value, &keys, hint.as_deref()))
             .await
-            .map_err(|e| ReconcileError::Unseal(format!("unsealing stopped: {e}")))??;
+            .map_err(Error::UnsealStopped)??;
     if let Some(fp) = best {
         lock(&ctx.last_key).insert(key, fp);
     }
@@ -330,20 +306,25 @@ async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool, Reconci
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let existing = api
-        .get_opt(&name)
-        .await
-        .map_err(|e| ReconcileError::Update(e.to_string()))?;
+    let existing = api.get_opt(&name).await.map_err(|source| Error::Update {
+        action: "read",
+        secret: format!("{ns}/{name}"),
+        source,
+    })?;
     let Some(existing) = existing else {
         return match api.create(&PostParams::default(), &desired).await {
             Ok(_) => Ok(true),
-            Err(e) => Err(ReconcileError::Update(e.to_string())),
+            Err(source) => Err(Error::Update {
+                action: "create",
+                secret: format!("{ns}/{name}"),
+                source,
+            }),
         };
     };
     let managed = annotated(&existing, MANAGED_ANNOTATION);
     let patch = annotated(&existing, PATCH_ANNOTATION);
     if !controlled_by(&existing, obj) && !managed && !patch {
-        return Err(ReconcileError::Unmanaged(name));
+        return Err(Error::Unmanaged { name });
     }
     let mut updated = existing.clone();
     if patch {
@@ -376,14 +357,25 @@ async fn sync_secret(obj: &DynamicObject, ctx: &Context) -> Result<bool, Reconci
     }
     match api.replace(&name, &PostParams::default(), &updated).await {
         Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 422 && existing.immutable == Some(true) => {
-            Err(ReconcileError::Update(format!(
-                "the Secret is immutable and its data changed; delete Secret {ns}/{name} so the controller recreates it ({})",
-                s.message
-            )))
+        Err(source @ kube::Error::Api(_))
+            if is_422(&source) && existing.immutable == Some(true) =>
+        {
+            Err(Error::Immutable {
+                namespace: ns,
+                name,
+                source,
+            })
         }
-        Err(e) => Err(ReconcileError::Update(e.to_string())),
+        Err(source) => Err(Error::Update {
+            action: "update",
+            secret: format!("{ns}/{name}"),
+            source,
+        }),
     }
+}
+
+fn is_422(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 422)
 }
 
 fn same_secret(a: &Secret, b: &Secret) -> bool {

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 /// stored one already says the same (so nothing is written: a second pass is a no-op).
 ///
 /// `error` is the failure message (`None`: synced). `now` is an RFC 3339 time.
-pub fn next_status(
+pub(crate) fn next_status(
     current: Option<&Value>,
     generation: Option<i64>,
     error: Option<&str>,
@@ -71,8 +71,9 @@ pub fn next_status(
     Some(status)
 }
 
-/// Whether a stored status says Synced=True.
-pub fn is_synced(status: Option<&Value>) -> Option<bool> {
+/// Whether a stored status says Synced=True (the tests read statuses back with it).
+#[cfg(test)]
+fn is_synced(status: Option<&Value>) -> Option<bool> {
     let conds = status?.get("conditions")?.as_array()?;
     let c = conds.iter().find(|c| c["type"] == "Synced")?;
     match c["status"].as_str()? {

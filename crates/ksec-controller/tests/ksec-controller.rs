@@ -1,13 +1,10 @@
 //! Integration tests of the controller against an in-memory Kubernetes API (there is no
-//! kube-apiserver on these machines; see `fake_api.rs` for what the fake models).
+//! kube-apiserver on these machines; see `ksec_testkit::cluster` for what the fake models).
 //! None of this has been run against a live cluster.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "ksec-controller/deploy_tests.rs"]
 mod deploy_tests;
-#[path = "ksec-controller/fake_api.rs"]
-mod fake_api;
-#[path = "ksec-controller/fake_api_tests.rs"]
-mod fake_api_tests;
 #[path = "ksec-controller/harness.rs"]
 mod harness;
 #[path = "ksec-controller/http_tests.rs"]

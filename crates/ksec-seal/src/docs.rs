@@ -1,37 +1,14 @@
-//! Reading Kubernetes manifests: one JSON object, a stream of JSON objects, or YAML
-//! with one or more documents. The result is plain JSON values.
+//! Reading Kubernetes manifests: one JSON object, a stream of JSON objects, or YAML with
+//! one or more documents, and `kind: List` documents; then the Secrets and SealedSecrets
+//! in them, with errors that name the file and the document.
+use crate::error::{Error, Result};
+use crate::{SealedSecret, Secret};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Why a manifest could not be read. Carries positions, never document content.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DocError {
-    /// Invalid YAML.
-    #[error("invalid YAML in document {doc}: {msg}")]
-    Yaml {
-        /// 1-based document number.
-        doc: usize,
-        /// Parser message with line and column.
-        msg: String,
-    },
-    /// Invalid JSON.
-    #[error("invalid JSON at line {line}, column {column}: {msg}")]
-    Json {
-        /// Line (1-based).
-        line: usize,
-        /// Column (1-based).
-        column: usize,
-        /// Parser message.
-        msg: String,
-    },
-    /// Not UTF-8.
-    #[error("the input is not UTF-8 text")]
-    NotUtf8,
-}
-
-/// Parses every non-empty document of `input`.
-pub fn parse_documents(input: &[u8]) -> Result<Vec<Value>, DocError> {
-    let text = std::str::from_utf8(input).map_err(|_| DocError::NotUtf8)?;
+/// Parses every non-empty document of `input` into plain JSON values.
+pub fn parse_documents(input: &[u8]) -> Result<Vec<Value>> {
+    let text = std::str::from_utf8(input).map_err(|_| Error::NotUtf8)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first = text.trim_start().chars().next();
     if matches!(first, Some('{') | Some('[')) {
@@ -40,10 +17,10 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Value>, DocError> {
             match v {
                 Ok(v) => out.push(v),
                 Err(e) => {
-                    return Err(DocError::Json {
+                    return Err(Error::Json {
                         line: e.line(),
                         column: e.column(),
-                        msg: strip_position(&e.to_string()),
+                        message: strip_position(&e.to_string()),
                     })
                 }
             }
@@ -52,9 +29,9 @@ pub fn parse_documents(input: &[u8]) -> Result<Vec<Value>, DocError> {
     }
     let mut out = vec![];
     for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc).map_err(|e| DocError::Yaml {
-            doc: i + 1,
-            msg: e.to_string(),
+        let v = Value::deserialize(doc).map_err(|e| Error::Yaml {
+            document: i + 1,
+            message: e.to_string(),
         })?;
         if !v.is_null() {
             out.push(v);
@@ -90,6 +67,57 @@ pub fn flatten_lists(docs: Vec<Value>) -> Vec<Value> {
     out
 }
 
+/// Reads every Secret of a manifest (YAML documents, a JSON stream, `kind: List`).
+/// `origin` names the input in errors (a file name, `(stdin)`).
+pub fn read_secrets(input: &[u8], origin: &str) -> Result<Vec<Secret>> {
+    read_all(input, origin, "Secret", Secret::from_value)
+}
+
+/// Reads every SealedSecret of a manifest (YAML documents, a JSON stream, `kind: List`).
+pub fn read_sealed_secrets(input: &[u8], origin: &str) -> Result<Vec<SealedSecret>> {
+    read_all(input, origin, crate::KIND, SealedSecret::from_value)
+}
+
+/// Reads a manifest that must hold exactly one SealedSecret (a request body, a file to
+/// merge into).
+pub fn read_one_sealed_secret(input: &[u8], origin: &str) -> Result<SealedSecret> {
+    let mut all = read_sealed_secrets(input, origin)?;
+    match all.len() {
+        1 => Ok(all.remove(0)),
+        found => Err(Error::DocumentCount {
+            kind: crate::KIND,
+            found,
+        }
+        .within(origin)),
+    }
+}
+
+fn read_all<T>(
+    input: &[u8],
+    origin: &str,
+    kind: &'static str,
+    read: impl Fn(&Value) -> Result<T>,
+) -> Result<Vec<T>> {
+    let docs = flatten_lists(parse_documents(input).map_err(|e| e.within(origin))?);
+    if docs.is_empty() {
+        return Err(Error::NoDocuments { kind }.within(origin));
+    }
+    docs.iter()
+        .enumerate()
+        .map(|(i, d)| read(d).map_err(|e| in_document(e, origin, i, docs.len())))
+        .collect()
+}
+
+/// Names document `index` (of `count`) of `origin` in an error: `in.yaml: document 2`,
+/// or just `in.yaml` when it holds one document.
+pub fn in_document(error: Error, origin: &str, index: usize, count: usize) -> Error {
+    if count > 1 {
+        error.within(format!("{origin}: document {}", index + 1))
+    } else {
+        error.within(origin)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,13 +138,10 @@ mod tests {
     #[test]
     fn errors_carry_positions() {
         let e = parse_documents(b"a: 1\nb: [\n").unwrap_err();
-        assert!(matches!(e, DocError::Yaml { doc: 1, .. }), "{e}");
+        assert!(matches!(e, Error::Yaml { document: 1, .. }), "{e}");
         let e = parse_documents(b"{\"a\": }").unwrap_err();
-        assert!(matches!(e, DocError::Json { line: 1, .. }), "{e}");
-        assert_eq!(
-            parse_documents(&[0xff, 0xfe]).unwrap_err(),
-            DocError::NotUtf8
-        );
+        assert!(matches!(e, Error::Json { line: 1, .. }), "{e}");
+        assert_eq!(parse_documents(&[0xff, 0xfe]).unwrap_err(), Error::NotUtf8);
     }
 
     #[test]
@@ -126,5 +151,47 @@ mod tests {
             json!({"c": 3}),
         ]);
         assert_eq!(d.len(), 3);
+    }
+
+    #[test]
+    fn readers_name_the_file_and_the_document() {
+        let two =
+            b"kind: Secret\nmetadata: {name: a}\n---\nkind: Secret\ndata: {k: 'not base64!'}\n";
+        let e = read_secrets(two, "in.yaml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("in.yaml: document 2: data.k: not valid base64"),
+            "{e}"
+        );
+        let e = read_secrets(b"kind: ConfigMap\n", "one.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("one.yaml: expected kind Secret"), "{e}");
+        let e = read_secrets(b"# nothing\n", "empty.yaml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "empty.yaml: no Secret found in the input (expected a YAML or JSON v1 Secret)"
+        );
+        let e = read_sealed_secrets(b"a: [\n", "bad.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("bad.yaml: invalid YAML in document 1"), "{e}");
+    }
+
+    #[test]
+    fn lists_and_json_streams_are_read() {
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": [
+            {"kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1", "metadata": {"name": "a"}},
+            {"kind": "SealedSecret", "apiVersion": "bitnami.com/v1alpha1", "metadata": {"name": "b"}}]});
+        let all = read_sealed_secrets(list.to_string().as_bytes(), "list.json").unwrap();
+        assert_eq!(all.len(), 2);
+        let e = read_one_sealed_secret(list.to_string().as_bytes(), "list.json").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "list.json: expected exactly one SealedSecret document, found 2"
+        );
+        let stream = b"{\"kind\":\"Secret\",\"metadata\":{\"name\":\"a\"}}\n{\"kind\":\"Secret\",\"metadata\":{\"name\":\"b\"}}";
+        assert_eq!(read_secrets(stream, "s.json").unwrap().len(), 2);
     }
 }

@@ -8,40 +8,21 @@
 //!
 //! The zero nonce is safe because every value gets its own one-time key.
 //! In manifests the whole is standard base64.
+use crate::error::{Result, ValueProblem};
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use ksec_crypto::{aead, rand, SecretBytes};
-
-/// Why a sealed value could not be opened or made.
-#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
-pub enum HybridError {
-    /// Shorter than its own length prefix says, or too short to hold a tag.
-    #[error("sealed value is truncated ({0} bytes): it was cut off or is not a sealed value")]
-    Truncated(usize),
-    /// The RSA part did not open: another key, or sealed for another scope/name/namespace.
-    #[error("no key could decrypt the value: sealed with another key, or for another name/namespace/scope")]
-    WrongKeyOrLabel,
-    /// The RSA part opened but the AES part did not authenticate.
-    #[error("the sealed value was altered: its AES-GCM tag does not verify")]
-    Tampered,
-    /// Not valid base64.
-    #[error("not valid base64: {0}")]
-    Base64(String),
-    /// Encryption failed (key too small, RNG failure).
-    #[error("sealing failed: {0}")]
-    Seal(String),
-}
 
 const SESSION_KEY_LEN: usize = 32;
 const ZERO_NONCE: [u8; aead::NONCE_LEN] = [0; aead::NONCE_LEN];
 
 /// Seals `plaintext` for `public` under `label`.
-pub fn seal(public: &RsaPublicKey, plaintext: &[u8], label: &[u8]) -> Result<Vec<u8>, HybridError> {
-    let session = rand::secret(SESSION_KEY_LEN).map_err(|e| HybridError::Seal(e.to_string()))?;
+pub fn seal(public: &RsaPublicKey, plaintext: &[u8], label: &[u8]) -> Result<Vec<u8>> {
+    let session = rand::secret(SESSION_KEY_LEN).map_err(ValueProblem::Seal)?;
     let rsa = public
         .encrypt_oaep_sha256(session.expose(), label)
-        .map_err(|e| HybridError::Seal(e.to_string()))?;
-    let sym = aead::seal(session.expose(), &ZERO_NONCE, b"", plaintext)
-        .map_err(|e| HybridError::Seal(e.to_string()))?;
+        .map_err(ValueProblem::Seal)?;
+    let sym =
+        aead::seal(session.expose(), &ZERO_NONCE, b"", plaintext).map_err(ValueProblem::Seal)?;
     let mut out = Vec::with_capacity(2 + rsa.len() + sym.len());
     out.extend_from_slice(&(rsa.len() as u16).to_be_bytes());
     out.extend_from_slice(&rsa);
@@ -50,28 +31,36 @@ pub fn seal(public: &RsaPublicKey, plaintext: &[u8], label: &[u8]) -> Result<Vec
 }
 
 /// Splits a sealed value into its RSA and AES parts.
-fn split(sealed: &[u8]) -> Result<(&[u8], &[u8]), HybridError> {
+fn split(sealed: &[u8]) -> Result<(&[u8], &[u8]), ValueProblem> {
     if sealed.len() < 2 {
-        return Err(HybridError::Truncated(sealed.len()));
+        return Err(ValueProblem::Truncated(sealed.len()));
     }
     let rsa_len = u16::from_be_bytes([sealed[0], sealed[1]]) as usize;
     let rest = &sealed[2..];
     if rest.len() < rsa_len + aead::TAG_LEN {
-        return Err(HybridError::Truncated(sealed.len()));
+        return Err(ValueProblem::Truncated(sealed.len()));
     }
     Ok(rest.split_at(rsa_len))
 }
 
 /// Opens a sealed value with `key` under `label`.
-pub fn open(key: &RsaPrivateKey, sealed: &[u8], label: &[u8]) -> Result<SecretBytes, HybridError> {
+pub fn open(key: &RsaPrivateKey, sealed: &[u8], label: &[u8]) -> Result<SecretBytes> {
+    Ok(open_value(key, sealed, label)?)
+}
+
+fn open_value(
+    key: &RsaPrivateKey,
+    sealed: &[u8],
+    label: &[u8],
+) -> Result<SecretBytes, ValueProblem> {
     let (rsa, sym) = split(sealed)?;
     let session = key
         .decrypt_oaep_sha256(rsa, label)
-        .map_err(|_| HybridError::WrongKeyOrLabel)?;
+        .map_err(|_| ValueProblem::WrongKeyOrLabel)?;
     if session.len() != SESSION_KEY_LEN {
-        return Err(HybridError::Tampered);
+        return Err(ValueProblem::Tampered);
     }
-    aead::open(session.expose(), &ZERO_NONCE, b"", sym).map_err(|_| HybridError::Tampered)
+    aead::open(session.expose(), &ZERO_NONCE, b"", sym).map_err(|_| ValueProblem::Tampered)
 }
 
 /// Opens a sealed value with the first of `keys` that can; returns the plaintext and
@@ -81,20 +70,20 @@ pub fn open_with_any(
     keys: &[&RsaPrivateKey],
     sealed: &[u8],
     label: &[u8],
-) -> Result<(SecretBytes, usize), HybridError> {
+) -> Result<(SecretBytes, usize)> {
     let (rsa, _) = split(sealed)?;
-    let mut last = HybridError::WrongKeyOrLabel;
+    let mut last = ValueProblem::WrongKeyOrLabel;
     for (i, k) in keys.iter().enumerate() {
         if k.public_key().ciphertext_len() != rsa.len() {
             continue;
         }
-        match open(k, sealed, label) {
+        match open_value(k, sealed, label) {
             Ok(p) => return Ok((p, i)),
-            Err(e @ HybridError::Tampered) => last = e,
+            Err(e @ ValueProblem::Tampered) => last = e,
             Err(_) => {}
         }
     }
-    Err(last)
+    Err(last.into())
 }
 
 /// Standard base64 of a sealed value, as it appears in `encryptedData`.
@@ -104,18 +93,22 @@ pub fn to_base64(sealed: &[u8]) -> String {
 }
 
 /// Decodes the standard base64 of a sealed value.
-pub fn from_base64(text: &str) -> Result<Vec<u8>, HybridError> {
+pub fn from_base64(text: &str) -> Result<Vec<u8>> {
     use base64::Engine;
-    base64::engine::general_purpose::STANDARD
+    Ok(base64::engine::general_purpose::STANDARD
         .decode(text.trim())
-        .map_err(|e| HybridError::Base64(e.to_string()))
+        .map_err(|e| ValueProblem::Base64(e.to_string()))?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_keys::{key_a, key_b};
+    use crate::Error;
     use proptest::prelude::*;
+
+    const WRONG_KEY_OR_LABEL: Error = Error::SealedValue(ValueProblem::WrongKeyOrLabel);
+    const TAMPERED: Error = Error::SealedValue(ValueProblem::Tampered);
 
     #[test]
     fn layout_matches_the_format() {
@@ -133,29 +126,26 @@ mod tests {
         let sealed = seal(k.public_key(), b"secret value", b"ns/name").unwrap();
         assert_eq!(
             open(k, &sealed, b"ns/other").unwrap_err(),
-            HybridError::WrongKeyOrLabel
+            WRONG_KEY_OR_LABEL
         );
         assert_eq!(
             open(key_b(), &sealed, b"ns/name").unwrap_err(),
-            HybridError::WrongKeyOrLabel
+            WRONG_KEY_OR_LABEL
         );
         let mut flipped = sealed.clone();
         *flipped.last_mut().unwrap() ^= 1;
-        assert_eq!(
-            open(k, &flipped, b"ns/name").unwrap_err(),
-            HybridError::Tampered
-        );
+        assert_eq!(open(k, &flipped, b"ns/name").unwrap_err(), TAMPERED);
         let mut flipped_rsa = sealed.clone();
         flipped_rsa[40] ^= 1;
         assert_eq!(
             open(k, &flipped_rsa, b"ns/name").unwrap_err(),
-            HybridError::WrongKeyOrLabel
+            WRONG_KEY_OR_LABEL
         );
         for cut in [0, 1, 2, 100, sealed.len() - 17] {
             assert!(
                 matches!(
                     open(k, &sealed[..cut], b"ns/name"),
-                    Err(HybridError::Truncated(_))
+                    Err(Error::SealedValue(ValueProblem::Truncated(_)))
                 ),
                 "cut {cut}"
             );
@@ -169,7 +159,7 @@ mod tests {
         assert_eq!((p.expose(), idx), (&b"v"[..], 1));
         assert_eq!(
             open_with_any(&[key_a()], &sealed, b"").unwrap_err(),
-            HybridError::WrongKeyOrLabel
+            WRONG_KEY_OR_LABEL
         );
     }
 

@@ -2,6 +2,7 @@
 //! formats (PEM files, `kubernetes.io/tls` Secrets labelled
 //! `sealedsecrets.bitnami.com/sealed-secrets-key`, and `kind: List` backups of them).
 use crate::docs;
+use crate::error::{Error, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_crypto::pem;
@@ -30,34 +31,6 @@ pub struct SealingKey {
     pub source: String,
 }
 
-/// Why keys or certificates could not be read. Never contains key material.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum KeyError {
-    /// Nothing usable in the input.
-    #[error("{origin}: {problem}")]
-    Invalid {
-        /// File or item.
-        origin: String,
-        /// What is wrong and what to do.
-        problem: String,
-    },
-    /// The certificate has expired.
-    #[error("{origin}: the certificate expired on {date}; fetch the controller's current certificate (ksec keys cert, or kubeseal --fetch-cert)")]
-    Expired {
-        /// File or URL.
-        origin: String,
-        /// Expiry date (UTC).
-        date: String,
-    },
-}
-
-fn invalid(source: &str, problem: impl Into<String>) -> KeyError {
-    KeyError::Invalid {
-        origin: source.to_string(),
-        problem: problem.into(),
-    }
-}
-
 impl SealingKey {
     /// Generates a key of `bits` with a self-signed certificate like the controller's.
     pub fn generate(
@@ -65,10 +38,10 @@ impl SealingKey {
         common_name: &str,
         not_before: SystemTime,
         ttl: Duration,
-    ) -> Result<Self, KeyError> {
-        let key = RsaPrivateKey::generate(bits).map_err(|e| invalid("new key", e.to_string()))?;
+    ) -> Result<Self> {
+        let key = RsaPrivateKey::generate(bits).map_err(|e| Error::from(e).within("new key"))?;
         let cert = x509::self_signed_sealing_cert(&key, common_name, not_before, ttl)
-            .map_err(|e| invalid("new key", e.to_string()))?;
+            .map_err(|e| Error::from(e).within("new key"))?;
         Ok(Self {
             key,
             cert: Some(cert),
@@ -79,15 +52,15 @@ impl SealingKey {
     /// The key Secret as the Bitnami controller writes it (`kubernetes.io/tls`,
     /// `tls.key` PKCS#1 PEM, `tls.crt` PEM, labelled active). Holds the private key:
     /// render it straight to its destination.
-    pub fn to_secret_value(&self, name: &str, namespace: &str) -> Result<Value, KeyError> {
+    pub fn to_secret_value(&self, name: &str, namespace: &str) -> Result<Value> {
         let key_pem = self
             .key
             .to_pkcs1_pem()
-            .map_err(|e| invalid(&self.source, e.to_string()))?;
+            .map_err(|e| Error::from(e).within(&self.source))?;
         let cert = self
             .cert
             .as_ref()
-            .ok_or_else(|| invalid(&self.source, "no certificate for this key"))?;
+            .ok_or_else(|| Error::NoCertificate.within(&self.source))?;
         Ok(json!({
             "kind": "Secret",
             "apiVersion": "v1",
@@ -126,14 +99,14 @@ pub fn new_key_name(prefix: &str) -> String {
 /// Reads private keys from a file's bytes: PEM (`RSA PRIVATE KEY` or `PRIVATE KEY`
 /// blocks, with a `CERTIFICATE` next to them), or YAML/JSON holding key Secrets
 /// (`tls.key`), a `kind: List` of them, or several documents.
-pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>, KeyError> {
+pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>> {
     let blocks = pem::parse_all(bytes);
     let has_key = blocks.iter().any(|b| b.label.ends_with("PRIVATE KEY"));
     if has_key {
         let cert = Certificate::from_pem(bytes).ok();
         let mut out = vec![];
         for key in blocks.iter().filter_map(RsaPrivateKey::from_pem_block) {
-            let key = key.map_err(|e| invalid(source, e.to_string()))?;
+            let key = key.map_err(|e| Error::from(e).within(source))?;
             let cert = cert.clone().filter(|c| {
                 c.rsa_public_key()
                     .is_ok_and(|p| p.spki_der() == key.public_key().spki_der())
@@ -147,17 +120,14 @@ pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>, 
         return Ok(out);
     }
     let docs = docs::parse_documents(bytes).map_err(|e| {
-        invalid(
-            source,
-            format!("neither a PEM private key nor a YAML/JSON key Secret ({e})"),
-        )
+        Error::NotAKeyFile {
+            reason: Box::new(e),
+        }
+        .within(source)
     })?;
     let docs = docs::flatten_lists(docs);
     if docs.is_empty() {
-        return Err(invalid(
-            source,
-            "no private key found (expected PEM, or a Secret with tls.key)",
-        ));
+        return Err(Error::NoPrivateKey.within(source));
     }
     let mut out = vec![];
     for d in &docs {
@@ -175,12 +145,9 @@ pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>, 
             format!("{source}: Secret {ns}/{name}")
         };
         if d.get("kind").and_then(Value::as_str) != Some("Secret") {
-            return Err(invalid(
-                &item,
-                "not a Secret; expected key Secrets holding tls.key",
-            ));
+            return Err(Error::NotAKeySecret.within(item));
         }
-        let field = |k: &str| -> Result<Option<Vec<u8>>, KeyError> {
+        let field = |k: &str| -> Result<Option<Vec<u8>>> {
             match d
                 .pointer(&format!(
                     "/data/{}",
@@ -189,20 +156,27 @@ pub fn load_private_keys(bytes: &[u8], source: &str) -> Result<Vec<SealingKey>, 
                 .and_then(Value::as_str)
             {
                 None => Ok(None),
-                Some(b64) => STANDARD
-                    .decode(b64.trim())
-                    .map(Some)
-                    .map_err(|_| invalid(&item, format!("data.{k} is not valid base64"))),
+                Some(b64) => STANDARD.decode(b64.trim()).map(Some).map_err(|_| {
+                    Error::Field {
+                        field: format!("data.{k}"),
+                        problem: "not valid base64".into(),
+                    }
+                    .within(&item)
+                }),
             }
         };
-        let key_pem =
-            field("tls.key")?.ok_or_else(|| invalid(&item, "the Secret has no data.tls.key"))?;
+        let key_pem = field("tls.key")?.ok_or_else(|| {
+            Error::MissingKeyField {
+                field: "data.tls.key",
+            }
+            .within(&item)
+        })?;
         let key = RsaPrivateKey::from_pem(&key_pem)
-            .map_err(|e| invalid(&item, format!("data.tls.key: {e}")))?;
+            .map_err(|e| Error::from(e).within("data.tls.key").within(&item))?;
         let cert = match field("tls.crt")? {
             Some(c) => Some(
                 Certificate::from_pem(&c)
-                    .map_err(|e| invalid(&item, format!("data.tls.crt: {e}")))?,
+                    .map_err(|e| Error::from(e).within("data.tls.crt").within(&item))?,
             ),
             None => None,
         };
@@ -221,18 +195,16 @@ pub fn load_sealing_cert(
     bytes: &[u8],
     source: &str,
     now: SystemTime,
-) -> Result<(Certificate, RsaPublicKey), KeyError> {
-    let cert = Certificate::from_pem(bytes).map_err(|e| {
-        invalid(source, format!("{e}; --cert needs the controller's PEM certificate (ksec keys cert, kubeseal --fetch-cert)"))
-    })?;
+) -> Result<(Certificate, RsaPublicKey)> {
+    let cert = Certificate::from_pem(bytes).map_err(|e| Error::from(e).within(source))?;
     let public = cert
         .rsa_public_key()
-        .map_err(|e| invalid(source, e.to_string()))?;
+        .map_err(|e| Error::from(e).within(source))?;
     if cert.is_expired_at(now) {
-        return Err(KeyError::Expired {
-            origin: source.into(),
+        return Err(Error::CertificateExpired {
             date: utc_date(cert.not_after),
-        });
+        }
+        .within(source));
     }
     Ok((cert, public))
 }
@@ -329,7 +301,10 @@ mod tests {
         )
         .unwrap();
         let e = load_sealing_cert(old.to_pem().as_bytes(), "old.crt", now).unwrap_err();
-        assert!(matches!(e, KeyError::Expired { .. }), "{e}");
+        assert!(
+            matches!(e.innermost(), Error::CertificateExpired { .. }),
+            "{e}"
+        );
         let e = load_sealing_cert(KEY_A_PEM, "key.pem", now).unwrap_err();
         assert!(e.to_string().contains("no PEM CERTIFICATE"), "{e}");
     }

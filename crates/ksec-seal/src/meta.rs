@@ -1,6 +1,7 @@
 //! Kubernetes `ObjectMeta`, kept the way Go's apimachinery decodes and re-encodes it:
 //! known fields only, in the Go struct's order, `creationTimestamp: null` always present.
 //! That order is what kubeseal prints, so our output diffs cleanly against kubeseal's.
+use crate::Error;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -35,20 +36,23 @@ pub struct ObjectMeta {
     fields: Map<String, Value>,
 }
 
-/// What is wrong with a metadata block.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("metadata.{field}: {problem}")]
-pub struct MetaError {
-    /// The field, e.g. `labels`.
-    pub field: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
 impl ObjectMeta {
     /// Reads metadata from JSON, dropping unknown fields as Go does. Fields of the wrong
-    /// type are errors that name the field.
-    pub fn from_value(v: Option<&Value>) -> Result<Self, MetaError> {
+    /// type are errors that name the field (`metadata.labels.app`).
+    pub fn from_value(v: Option<&Value>) -> Result<Self, Error> {
+        Self::from_value_at(v, "metadata")
+    }
+
+    /// [`ObjectMeta::from_value`] for metadata found at `path` (`spec.template.metadata`).
+    pub(crate) fn from_value_at(v: Option<&Value>, path: &str) -> Result<Self, Error> {
+        let invalid = |field: &str, problem: &str| Error::Field {
+            field: if field.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}.{field}")
+            },
+            problem: problem.into(),
+        };
         let mut fields = Map::new();
         let Some(v) = v else {
             return Ok(Self { fields });
@@ -56,12 +60,7 @@ impl ObjectMeta {
         let obj = match v {
             Value::Object(o) => o,
             Value::Null => return Ok(Self { fields }),
-            _ => {
-                return Err(MetaError {
-                    field: "".into(),
-                    problem: "must be a mapping".into(),
-                })
-            }
+            _ => return Err(invalid("", "must be a mapping")),
         };
         for &f in FIELDS {
             let Some(val) = obj.get(f) else { continue };
@@ -69,24 +68,18 @@ impl ObjectMeta {
                 "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion"
                     if !(val.is_string() || val.is_null()) =>
                 {
-                    return Err(MetaError {
-                        field: f.into(),
-                        problem: "must be a string".into(),
-                    });
+                    return Err(invalid(f, "must be a string"));
                 }
                 "labels" | "annotations" => {
                     if let Value::Object(m) = val {
                         if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
-                            return Err(MetaError {
-                                field: format!("{f}.{k}"),
-                                problem: "must be a string; quote it (\"true\", \"1\")".into(),
-                            });
+                            return Err(invalid(
+                                &format!("{f}.{k}"),
+                                "must be a string; quote it (\"true\", \"1\")",
+                            ));
                         }
                     } else if !val.is_null() {
-                        return Err(MetaError {
-                            field: f.into(),
-                            problem: "must be a mapping of strings".into(),
-                        });
+                        return Err(invalid(f, "must be a mapping of strings"));
                     }
                 }
                 _ => {}
@@ -249,7 +242,10 @@ mod tests {
     #[test]
     fn non_string_label_is_named() {
         let e = ObjectMeta::from_value(Some(&json!({"labels": {"enabled": true}}))).unwrap_err();
-        assert_eq!(e.field, "labels.enabled");
+        assert!(
+            matches!(&e, Error::Field { field, .. } if field == "metadata.labels.enabled"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -82,15 +82,15 @@ impl fmt::Display for Scope {
 }
 
 impl FromStr for Scope {
-    type Err = String;
+    type Err = crate::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "" | "strict" => Ok(Scope::Strict),
             "namespace-wide" => Ok(Scope::NamespaceWide),
             "cluster-wide" => Ok(Scope::ClusterWide),
-            other => Err(format!(
-                "unknown scope {other:?}: must be one of strict, namespace-wide, cluster-wide"
-            )),
+            other => Err(crate::Error::UnknownScope {
+                value: other.to_string(),
+            }),
         }
     }
 }

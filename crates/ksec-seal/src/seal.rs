@@ -1,66 +1,172 @@
-//! Sealing a Secret into a SealedSecret, as kubeseal does, plus ksec's quiet merges.
+//! Sealing Secrets into SealedSecrets, as kubeseal does, plus ksec's quiet merges:
+//! a [`Sealer`] holds the controller's public key and the sealing options, and offers
+//! kubeseal's three ways to seal (a Secret, a raw value, a merge into an existing file).
+use crate::error::{Error, Result};
 use crate::meta::ObjectMeta;
 use crate::sealed::{SealedSecret, SecretTemplate};
 use crate::{hybrid, Scope, Secret};
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
-/// How to seal.
-#[derive(Clone, Debug, Default)]
+/// How to seal (kubeseal's options).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SealOptions {
-    /// `--scope`: overrides the scope annotations of the input.
+    /// Overrides the scope the input's annotations select (`None`: keep them).
     pub scope: Option<Scope>,
-    /// `--allow-empty-data`.
+    /// Seal a Secret without any value instead of refusing it.
     pub allow_empty_data: bool,
-    /// `--name`: replaces the input's name.
+    /// Replaces the input's name.
     pub name: Option<String>,
-    /// Namespace for a Secret that has none (`-n`, or the kubeconfig's namespace).
+    /// Namespace for a Secret that has none (kubeseal takes the kubeconfig's).
     pub default_namespace: Option<String>,
 }
 
-/// Why sealing failed. Never contains a value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SealError {
-    /// No data at all.
-    #[error("the Secret has no data or stringData; assuming this is a mistake (use --allow-empty-data to seal it anyway)")]
-    EmptyData,
-    /// No name.
-    #[error("the Secret has no metadata.name: add one, or pass --name")]
-    MissingName,
-    /// No namespace where the scope needs one.
-    #[error("the Secret has no metadata.namespace and the {0} scope needs one: add it, pass -n/--namespace, or use --scope cluster-wide")]
-    MissingNamespace(Scope),
-    /// Encryption failed.
-    #[error("sealing {key}: {source}")]
-    Crypto {
-        /// The data key being sealed.
-        key: String,
-        /// The cause.
-        source: hybrid::HybridError,
-    },
+/// Seals for one controller: its public key (from its certificate) and the options.
+///
+/// ```
+/// # use ksec_seal::{Sealer, SealOptions, Scope};
+/// # let key = ksec_crypto::rsa::RsaPrivateKey::generate(2048)?;
+/// let sealer = Sealer::new(key.public_key().clone()).with_scope(Scope::NamespaceWide);
+/// let value = sealer.seal_raw(b"s3cret", "prod", "")?;
+/// assert!(!value.is_empty());
+/// # Ok::<(), ksec_seal::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Sealer {
+    public: RsaPublicKey,
+    options: SealOptions,
 }
 
-/// Seals `secret` for `public`, exactly as kubeseal's `Seal` + `NewSealedSecret` do.
-pub fn seal(
-    secret: Secret,
-    public: &RsaPublicKey,
-    opts: &SealOptions,
-) -> Result<SealedSecret, SealError> {
-    let (secret, scope) = prepare(secret, opts)?;
-    seal_values(&secret, public, scope, |_, _| None)
+impl Sealer {
+    /// A sealer for `public` with default options (the input's scope, no overrides).
+    pub fn new(public: RsaPublicKey) -> Self {
+        Self {
+            public,
+            options: SealOptions::default(),
+        }
+    }
+
+    /// A sealer for the controller's certificate (PEM), refused when it holds no RSA key
+    /// or has expired at `now`, as kubeseal refuses it. `origin` names it in errors.
+    pub fn from_certificate(pem: &[u8], origin: &str, now: SystemTime) -> Result<Self> {
+        let (_, public) = crate::keys::load_sealing_cert(pem, origin, now)?;
+        Ok(Self::new(public))
+    }
+
+    /// The same sealer with these options.
+    pub fn with_options(mut self, options: SealOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The same sealer with the scope forced to `scope`.
+    pub fn with_scope(mut self, scope: Scope) -> Self {
+        self.options.scope = Some(scope);
+        self
+    }
+
+    /// Its options.
+    pub fn options(&self) -> &SealOptions {
+        &self.options
+    }
+
+    /// The public key it seals for.
+    pub fn public_key(&self) -> &RsaPublicKey {
+        &self.public
+    }
+
+    /// Seals `secret` exactly as kubeseal's `Seal` + `NewSealedSecret` do.
+    pub fn seal(&self, secret: Secret) -> Result<SealedSecret> {
+        let (secret, scope) = prepare(secret, &self.options)?;
+        seal_values(&secret, &self.public, scope, |_, _| None)
+    }
+
+    /// Seals a single raw value (`kubeseal --raw`) for the Secret `namespace`/`name`
+    /// under the sealer's scope (strict unless set): the base64 sealed value.
+    pub fn seal_raw(&self, value: &[u8], namespace: &str, name: &str) -> Result<String> {
+        let scope = self.options.scope.unwrap_or_default();
+        if scope.needs_namespace() && namespace.is_empty() {
+            return Err(Error::MissingNamespace { scope });
+        }
+        if scope.needs_name() && name.is_empty() {
+            return Err(Error::MissingName);
+        }
+        let sealed = hybrid::seal(&self.public, value, &scope.label(namespace, name))
+            .map_err(|e| e.within("(raw value)"))?;
+        Ok(hybrid::to_base64(&sealed))
+    }
+
+    /// Seals `secret` into the existing SealedSecret `orig`, keeping its name, namespace
+    /// and other values (kubeseal's `SealMergingInto`), with two improvements:
+    /// - the scope defaults to the existing SealedSecret's, so merged values stay openable;
+    /// - with `recovery_keys`, values whose plaintext did not change keep their old
+    ///   ciphertext byte for byte, so `git diff` shows only what changed.
+    pub fn merge_into(
+        &self,
+        orig: &SealedSecret,
+        mut secret: Secret,
+        recovery_keys: &[&RsaPrivateKey],
+    ) -> Result<(SealedSecret, MergeReport)> {
+        let mut opts = self.options.clone();
+        opts.name = Some(orig.metadata.name().to_string());
+        if !orig.metadata.namespace().is_empty() {
+            secret.metadata.set_namespace(orig.metadata.namespace());
+        }
+        let input_has_scope = {
+            let a = secret.metadata.annotations();
+            a.contains_key(crate::scope::CLUSTER_WIDE_ANNOTATION)
+                || a.contains_key(crate::scope::NAMESPACE_WIDE_ANNOTATION)
+        };
+        if opts.scope.is_none() && !input_has_scope {
+            opts.scope = Some(orig.scope());
+        }
+        let (secret, scope) = prepare(secret, &opts)?;
+        let label = orig.label();
+        let same_label = scope.label(secret.metadata.namespace(), secret.metadata.name()) == label;
+        // An old ciphertext is kept when a recovery key opens it to the very same value;
+        // only the other values pay for a new RSA encryption.
+        let unchanged = |k: &str, v: &ksec_crypto::SecretBytes| {
+            let old = orig.encrypted_data.get(k).filter(|_| same_label)?;
+            let bytes = hybrid::from_base64(old).ok()?;
+            let (plain, _) = hybrid::open_with_any(recovery_keys, &bytes, &label).ok()?;
+            (plain == *v).then(|| old.clone())
+        };
+        let fresh = seal_values(&secret, &self.public, scope, unchanged)?;
+        let mut merged = orig.clone();
+        let mut report = MergeReport::default();
+        for (k, ct) in fresh.encrypted_data {
+            if orig.encrypted_data.get(&k) == Some(&ct) {
+                report.unchanged.push(k);
+            } else {
+                merged.encrypted_data.insert(k.clone(), ct);
+                report.resealed.push(k);
+            }
+        }
+        let mut annotations = merged.template.metadata.annotations();
+        annotations.extend(fresh.template.metadata.annotations());
+        merged.template.metadata.set_annotations(annotations);
+        let mut labels = merged.template.metadata.labels();
+        labels.extend(fresh.template.metadata.labels());
+        merged.template.metadata.set_labels(labels);
+        merged.template.data.extend(fresh.template.data);
+        merged.metadata.strip_server_fields();
+        merged.status = None;
+        Ok((merged, report))
+    }
 }
 
 /// kubeseal's checks and rewrites of the input Secret before sealing: name and scope
 /// overrides, the namespace default, server-side fields stripped. Returns the scope.
-fn prepare(mut secret: Secret, opts: &SealOptions) -> Result<(Secret, Scope), SealError> {
+fn prepare(mut secret: Secret, opts: &SealOptions) -> Result<(Secret, Scope)> {
     if secret.data.is_empty() && secret.string_data.is_empty() && !opts.allow_empty_data {
-        return Err(SealError::EmptyData);
+        return Err(Error::EmptyData);
     }
     if let Some(n) = opts.name.as_deref().filter(|n| !n.is_empty()) {
         secret.metadata.set_name(n);
     }
     if secret.metadata.name().is_empty() {
-        return Err(SealError::MissingName);
+        return Err(Error::MissingName);
     }
     if let Some(scope) = opts.scope.filter(|s| *s != Scope::Strict) {
         let mut a = secret.metadata.annotations();
@@ -71,7 +177,7 @@ fn prepare(mut secret: Secret, opts: &SealOptions) -> Result<(Secret, Scope), Se
     if scope.needs_namespace() && secret.metadata.namespace().is_empty() {
         match opts.default_namespace.as_deref().filter(|n| !n.is_empty()) {
             Some(ns) => secret.metadata.set_namespace(ns),
-            None => return Err(SealError::MissingNamespace(scope)),
+            None => return Err(Error::MissingNamespace { scope }),
         }
     }
     secret.metadata.strip_server_fields();
@@ -97,20 +203,16 @@ fn seal_values(
     public: &RsaPublicKey,
     scope: Scope,
     reuse: impl Fn(&str, &ksec_crypto::SecretBytes) -> Option<String>,
-) -> Result<SealedSecret, SealError> {
+) -> Result<SealedSecret> {
     let label = scope.label(secret.metadata.namespace(), secret.metadata.name());
     let mut encrypted_data = BTreeMap::new();
     for (k, v) in secret.merged_data() {
-        let ciphertext =
-            match reuse(&k, &v) {
-                Some(old) => old,
-                None => hybrid::to_base64(&hybrid::seal(public, v.expose(), &label).map_err(
-                    |source| SealError::Crypto {
-                        key: k.clone(),
-                        source,
-                    },
-                )?),
-            };
+        let ciphertext = match reuse(&k, &v) {
+            Some(old) => old,
+            None => hybrid::to_base64(
+                &hybrid::seal(public, v.expose(), &label).map_err(|e| e.within(&k))?,
+            ),
+        };
         encrypted_data.insert(k, ciphertext);
     }
     let mut metadata = ObjectMeta::default();
@@ -130,29 +232,6 @@ fn seal_values(
     })
 }
 
-/// Seals a single raw value (`kubeseal --raw`): the base64 sealed value.
-pub fn seal_raw(
-    public: &RsaPublicKey,
-    value: &[u8],
-    namespace: &str,
-    name: &str,
-    scope: Scope,
-) -> Result<String, SealError> {
-    if scope.needs_namespace() && namespace.is_empty() {
-        return Err(SealError::MissingNamespace(scope));
-    }
-    if scope.needs_name() && name.is_empty() {
-        return Err(SealError::MissingName);
-    }
-    let sealed = hybrid::seal(public, value, &scope.label(namespace, name)).map_err(|source| {
-        SealError::Crypto {
-            key: "(raw value)".into(),
-            source,
-        }
-    })?;
-    Ok(hybrid::to_base64(&sealed))
-}
-
 /// What a merge did, per key (for the user; no values).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct MergeReport {
@@ -162,71 +241,42 @@ pub struct MergeReport {
     pub resealed: Vec<String>,
 }
 
-/// `--merge-into`: seals `secret` into the existing SealedSecret `orig`, keeping its name,
-/// namespace and other values (kubeseal's `SealMergingInto`), with two improvements:
-/// - the scope defaults to the existing file's scope, so merged values stay openable;
-/// - with `recovery_keys`, values whose plaintext did not change keep their old
-///   ciphertext byte for byte, so `git diff` shows only what changed.
-pub fn merge_into(
-    orig: &SealedSecret,
-    mut secret: Secret,
-    public: &RsaPublicKey,
-    opts: &SealOptions,
-    recovery_keys: &[&RsaPrivateKey],
-) -> Result<(SealedSecret, MergeReport), SealError> {
-    let mut opts = opts.clone();
-    opts.name = Some(orig.metadata.name().to_string());
-    if !orig.metadata.namespace().is_empty() {
-        secret.metadata.set_namespace(orig.metadata.namespace());
-    }
-    let input_has_scope = {
-        let a = secret.metadata.annotations();
-        a.contains_key(crate::scope::CLUSTER_WIDE_ANNOTATION)
-            || a.contains_key(crate::scope::NAMESPACE_WIDE_ANNOTATION)
-    };
-    if opts.scope.is_none() && !input_has_scope {
-        opts.scope = Some(orig.scope());
-    }
-    let (secret, scope) = prepare(secret, &opts)?;
-    let label = orig.label();
-    let same_label = scope.label(secret.metadata.namespace(), secret.metadata.name()) == label;
-    // An old ciphertext is kept when a recovery key opens it to the very same value;
-    // only the other values pay for a new RSA encryption.
-    let unchanged = |k: &str, v: &ksec_crypto::SecretBytes| {
-        let old = orig.encrypted_data.get(k).filter(|_| same_label)?;
-        let bytes = hybrid::from_base64(old).ok()?;
-        let (plain, _) = hybrid::open_with_any(recovery_keys, &bytes, &label).ok()?;
-        (plain == *v).then(|| old.clone())
-    };
-    let fresh = seal_values(&secret, public, scope, unchanged)?;
-    let mut merged = orig.clone();
-    let mut report = MergeReport::default();
-    for (k, ct) in fresh.encrypted_data {
-        if orig.encrypted_data.get(&k) == Some(&ct) {
-            report.unchanged.push(k);
-        } else {
-            merged.encrypted_data.insert(k.clone(), ct);
-            report.resealed.push(k);
-        }
-    }
-    let mut annotations = merged.template.metadata.annotations();
-    annotations.extend(fresh.template.metadata.annotations());
-    merged.template.metadata.set_annotations(annotations);
-    let mut labels = merged.template.metadata.labels();
-    labels.extend(fresh.template.metadata.labels());
-    merged.template.metadata.set_labels(labels);
-    merged.template.data.extend(fresh.template.data);
-    merged.metadata.strip_server_fields();
-    merged.status = None;
-    Ok((merged, report))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_keys::{key_a, key_b};
     use crate::unseal::unseal;
     use serde_json::json;
+
+    fn seal(secret: Secret, public: &RsaPublicKey, opts: &SealOptions) -> Result<SealedSecret> {
+        Sealer::new(public.clone())
+            .with_options(opts.clone())
+            .seal(secret)
+    }
+
+    fn merge_into(
+        orig: &SealedSecret,
+        secret: Secret,
+        public: &RsaPublicKey,
+        opts: &SealOptions,
+        recovery_keys: &[&RsaPrivateKey],
+    ) -> Result<(SealedSecret, MergeReport)> {
+        Sealer::new(public.clone())
+            .with_options(opts.clone())
+            .merge_into(orig, secret, recovery_keys)
+    }
+
+    fn seal_raw(
+        public: &RsaPublicKey,
+        value: &[u8],
+        namespace: &str,
+        name: &str,
+        scope: Scope,
+    ) -> Result<String> {
+        Sealer::new(public.clone())
+            .with_scope(scope)
+            .seal_raw(value, namespace, name)
+    }
 
     fn secret(v: serde_json::Value) -> Secret {
         Secret::from_value(&v).unwrap()
@@ -307,19 +357,24 @@ mod tests {
             key_a().public_key(),
             &SealOptions::default(),
         );
-        assert_eq!(e.unwrap_err(), SealError::EmptyData);
+        assert_eq!(e.unwrap_err(), Error::EmptyData);
         let e = seal(
             secret(json!({"kind": "Secret", "stringData": {"a": "b"}})),
             key_a().public_key(),
             &SealOptions::default(),
         );
-        assert_eq!(e.unwrap_err(), SealError::MissingName);
+        assert_eq!(e.unwrap_err(), Error::MissingName);
         let e = seal(
             secret(json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"a": "b"}})),
             key_a().public_key(),
             &SealOptions::default(),
         );
-        assert_eq!(e.unwrap_err(), SealError::MissingNamespace(Scope::Strict));
+        assert_eq!(
+            e.unwrap_err(),
+            Error::MissingNamespace {
+                scope: Scope::Strict
+            }
+        );
         let ok = seal(
             secret(json!({"kind": "Secret", "metadata": {"name": "x"}, "stringData": {"a": "b"}})),
             key_a().public_key(),
@@ -391,11 +446,13 @@ mod tests {
         let pk = key_a().public_key();
         assert_eq!(
             seal_raw(pk, b"v", "", "n", Scope::Strict).unwrap_err(),
-            SealError::MissingNamespace(Scope::Strict)
+            Error::MissingNamespace {
+                scope: Scope::Strict
+            }
         );
         assert_eq!(
             seal_raw(pk, b"v", "ns", "", Scope::Strict).unwrap_err(),
-            SealError::MissingName
+            Error::MissingName
         );
         let v = seal_raw(pk, b"v", "ns", "", Scope::NamespaceWide).unwrap();
         let opened = hybrid::open(key_a(), &hybrid::from_base64(&v).unwrap(), b"ns").unwrap();

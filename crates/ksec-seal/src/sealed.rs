@@ -1,6 +1,7 @@
 //! The `SealedSecret` resource (`bitnami.com/v1alpha1`), read and written in the exact
 //! shape kubeseal produces.
-use crate::meta::{MetaError, ObjectMeta};
+use crate::meta::ObjectMeta;
+use crate::Error;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -37,38 +38,25 @@ pub struct SealedSecret {
     pub status: Option<Value>,
 }
 
-/// Why a document is not a usable SealedSecret.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SealedSecretError {
-    /// Wrong kind or apiVersion.
-    #[error("expected kind SealedSecret (apiVersion {API_VERSION}), found kind {kind:?} apiVersion {api_version:?}")]
-    WrongKind {
-        /// The kind found.
-        kind: String,
-        /// The apiVersion found.
-        api_version: String,
-    },
-    /// Not a mapping.
-    #[error("a SealedSecret must be a mapping with apiVersion, kind, metadata and spec")]
-    NotAMapping,
-    /// Bad metadata.
-    #[error("{0}")]
-    Meta(#[from] MetaError),
-    /// A field of the wrong type.
-    #[error("{0}")]
-    Field(String),
+fn field_error(field: &str, problem: String) -> Error {
+    Error::Field {
+        field: field.into(),
+        problem,
+    }
 }
 
 impl SealedSecret {
     /// Reads a SealedSecret from a parsed JSON/YAML document.
-    pub fn from_value(v: &Value) -> Result<Self, SealedSecretError> {
-        let obj = v.as_object().ok_or(SealedSecretError::NotAMapping)?;
+    pub fn from_value(v: &Value) -> Result<Self, Error> {
+        let obj = v.as_object().ok_or(Error::NotAMapping { kind: KIND })?;
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
         let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         if kind != KIND || (!api_version.is_empty() && api_version != API_VERSION) {
-            return Err(SealedSecretError::WrongKind {
-                kind: kind.into(),
-                api_version: api_version.into(),
+            return Err(Error::WrongKind {
+                expected: KIND,
+                expected_api_version: API_VERSION,
+                found: kind.into(),
+                found_api_version: Some(api_version.into()),
             });
         }
         let metadata = ObjectMeta::from_value(obj.get("metadata"))?;
@@ -76,15 +64,12 @@ impl SealedSecret {
         let spec = match obj.get("spec") {
             Some(Value::Object(s)) => s,
             None | Some(Value::Null) => &empty,
-            Some(_) => return Err(SealedSecretError::Field("spec: must be a mapping".into())),
+            Some(_) => return Err(field_error("spec", "must be a mapping".into())),
         };
         let template = match spec.get("template") {
             None | Some(Value::Null) => SecretTemplate::default(),
             Some(Value::Object(t)) => SecretTemplate {
-                metadata: ObjectMeta::from_value(t.get("metadata")).map_err(|e| MetaError {
-                    field: format!("spec.template.metadata.{}", e.field),
-                    problem: e.problem,
-                })?,
+                metadata: ObjectMeta::from_value_at(t.get("metadata"), "spec.template.metadata")?,
                 type_: t
                     .get("type")
                     .and_then(Value::as_str)
@@ -97,19 +82,16 @@ impl SealedSecret {
                         .map(|(k, v)| match v {
                             Value::String(s) => Ok((k.clone(), Some(s.clone()))),
                             Value::Null => Ok((k.clone(), None)),
-                            _ => Err(SealedSecretError::Field(format!(
-                                "spec.template.data.{k}: must be a string template or null"
-                            ))),
+                            _ => Err(field_error(
+                                &format!("spec.template.data.{k}"),
+                                "must be a string template or null".into(),
+                            )),
                         })
                         .collect::<Result<_, _>>()?,
                     _ => BTreeMap::new(),
                 },
             },
-            Some(_) => {
-                return Err(SealedSecretError::Field(
-                    "spec.template: must be a mapping".into(),
-                ))
-            }
+            Some(_) => return Err(field_error("spec.template", "must be a mapping".into())),
         };
         let encrypted_data = match spec.get("encryptedData") {
             None | Some(Value::Null) => BTreeMap::new(),
@@ -117,14 +99,16 @@ impl SealedSecret {
                 .iter()
                 .map(|(k, v)| match v {
                     Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(SealedSecretError::Field(format!(
-                        "spec.encryptedData.{k}: must be a base64 string"
-                    ))),
+                    _ => Err(field_error(
+                        &format!("spec.encryptedData.{k}"),
+                        "must be a base64 string".into(),
+                    )),
                 })
                 .collect::<Result<_, _>>()?,
             Some(_) => {
-                return Err(SealedSecretError::Field(
-                    "spec.encryptedData: must be a mapping".into(),
+                return Err(field_error(
+                    "spec.encryptedData",
+                    "must be a mapping".into(),
                 ))
             }
         };
@@ -142,6 +126,12 @@ impl SealedSecret {
     /// as the controller decides it).
     pub fn scope(&self) -> crate::Scope {
         crate::Scope::from_annotations(&self.metadata.annotations())
+    }
+
+    /// How many sealed values it holds: each `spec.encryptedData` value, and the legacy
+    /// `spec.data` blob.
+    pub fn sealed_value_count(&self) -> usize {
+        self.encrypted_data.len() + usize::from(self.legacy_data.is_some())
     }
 
     /// The RSA-OAEP label its values must have been sealed with.

@@ -1,5 +1,6 @@
 //! A Kubernetes `v1/Secret`, as kubeseal reads it and as `ksec unseal` writes it.
-use crate::meta::{MetaError, ObjectMeta};
+use crate::meta::ObjectMeta;
+use crate::Error;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_crypto::SecretBytes;
@@ -21,58 +22,36 @@ pub struct Secret {
     pub string_data: BTreeMap<String, SecretBytes>,
 }
 
-/// Why a document is not a usable Secret. Never contains a value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SecretError {
-    /// `kind` is not `Secret`.
-    #[error("expected kind Secret (apiVersion v1), found kind {0:?}")]
-    WrongKind(String),
-    /// Not a mapping at the top.
-    #[error("a Secret must be a mapping with apiVersion, kind, metadata and data")]
-    NotAMapping,
-    /// A bad metadata field.
-    #[error(transparent)]
-    Meta(#[from] MetaError),
-    /// A `data` value that is not base64.
-    #[error("data.{0}: not valid base64 (values under `data` must be base64; put plain text under `stringData`)")]
-    Base64(String),
-    /// A value that is not a string.
-    #[error("{0}: must be a string (quote numbers and booleans)")]
-    NotAString(String),
-    /// `immutable` or `type` of the wrong type.
-    #[error("{0}")]
-    Field(String),
-}
-
 impl Secret {
     /// Reads a Secret from a parsed JSON/YAML document.
-    pub fn from_value(v: &Value) -> Result<Self, SecretError> {
-        let obj = v.as_object().ok_or(SecretError::NotAMapping)?;
+    pub fn from_value(v: &Value) -> Result<Self, Error> {
+        let obj = v.as_object().ok_or(Error::NotAMapping { kind: "Secret" })?;
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
         if kind != "Secret" {
-            return Err(SecretError::WrongKind(kind.to_string()));
+            return Err(Error::WrongKind {
+                expected: "Secret",
+                expected_api_version: "v1",
+                found: kind.to_string(),
+                found_api_version: None,
+            });
         }
         let metadata = ObjectMeta::from_value(obj.get("metadata"))?;
         let type_ = match obj.get("type") {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(_) => return Err(SecretError::Field("type: must be a string".into())),
+            Some(_) => return Err(field_error("type", "must be a string")),
         };
         let immutable = match obj.get("immutable") {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                return Err(SecretError::Field(
-                    "immutable: must be true or false".into(),
-                ))
-            }
+            Some(_) => return Err(field_error("immutable", "must be true or false")),
         };
         let mut data = BTreeMap::new();
         for (k, val) in string_map(obj.get("data"), "data")? {
             let cleaned: String = val.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             let bytes = STANDARD
                 .decode(cleaned.as_bytes())
-                .map_err(|_| SecretError::Base64(k.clone()))?;
+                .map_err(|_| Error::DataNotBase64 { key: k.clone() })?;
             data.insert(k, SecretBytes::new(bytes));
         }
         let string_data = string_map(obj.get("stringData"), "stringData")?
@@ -123,7 +102,14 @@ impl Secret {
     }
 }
 
-fn string_map(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>, SecretError> {
+fn field_error(field: &str, problem: &str) -> Error {
+    Error::Field {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
+
+fn string_map(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>, Error> {
     match v {
         None | Some(Value::Null) => Ok(BTreeMap::new()),
         Some(Value::Object(m)) => m
@@ -131,12 +117,13 @@ fn string_map(v: Option<&Value>, field: &str) -> Result<BTreeMap<String, String>
             .map(|(k, v)| match v {
                 Value::String(s) => Ok((k.clone(), s.clone())),
                 Value::Null => Ok((k.clone(), String::new())),
-                _ => Err(SecretError::NotAString(format!("{field}.{k}"))),
+                _ => Err(field_error(
+                    &format!("{field}.{k}"),
+                    "must be a string (quote numbers and booleans)",
+                )),
             })
             .collect(),
-        Some(_) => Err(SecretError::Field(format!(
-            "{field}: must be a mapping of key to value"
-        ))),
+        Some(_) => Err(field_error(field, "must be a mapping of key to value")),
     }
 }
 
@@ -165,7 +152,7 @@ mod tests {
     fn errors_name_the_key_but_not_the_value() {
         let e = Secret::from_value(&json!({"kind": "Secret", "data": {"pw": "not base64!!"}}))
             .unwrap_err();
-        assert_eq!(e, SecretError::Base64("pw".into()));
+        assert_eq!(e, Error::DataNotBase64 { key: "pw".into() });
         assert!(!e.to_string().contains("not base64!!"));
         let e = Secret::from_value(&json!({"kind": "Secret", "stringData": {"port": 5432}}))
             .unwrap_err();

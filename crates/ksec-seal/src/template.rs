@@ -5,21 +5,21 @@
 //! `{{ .key }}`, `{{ index . "key" }}`, and pipelines through `trim`, `upper`, `lower`,
 //! `quote`, `squote`, `b64enc`, `b64dec`, `trimSuffix "x"`, `trimPrefix "x"`,
 //! `replace "a" "b"`, `printf "%s"`. Anything else is an error that names it.
+use crate::Error;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_crypto::SecretBytes;
 use std::collections::BTreeMap;
 
 /// Why a template did not render. Never includes values.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("template: {0}")]
-pub struct TemplateError(pub String);
+fn template_error(message: impl Into<String>) -> Error {
+    Error::Template {
+        message: message.into(),
+    }
+}
 
 /// Renders `tpl` with `data` as its dot.
-pub fn render(
-    tpl: &str,
-    data: &BTreeMap<String, SecretBytes>,
-) -> Result<SecretBytes, TemplateError> {
+pub fn render(tpl: &str, data: &BTreeMap<String, SecretBytes>) -> Result<SecretBytes, Error> {
     let mut out = zeroize::Zeroizing::new(Vec::with_capacity(tpl.len()));
     let mut rest = tpl;
     while let Some(start) = rest.find("{{") {
@@ -27,7 +27,7 @@ pub fn render(
         let after = &rest[start + 2..];
         let end = after
             .find("}}")
-            .ok_or_else(|| TemplateError("unclosed action: missing }}".into()))?;
+            .ok_or_else(|| template_error("unclosed action: missing }}"))?;
         let mut action = &after[..end];
         rest = &after[end + 2..];
         // Trim markers {{- and -}} remove surrounding white space.
@@ -48,7 +48,7 @@ pub fn render(
     Ok(SecretBytes::new(std::mem::take(&mut *out)))
 }
 
-fn words(s: &str) -> Result<Vec<String>, TemplateError> {
+fn words(s: &str) -> Result<Vec<String>, Error> {
     let mut out = vec![];
     let mut chars = s.chars().peekable();
     while let Some(&c) = chars.peek() {
@@ -63,11 +63,11 @@ fn words(s: &str) -> Result<Vec<String>, TemplateError> {
                         Some('n') => w.push('\n'),
                         Some('t') => w.push('\t'),
                         Some(o) => w.push(o),
-                        None => return Err(TemplateError("unterminated string".into())),
+                        None => return Err(template_error("unterminated string")),
                     },
                     Some('"') => break,
                     Some(o) => w.push(o),
-                    None => return Err(TemplateError("unterminated string".into())),
+                    None => return Err(template_error("unterminated string")),
                 }
             }
             out.push(w);
@@ -86,40 +86,40 @@ fn words(s: &str) -> Result<Vec<String>, TemplateError> {
     Ok(out)
 }
 
-fn lookup(data: &BTreeMap<String, SecretBytes>, key: &str) -> Result<SecretBytes, TemplateError> {
+fn lookup(data: &BTreeMap<String, SecretBytes>, key: &str) -> Result<SecretBytes, Error> {
     data.get(key)
         .cloned()
-        .ok_or_else(|| TemplateError(format!("no value named {key:?} in encryptedData")))
+        .ok_or_else(|| template_error(format!("no value named {key:?} in encryptedData")))
 }
 
 fn literal(w: &str) -> Option<&str> {
     w.strip_prefix('"')
 }
 
-fn eval(action: &str, data: &BTreeMap<String, SecretBytes>) -> Result<SecretBytes, TemplateError> {
+fn eval(action: &str, data: &BTreeMap<String, SecretBytes>) -> Result<SecretBytes, Error> {
     let mut value: Option<SecretBytes> = None;
     for stage in action.split('|') {
         let w = words(stage)?;
         let Some(head) = w.first() else {
-            return Err(TemplateError("empty pipeline stage".into()));
+            return Err(template_error("empty pipeline stage"));
         };
         let args: Vec<&str> = w[1..].iter().map(String::as_str).collect();
-        let arg = |i: usize| -> Result<&str, TemplateError> {
+        let arg = |i: usize| -> Result<&str, Error> {
             args.get(i)
                 .and_then(|a| literal(a))
-                .ok_or_else(|| TemplateError(format!("{head}: expected a quoted string argument")))
+                .ok_or_else(|| template_error(format!("{head}: expected a quoted string argument")))
         };
         let input = || {
             value
                 .clone()
-                .ok_or_else(|| TemplateError(format!("{head}: needs an input")))
+                .ok_or_else(|| template_error(format!("{head}: needs an input")))
         };
         let text = |b: &SecretBytes| String::from_utf8_lossy(b.expose()).into_owned();
         let next = match head.as_str() {
             h if h.starts_with('.') && h.len() > 1 => lookup(data, &h[1..])?,
             "index" => {
                 if args.first() != Some(&".") {
-                    return Err(TemplateError("index: only `index . \"key\"` is supported".into()));
+                    return Err(template_error("index: only `index . \"key\"` is supported"));
                 }
                 lookup(data, arg(1)?)?
             }
@@ -151,7 +151,7 @@ fn eval(action: &str, data: &BTreeMap<String, SecretBytes>) -> Result<SecretByte
             "b64dec" => SecretBytes::new(
                 STANDARD
                     .decode(input()?.expose())
-                    .map_err(|_| TemplateError("b64dec: input is not base64".into()))?,
+                    .map_err(|_| template_error("b64dec: input is not base64"))?,
             ),
             "trimSuffix" => {
                 let t = text(&input()?);
@@ -163,14 +163,14 @@ fn eval(action: &str, data: &BTreeMap<String, SecretBytes>) -> Result<SecretByte
             }
             "replace" => SecretBytes::new(text(&input()?).replace(arg(0)?, arg(1)?).into_bytes()),
             other => {
-                return Err(TemplateError(format!(
+                return Err(template_error(format!(
                     "function {other:?} is not supported (supported: index, .key, printf, trim, upper, lower, quote, squote, b64enc, b64dec, trimSuffix, trimPrefix, replace)"
                 )))
             }
         };
         value = Some(next);
     }
-    value.ok_or_else(|| TemplateError("empty action".into()))
+    value.ok_or_else(|| template_error("empty action"))
 }
 
 #[cfg(test)]
@@ -184,7 +184,7 @@ mod tests {
             .collect()
     }
 
-    fn r(t: &str) -> Result<String, TemplateError> {
+    fn r(t: &str) -> Result<String, Error> {
         render(t, &data()).map(|s| String::from_utf8(s.expose().to_vec()).unwrap())
     }
 
@@ -207,11 +207,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(r("{{ .missing }}").unwrap_err().0.contains("missing"));
+        assert!(r("{{ .missing }}")
+            .unwrap_err()
+            .to_string()
+            .contains("missing"));
         assert!(r("{{ env \"HOME\" }}")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("not supported"));
-        assert!(r("{{ .user ").unwrap_err().0.contains("unclosed"));
+        assert!(r("{{ .user ").unwrap_err().to_string().contains("unclosed"));
     }
 }

@@ -1,8 +1,10 @@
 //! Opening SealedSecrets with private keys (`kubeseal --recovery-unseal`, `ksec unseal`,
 //! and the controller), reporting which key opened each value.
+use crate::error::{Error, Result};
 use crate::sealed::SealedSecret;
 use crate::{hybrid, template, Secret};
 use ksec_crypto::rsa::RsaPrivateKey;
+use ksec_crypto::SecretBytes;
 use std::collections::BTreeMap;
 
 /// A SealedSecret opened.
@@ -14,46 +16,47 @@ pub struct Unsealed {
     pub opened_by: BTreeMap<String, usize>,
 }
 
-/// Why a SealedSecret did not open. Names keys, never values.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum UnsealError {
-    /// One or more values failed: (key, reason) pairs.
-    #[error("{}", group_by_reason(.0))]
-    Values(Vec<(String, String)>),
-    /// Legacy `spec.data` could not be used.
-    #[error("spec.data (legacy whole-Secret format): {0}")]
-    Legacy(String),
-    /// No keys were given.
-    #[error("no private keys to try")]
-    NoKeys,
+/// Opens sealed values with the first of some keys that works. Values of one object
+/// were almost always sealed with the same key: once a key opens a value, it is tried
+/// first for the next ones (a wrong key costs a full RSA decryption).
+pub(crate) struct KeyPreference<'k> {
+    keys: &'k [&'k RsaPrivateKey],
+    order: Vec<usize>,
 }
 
-/// "a, b: reason; c: other reason": keys that failed the same way share one message.
-fn group_by_reason(errors: &[(String, String)]) -> String {
-    let mut groups: Vec<(Vec<&str>, &str)> = vec![];
-    for (k, e) in errors {
-        match groups.iter_mut().find(|(_, r)| *r == e.as_str()) {
-            Some((keys, _)) => keys.push(k),
-            None => groups.push((vec![k], e)),
+impl<'k> KeyPreference<'k> {
+    pub(crate) fn new(keys: &'k [&'k RsaPrivateKey]) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(Error::NoKeys);
         }
+        Ok(Self {
+            keys,
+            order: (0..keys.len()).collect(),
+        })
     }
-    groups
-        .iter()
-        .map(|(keys, r)| format!("{}: {r}", keys.join(", ")))
-        .collect::<Vec<_>>()
-        .join("; ")
+
+    /// Opens the base64 sealed value `b64` under `label`: the plaintext and the index
+    /// (into the keys given) of the key that opened it.
+    pub(crate) fn open(&mut self, b64: &str, label: &[u8]) -> Result<(SecretBytes, usize)> {
+        let ordered: Vec<&RsaPrivateKey> = self.order.iter().map(|&i| self.keys[i]).collect();
+        let bytes = hybrid::from_base64(b64)?;
+        let (plain, pos) = hybrid::open_with_any(&ordered, &bytes, label)?;
+        let idx = self.order.remove(pos);
+        self.order.insert(0, idx);
+        Ok((plain, idx))
+    }
 }
 
 /// Opens every value of `ss` with the first of `keys` that works (try the most likely
-/// key first: the controller passes the key that opened this object last time).
-pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, UnsealError> {
-    if keys.is_empty() {
-        return Err(UnsealError::NoKeys);
-    }
+/// key first: the controller passes the key that opened this object last time), then
+/// renders `spec.template.data`.
+pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed> {
+    let mut preference = KeyPreference::new(keys)?;
     let label = ss.label();
     if ss.encrypted_data.is_empty() {
         if let Some(blob) = &ss.legacy_data {
-            return unseal_legacy(ss, blob, keys, &label);
+            return unseal_legacy(ss, blob, &mut preference, &label)
+                .map_err(|e| e.within("spec.data (legacy whole-Secret format)"));
         }
     }
     let mut secret = Secret {
@@ -63,25 +66,17 @@ pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, Un
         ..Default::default()
     };
     let mut opened_by = BTreeMap::new();
-    let mut errors = vec![];
-    // Values of one object were almost always sealed with the same key: once a key opens
-    // a value, try it first for the next ones (a wrong key costs a full RSA decryption).
-    let mut order: Vec<usize> = (0..keys.len()).collect();
+    let mut failures = vec![];
     for (k, b64) in &ss.encrypted_data {
-        let ordered: Vec<&RsaPrivateKey> = order.iter().map(|&i| keys[i]).collect();
-        let opened = hybrid::from_base64(b64)
-            .and_then(|bytes| hybrid::open_with_any(&ordered, &bytes, &label));
-        match opened {
-            Ok((plain, pos)) => {
-                let idx = order.remove(pos);
-                order.insert(0, idx);
+        match preference.open(b64, &label) {
+            Ok((plain, idx)) => {
                 secret.data.insert(k.clone(), plain);
                 opened_by.insert(k.clone(), idx);
             }
-            Err(e) => errors.push((k.clone(), e.to_string())),
+            Err(e) => failures.push((k.clone(), e)),
         }
     }
-    if errors.is_empty() {
+    if failures.is_empty() {
         // Templates see the decrypted values, not the result of other templates.
         let decrypted = secret.data.clone();
         for (k, tpl) in &ss.template.data {
@@ -93,13 +88,13 @@ pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, Un
                     Ok(v) => {
                         secret.data.insert(k.clone(), v);
                     }
-                    Err(e) => errors.push((format!("spec.template.data.{k}"), e.to_string())),
+                    Err(e) => failures.push((format!("spec.template.data.{k}"), e)),
                 },
             }
         }
     }
-    if !errors.is_empty() {
-        return Err(UnsealError::Values(errors));
+    if !failures.is_empty() {
+        return Err(Error::Values { failures });
     }
     secret.metadata.set_name(ss.metadata.name());
     secret.metadata.set_namespace(ss.metadata.namespace());
@@ -109,15 +104,13 @@ pub fn unseal(ss: &SealedSecret, keys: &[&RsaPrivateKey]) -> Result<Unsealed, Un
 fn unseal_legacy(
     ss: &SealedSecret,
     blob: &str,
-    keys: &[&RsaPrivateKey],
+    preference: &mut KeyPreference<'_>,
     label: &[u8],
-) -> Result<Unsealed, UnsealError> {
-    let bytes = hybrid::from_base64(blob).map_err(|e| UnsealError::Legacy(e.to_string()))?;
-    let (plain, idx) = hybrid::open_with_any(keys, &bytes, label)
-        .map_err(|e| UnsealError::Legacy(e.to_string()))?;
-    let v: serde_json::Value = serde_json::from_slice(plain.expose())
-        .map_err(|_| UnsealError::Legacy("the sealed blob is not a JSON Secret".into()))?;
-    let mut secret = Secret::from_value(&v).map_err(|e| UnsealError::Legacy(e.to_string()))?;
+) -> Result<Unsealed> {
+    let (plain, idx) = preference.open(blob, label)?;
+    let v: serde_json::Value =
+        serde_json::from_slice(plain.expose()).map_err(|_| Error::LegacyNotASecret)?;
+    let mut secret = Secret::from_value(&v)?;
     secret.metadata.set_name(ss.metadata.name());
     secret.metadata.set_namespace(ss.metadata.namespace());
     let opened_by = secret
@@ -132,7 +125,7 @@ fn unseal_legacy(
 mod tests {
     use super::*;
     use crate::test_keys::{key_a, key_b};
-    use crate::{seal, SealOptions};
+    use crate::Sealer;
     use serde_json::json;
 
     fn sealed() -> SealedSecret {
@@ -141,7 +134,7 @@ mod tests {
                                            "stringData": {"a": "1", "b": "2"}}),
         )
         .unwrap();
-        seal::seal(s, key_b().public_key(), &SealOptions::default()).unwrap()
+        Sealer::new(key_b().public_key().clone()).seal(s).unwrap()
     }
 
     #[test]
@@ -201,16 +194,7 @@ mod tests {
 
     #[test]
     fn legacy_whole_secret_blob_opens() {
-        let inner = serde_json::to_vec(
-            &json!({"kind": "Secret", "apiVersion": "v1", "metadata": {"name": "x"},
-                                               "data": {"k": "dg=="}}),
-        )
-        .unwrap();
-        let blob = hybrid::seal(key_a().public_key(), &inner, b"ns/n").unwrap();
-        let mut ss = SealedSecret::default();
-        ss.metadata.set_name("n");
-        ss.metadata.set_namespace("ns");
-        ss.legacy_data = Some(hybrid::to_base64(&blob));
+        let ss = crate::test_keys::legacy_sealed_secret();
         let out = unseal(&ss, &[key_a()]).unwrap();
         assert_eq!(out.secret.data["k"].expose(), b"v");
         assert_eq!(out.secret.metadata.name(), "n");

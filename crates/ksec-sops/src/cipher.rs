@@ -4,6 +4,7 @@
 //! IV and, as additional data, its key path joined with `:` plus a trailing `:`
 //! (sops's `aes/cipher.go`). The `type` tells how to turn the plaintext back into a
 //! typed value. Empty strings stay empty and unencrypted, as in sops.
+use crate::keys::DataKey;
 use crate::tree::{go_float_f, Value};
 use crate::Error;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -15,15 +16,15 @@ use zeroize::Zeroizing;
 
 /// A parsed `ENC[…]` value (still encrypted).
 #[derive(Clone, PartialEq, Eq)]
-pub struct EncValue {
+pub(crate) struct EncValue {
     /// Ciphertext without the tag.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// The IV (32 bytes when sops wrote it; any length is accepted on read).
-    pub iv: Vec<u8>,
+    pub(crate) iv: Vec<u8>,
     /// The 16-byte GCM tag.
-    pub tag: Vec<u8>,
+    pub(crate) tag: Vec<u8>,
     /// The plaintext type: `str`, `int`, `float`, `bool`, `bytes`, `time`, `comment`.
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 impl std::fmt::Debug for EncValue {
@@ -32,15 +33,10 @@ impl std::fmt::Debug for EncValue {
     }
 }
 
-/// True if `s` looks like a sops encrypted value.
-pub fn is_enc(s: &str) -> bool {
-    s.starts_with("ENC[AES256_GCM,")
-}
-
 impl EncValue {
     /// Parses `ENC[AES256_GCM,data:…,iv:…,tag:…,type:…]`. The error names the field
     /// that is wrong, never the value.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub(crate) fn parse(s: &str) -> Result<Self, String> {
         let body = s
             .strip_prefix("ENC[AES256_GCM,data:")
             .ok_or("does not start with ENC[AES256_GCM,data:")?;
@@ -73,7 +69,7 @@ impl EncValue {
     }
 
     /// The `ENC[…]` text.
-    pub fn format(&self) -> String {
+    pub(crate) fn format(&self) -> String {
         format!(
             "ENC[AES256_GCM,data:{},iv:{},tag:{},type:{}]",
             B64.encode(&self.data),
@@ -86,7 +82,7 @@ impl EncValue {
 
 /// The bytes sops encrypts and hashes for a leaf (`sops.ToBytes`), with its type name.
 /// `None` for nodes that are not leaves.
-pub fn leaf_bytes(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
+pub(crate) fn leaf_bytes(v: &Value) -> Option<(Zeroizing<Vec<u8>>, &'static str)> {
     let z = |s: &str| Zeroizing::new(s.as_bytes().to_vec());
     Some(match v {
         Value::Str(s) => (z(s), "str"),
@@ -163,8 +159,8 @@ fn stash_key(aad: &str, kind: &str, plain: &[u8]) -> [u8; 32] {
 /// Encrypts and decrypts leaves under one data key. Remembers the IV of every value
 /// it decrypted so that re-encrypting an unchanged value gives the same ciphertext
 /// (sops's stash), which keeps diffs of edited files small.
-pub struct ValueCipher {
-    key: SecretBytes,
+pub(crate) struct ValueCipher {
+    key: DataKey,
     // Keyed by a digest of (path, type, plaintext) so no plaintext is kept here.
     stash: HashMap<[u8; 32], [u8; SOPS_NONCE_LEN]>,
 }
@@ -176,8 +172,8 @@ impl std::fmt::Debug for ValueCipher {
 }
 
 impl ValueCipher {
-    /// A cipher under the 32-byte data key.
-    pub fn new(key: SecretBytes) -> Self {
+    /// A cipher under the data key.
+    pub(crate) fn new(key: DataKey) -> Self {
         Self {
             key,
             stash: HashMap::new(),
@@ -185,12 +181,12 @@ impl ValueCipher {
     }
 
     /// The data key.
-    pub fn key(&self) -> &SecretBytes {
+    pub(crate) fn key(&self) -> &DataKey {
         &self.key
     }
 
     /// Encrypts a leaf to its `ENC[…]` string; empty strings and comments stay empty.
-    pub fn encrypt(&self, v: &Value, aad: &str) -> Result<String, Error> {
+    pub(crate) fn encrypt(&self, v: &Value, aad: &str) -> Result<String, Error> {
         let (plain, kind) = leaf_bytes(v).ok_or(Error::Internal("encrypting a non-leaf"))?;
         if plain.is_empty() && matches!(v, Value::Str(_) | Value::Comment(_) | Value::Bytes(_)) {
             return Ok(String::new());
@@ -210,13 +206,13 @@ impl ValueCipher {
     }
 
     /// Decrypts an `ENC[…]` string at `path` (for messages) with additional data `aad`.
-    pub fn decrypt(&mut self, s: &str, aad: &str, path: &str) -> Result<Value, Error> {
+    pub(crate) fn decrypt(&mut self, s: &str, aad: &str, path: &str) -> Result<Value, Error> {
         if s.is_empty() {
             return Ok(Value::Str(String::new()));
         }
         let ev = EncValue::parse(s).map_err(|why| Error::MalformedValue {
             path: path.to_string(),
-            why,
+            reason: why,
         })?;
         let tag: [u8; TAG_LEN] =
             ev.tag
@@ -224,7 +220,7 @@ impl ValueCipher {
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
                     path: path.to_string(),
-                    why: "bad tag length".into(),
+                    reason: "bad tag length".into(),
                 })?;
         let iv: [u8; SOPS_NONCE_LEN] =
             ev.iv
@@ -232,7 +228,7 @@ impl ValueCipher {
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
                     path: path.to_string(),
-                    why: format!(
+                    reason: format!(
                         "its iv has {} bytes, expected {SOPS_NONCE_LEN}",
                         ev.iv.len()
                     ),
@@ -245,7 +241,7 @@ impl ValueCipher {
             })?;
         let v = typed(&ev.kind, plain).map_err(|why| Error::MalformedValue {
             path: path.to_string(),
-            why,
+            reason: why,
         })?;
         // Stash the IV under the exact bytes we would encrypt again.
         if let Some((bytes, kind)) = leaf_bytes(&v) {
@@ -285,7 +281,7 @@ mod tests {
 
     #[test]
     fn typed_round_trip_and_stash() {
-        let mut c = ValueCipher::new(SecretBytes::new(vec![3; 32]));
+        let mut c = ValueCipher::new(DataKey::from_secret(SecretBytes::new(vec![3; 32])).unwrap());
         for v in [
             Value::Str("hé".into()),
             Value::Int(-42),

@@ -31,9 +31,9 @@ pub struct Config {
     pub json_indent: Option<usize>,
 }
 
-/// Finds `.sops.yaml` (or `.sops.yml`): `--config`, then `SOPS_CONFIG`, then
-/// upward from `start`.
-pub fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
+/// Finds `.sops.yaml` (or `.sops.yml`): `explicit` (the one a user named), then
+/// `SOPS_CONFIG`, then upward from `start`.
+fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
     if let Some(p) = explicit {
         return Some(p.to_path_buf());
     }
@@ -55,11 +55,7 @@ pub fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
 
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Str(s)) => s
-            .split(',')
-            .map(|x| x.trim().to_string())
-            .filter(|x| !x.is_empty())
-            .collect(),
+        Some(Value::Str(s)) => ksec_text::split_list(s).map(str::to_string).collect(),
         Some(Value::Seq(vs)) => vs
             .iter()
             .filter_map(|x| match x {
@@ -98,10 +94,19 @@ fn group(v: &Value) -> Vec<Recipient> {
 }
 
 impl Config {
+    /// Finds `.sops.yaml` (or `.sops.yml`) as sops does — `explicit` (the file a
+    /// user named), else `SOPS_CONFIG`, else upward from `start` — and loads it.
+    /// `None` when there is none.
+    pub fn find(explicit: Option<&Path>, start: &Path) -> Result<Option<Self>, Error> {
+        find(explicit, start).map(|p| Self::load(&p)).transpose()
+    }
+
     /// Parses a config file's contents.
     pub fn parse(path: &Path, text: &[u8]) -> Result<Self, Error> {
-        let docs = crate::stores::yaml::parse_documents(text)
-            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
+        let docs = crate::stores::yaml::parse_documents(text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         let root = Value::Map(docs.into_iter().next().unwrap_or_default());
         let mut cfg = Config {
             path: path.to_path_buf(),
@@ -176,8 +181,10 @@ impl Config {
 
     /// Loads a config file.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read(path)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
+        let text = std::fs::read(path).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: format!("cannot read it: {e}"),
+        })?;
         Self::parse(path, &text)
     }
 

@@ -1,15 +1,59 @@
 //! SOPS-compatible encrypted files.
 //!
-//! What it models: a document tree ([`tree`]) read from and written to five stores
-//! ([`stores`]: YAML, JSON, dotenv, INI, binary); the value cipher
-//! `ENC[AES256_GCM,…]` ([`cipher`]); the rules that pick which values are
-//! encrypted and the MAC over the plaintext ([`rules`]); the `sops` metadata block in
-//! every layout sops 3.0–3.13 wrote ([`metadata`]); master keys (age through the
-//! `age` crate, PGP through the `gpg` binary, Shamir across key groups: [`keys`]);
-//! age plugins — `age1NAME1…` recipients, `AGE-PLUGIN-NAME-1…` identities, run
-//! without prompts as `age-plugin-NAME` from `PATH` ([`keys::age_plugin`]);
-//! `.sops.yaml` creation rules ([`config`]); and whole-file encrypt/decrypt
-//! ([`file`]).
+//! What it models: a document tree ([`Document`]) read from and written to five
+//! formats ([`Format`]: YAML, JSON, dotenv, INI, binary); the value cipher
+//! `ENC[AES256_GCM,…]`; the rules that pick which values are encrypted and the
+//! MAC over the plaintext ([`Rules`]); the `sops` metadata block in every layout
+//! sops 3.0–3.13 wrote ([`Metadata`], [`MasterKey`]); master keys ([`keys`]: age
+//! through the `age` crate, age plugins run without prompts as `age-plugin-NAME`
+//! from `PATH`, PGP through the `gpg` binary, Shamir secret sharing across key
+//! groups); `.sops.yaml` creation rules ([`Config`]) and how flags override them
+//! ([`EncryptionOverrides`]); and value paths such as `["a"][0]` ([`TreePath`]).
+//!
+//! The front door is small, like sops's `decrypt` package: [`decrypt`] and
+//! [`Decryptor`] to read, [`Encryptor`] to write. Opening is sans-IO when the
+//! caller wants it: a [`LockedFile`] lists the master keys that could open it
+//! ([`MasterKey::identity`]: age recipient, PGP fingerprint, KMS ARN, Vault
+//! address and key…), an [`Unlocker`] collects the data key (or Shamir shares)
+//! from wherever the caller fetched it, and [`LockedFile::unlock`] decrypts and
+//! checks the MAC. Local age and PGP keys go through the same path
+//! ([`Unlocker::try_keyring`]).
+//!
+//! ```
+//! # fn main() -> Result<(), ksec_sops::Error> {
+//! use ksec_sops::keys::age::{self, AgeService};
+//! use ksec_sops::{decrypt, Encryptor, Format, KeyIdentity, Keyring, LockedFile, MacCheck, Recipient};
+//!
+//! // An age key pair, as `age-keygen` makes one, and a keyring that holds it.
+//! let (identity, recipient) = age::generate();
+//! let mut identities = AgeService::empty();
+//! identities.add_identities(&identity, "example key");
+//! let keys = Keyring::new(vec![Box::new(identities)]);
+//!
+//! let plain = b"user: admin\npassword: hunter2\n";
+//! let file = Encryptor::new()
+//!     .recipients([Recipient::age(&recipient)])
+//!     .encrypt(plain, Format::Yaml, &keys)?;
+//! assert!(!String::from_utf8_lossy(&file).contains("hunter2"));
+//! assert_eq!(decrypt(&file, Format::Yaml, &keys)?.as_slice(), plain);
+//!
+//! // The same, sans-IO: list the keys, fetch the data key, unlock.
+//! let locked = LockedFile::parse(&file, Format::Yaml)?;
+//! let mut unlocker = locked.unlocker();
+//! let pending: Vec<_> = unlocker.pending().collect();
+//! for (group, key) in pending {
+//!     assert_eq!(key.identity(), KeyIdentity::Age { recipient: recipient.clone() });
+//!     match keys.unwrap(key) {
+//!         Ok(secret) => unlocker.insert(group, secret),
+//!         Err(e) => unlocker.failed(key, e),
+//!     }
+//! }
+//! let data_key = unlocker.finish()?;
+//! let open = locked.unlock(data_key, MacCheck::Verify)?;
+//! let password = open.document().get(&"[\"password\"]".parse()?)?;
+//! assert_eq!(password.as_str(), Some("hunter2"));
+//! # Ok(()) }
+//! ```
 //!
 //! Compatible with: files written by sops 3.0 through 3.13 are read; files written
 //! here are read by sops 3.11+ and laid out the way sops writes them (YAML indent 4,
@@ -18,18 +62,27 @@
 //!
 //! Written by hand, and why: no maintained Rust YAML crate round-trips comments
 //! (and `serde_yaml` is unmaintained), and sops's comment, key-order and block-scalar
-//! behaviour must be matched, so [`stores::yaml`] owns a small YAML parse tree and an
+//! behaviour must be matched, so the YAML store owns a small parse tree and an
 //! emitter modelled on go-yaml v3's output. The JSON store has its own small parser
 //! too, to reject duplicate keys and keep integers apart from floats as sops does.
-//! Both are fuzzed (`fuzz/`) and exercised by property tests.
+//!
+//! Bounded input: every reader bounds what it builds. YAML nests at most 256
+//! levels and expands aliases under go-yaml v3's "excessive aliasing" rule (the
+//! share of nodes that come from aliases), so every file sops accepts is
+//! accepted, plus hard caps on the nodes and text that aliases may copy; a
+//! "billion laughs" file is refused with its line, having cost a few thousand
+//! nodes. JSON nests at most 512 levels; the list indices of flattened dotenv/INI
+//! metadata are bounded by the file; everything else grows linearly.
 //!
 //! How it is tested: unit and property tests next to the code; `tests/ksec-sops.rs`
 //! decrypts every fixture written by the real sops (`$KSEC_FIXTURES/sops`), and
 //! runs interop round trips with the real `sops`, `age`/`age-keygen` and `gpg`
-//! binaries in both directions for every store. With the `test-plugin` feature
-//! the crate also builds `age-plugin-ksectest`, a toy age plugin (not secure,
-//! for tests only) that the tests drive through ksec, the `age` CLI and sops to
-//! check plugin recipients and identities both ways.
+//! binaries in both directions for every store; `tests/alloc.rs` measures that
+//! parsing allocates at most a fixed multiple of its input; every parser has a
+//! fuzz target in `/fuzz`. With the `test-plugin` feature the crate also builds
+//! `age-plugin-ksectest`, a toy age plugin (not secure, for tests only) that the
+//! tests drive through ksec, the `age` CLI and sops to check plugin recipients
+//! and identities both ways.
 //!
 //! Performance (`scripts/bench-sops`, one age recipient, release build, same run
 //! as sops 3.11.0 on a 2-core machine): 10 MiB YAML encrypts in 2.7 s against
@@ -40,94 +93,58 @@
 //! emitting are linear; the metadata is appended to the output without copying
 //! the tree.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
-pub mod cipher;
-pub mod config;
-pub mod file;
+mod cipher;
+mod config;
+mod encryptor;
+mod error;
+mod format;
 pub mod keys;
-pub mod metadata;
-pub mod rules;
-pub mod stores;
-pub mod time;
-pub mod tree;
+mod locked;
+mod master_key;
+mod metadata;
+mod options;
+mod path;
+mod rules;
+mod stores;
+mod time;
+mod tree;
 
-pub use file::Format;
+pub use config::{Config, CreationRule};
+pub use encryptor::{Encryptor, SOPS_VERSION};
+pub use error::{Error, KeyAttempt};
+pub use format::{EmitOptions, Format};
+pub use keys::{DataKey, KeyChanges, KeyService, Keyring, Recipient, RecipientChanges};
+pub use locked::{decrypt, is_encrypted, Decryptor, LockedFile, MacCheck, OpenFile, Unlocker};
+pub use master_key::{KeyIdentity, MasterKey};
+pub use metadata::{KeyGroup, Metadata};
+pub use options::EncryptionOverrides;
+pub use path::{PathSegment, TreePath};
+pub use rules::Rules;
 pub use tree::{Document, Item, Value};
+pub use zeroize::Zeroizing;
 
-/// Errors of this crate. They name the file part, key path or line that is wrong
-/// and never contain a secret value.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The input could not be parsed in its format.
-    #[error("{format} parse error: {msg}")]
-    Parse {
-        /// `YAML`, `JSON`, …
-        format: &'static str,
-        /// What is wrong and where (line, key).
-        msg: String,
-    },
-    /// The file has no `sops` metadata.
-    #[error("sops metadata not found: the file is not encrypted (or not in this format)")]
-    MetadataNotFound,
-    /// The file is already encrypted (it has a top-level `sops` key).
-    #[error("the file already has a top-level 'sops' entry (or 'sops_' keys): it is already encrypted; use edit, or rename that entry if it is plain data")]
-    AlreadyEncrypted,
-    /// The metadata block is malformed.
-    #[error("invalid sops metadata: {0}")]
-    Metadata(String),
-    /// An `ENC[…]` value is malformed.
-    #[error("the value at '{path}' is not a valid sops encrypted value: {why}")]
-    MalformedValue {
-        /// The key path.
-        path: String,
-        /// Which field is wrong.
-        why: String,
-    },
-    /// A value did not authenticate under the data key.
-    #[error("the value at '{path}' does not decrypt with this file's data key (was it moved or altered?)")]
-    ValueDecrypt {
-        /// The key path.
-        path: String,
-    },
-    /// A value that the rules say is encrypted is not a string.
-    #[error("the value at '{path}' should be encrypted but is a plain {kind}")]
-    NotEncrypted {
-        /// The key path.
-        path: String,
-        /// Its kind.
-        kind: &'static str,
-    },
-    /// The MAC does not match the content.
-    #[error("MAC mismatch: the file was changed without its key, or is damaged (use --ignore-mac to read it anyway)")]
-    MacMismatch,
-    /// The file has no MAC.
-    #[error("the file has no MAC (use --ignore-mac to read it anyway)")]
-    MacMissing,
-    /// No master key could unwrap the data key.
-    #[error("could not decrypt the data key with any master key; tried:\n  {}", if tried.is_empty() { "(no keys)".to_string() } else { tried.join("\n  ") })]
-    NoKey {
-        /// Every key tried and why it failed.
-        tried: Vec<String>,
-    },
-    /// Wrapping the data key for a recipient failed.
-    #[error("could not encrypt the data key for {recipient}: {why}")]
-    KeyWrap {
-        /// The recipient.
-        recipient: String,
-        /// Why.
-        why: String,
-    },
-    /// Configuration (`.sops.yaml`, options) is invalid.
-    #[error("{0}")]
-    Config(String),
-    /// The top level is not a mapping.
-    #[error("{0}")]
-    Unsupported(String),
-    /// A crypto primitive failed.
-    #[error(transparent)]
-    Crypto(#[from] ksec_crypto::CryptoError),
-    /// A bug: an invariant of this crate did not hold.
-    #[error("internal error: {0}")]
-    Internal(&'static str),
+/// Entry points for the fuzz targets and benchmarks; not part of the API.
+#[doc(hidden)]
+pub mod internal {
+    use crate::Error;
+
+    /// Parses an `ENC[AES256_GCM,…]` value and formats it again.
+    pub fn reformat_enc_value(text: &str) -> Result<String, Error> {
+        crate::cipher::EncValue::parse(text)
+            .map(|v| v.format())
+            .map_err(|reason| Error::MalformedValue {
+                path: String::new(),
+                reason,
+            })
+    }
+
+    /// Parses YAML and returns go-yaml's (decoded, aliased) node counts of its
+    /// last document, as the aliasing rule sees them.
+    pub fn yaml_node_counts(input: &[u8]) -> Result<(u64, u64), Error> {
+        crate::stores::yaml::node_counts(input)
+    }
+
+    /// At most this many YAML nodes may come from alias expansion.
+    pub const MAX_ALIASED_NODES: u64 = crate::stores::yaml::MAX_ALIASED_NODES;
 }

@@ -7,78 +7,12 @@
 //! Key types ksec does not handle yet (AWS/GCP KMS, Azure Key Vault, Vault
 //! Transit, HuaweiCloud KMS) are kept verbatim so files that name them survive
 //! an edit with the same data key.
+use crate::keys::Recipient;
+pub(crate) use crate::master_key::MasterKey;
 use crate::rules::{Rules, DEFAULT_UNENCRYPTED_SUFFIX};
 use crate::tree::{Item, Value};
 use crate::Error;
-
-/// One master key: something that holds an encrypted copy of the data key.
-#[derive(Clone, PartialEq)]
-pub enum MasterKey {
-    /// An age recipient and the armored age file holding the data key.
-    Age {
-        /// `age1…` (or an SSH public key).
-        recipient: String,
-        /// The armored age payload.
-        enc: String,
-    },
-    /// A PGP key and the armored PGP message holding the data key.
-    Pgp {
-        /// The key fingerprint.
-        fp: String,
-        /// RFC 3339 creation time.
-        created_at: String,
-        /// The armored PGP message.
-        enc: String,
-    },
-    /// A key type handled elsewhere (`kms`, `gcp_kms`, `azure_kv`, `hc_vault`, `hckms`):
-    /// its entry kept as read.
-    Other {
-        /// The list it appeared in.
-        kind: String,
-        /// The entry's fields.
-        fields: Vec<Item>,
-    },
-}
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.describe())
-    }
-}
-
-impl MasterKey {
-    /// The key type name as sops's `--decryption-order` spells it.
-    pub fn kind(&self) -> &str {
-        match self {
-            MasterKey::Age { .. } => "age",
-            MasterKey::Pgp { .. } => "pgp",
-            MasterKey::Other { kind, .. } => kind,
-        }
-    }
-
-    /// A one-line description for messages (no secret material).
-    pub fn describe(&self) -> String {
-        match self {
-            MasterKey::Age { recipient, .. } => format!("age recipient {recipient}"),
-            MasterKey::Pgp { fp, .. } => format!("pgp key {fp}"),
-            MasterKey::Other { kind, fields } => {
-                let id = fields
-                    .iter()
-                    .find_map(|i| match i {
-                        Item::Entry(k, Value::Str(v))
-                            if ["arn", "resource_id", "vault_url", "key_name", "key_id"]
-                                .contains(&k.as_str()) =>
-                        {
-                            Some(v.clone())
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                format!("{kind} key {id}")
-            }
-        }
-    }
-}
+use std::collections::HashMap;
 
 /// A key group: every key in it encrypts the same data key (or Shamir share).
 pub type KeyGroup = Vec<MasterKey>;
@@ -124,7 +58,7 @@ fn group_from(m: &Value) -> Result<KeyGroup, Error> {
             None | Some(Value::Null) => continue,
             Some(Value::Seq(v)) => v,
             Some(other) => {
-                return Err(Error::Metadata(format!(
+                return Err(Error::metadata(format!(
                     "sops.{list} should be a list, found a {}",
                     other.kind()
                 )))
@@ -133,7 +67,7 @@ fn group_from(m: &Value) -> Result<KeyGroup, Error> {
         for e in entries {
             let need = |k: &str| {
                 field_str(e, k)
-                    .ok_or_else(|| Error::Metadata(format!("an entry of sops.{list} has no {k}")))
+                    .ok_or_else(|| Error::metadata(format!("an entry of sops.{list} has no {k}")))
             };
             g.push(match list {
                 "age" => MasterKey::Age {
@@ -150,7 +84,7 @@ fn group_from(m: &Value) -> Result<KeyGroup, Error> {
                     fields: match e {
                         Value::Map(items) => items.clone(),
                         _ => {
-                            return Err(Error::Metadata(format!(
+                            return Err(Error::metadata(format!(
                                 "an entry of sops.{list} is not a mapping"
                             )))
                         }
@@ -163,10 +97,31 @@ fn group_from(m: &Value) -> Result<KeyGroup, Error> {
 }
 
 impl Metadata {
+    /// The recipients of the key groups, to encrypt a new data key for the same
+    /// people (`rotate`). Key types that have no recipient form here (the
+    /// cloud KMS types) are an error naming the key.
+    pub fn recipients(&self) -> Result<Vec<Vec<Recipient>>, Error> {
+        self.key_groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|k| match k {
+                        MasterKey::Age { recipient, .. } => Ok(Recipient::age(recipient)),
+                        MasterKey::Pgp { fp, .. } => Ok(Recipient::pgp(fp)),
+                        other => Err(Error::UnsupportedKeyType {
+                            kind: other.kind().to_string(),
+                            key: other.describe(),
+                        }),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Reads the `sops` mapping of a file.
-    pub fn from_value(m: &Value) -> Result<Self, Error> {
+    pub(crate) fn from_value(m: &Value) -> Result<Self, Error> {
         if !matches!(m, Value::Map(_)) {
-            return Err(Error::Metadata(format!(
+            return Err(Error::metadata(format!(
                 "the sops entry should be a mapping, found a {}",
                 m.kind()
             )));
@@ -181,7 +136,7 @@ impl Metadata {
             }
         }
         if groups.iter().all(Vec::is_empty) {
-            return Err(Error::Metadata("no keys found in the sops metadata".into()));
+            return Err(Error::metadata("no keys found in the sops metadata"));
         }
         let shamir_threshold = match m.get("shamir_threshold") {
             Some(Value::Int(i)) if *i > 0 => Some(*i as u64),
@@ -205,11 +160,10 @@ impl Metadata {
             0 => rules.unencrypted_suffix = Some(DEFAULT_UNENCRYPTED_SUFFIX.into()),
             1 => {}
             _ => {
-                return Err(Error::Metadata(
+                return Err(Error::metadata(
                     "the file sets more than one of unencrypted_suffix, encrypted_suffix, \
                      unencrypted_regex, encrypted_regex, unencrypted_comment_regex and \
-                     encrypted_comment_regex; sops allows only one"
-                        .into(),
+                     encrypted_comment_regex; sops allows only one",
                 ))
             }
         }
@@ -217,7 +171,7 @@ impl Metadata {
             key_groups: groups,
             shamir_threshold,
             last_modified: field_str(m, "lastmodified")
-                .ok_or_else(|| Error::Metadata("sops.lastmodified is missing".into()))?,
+                .ok_or_else(|| Error::metadata("sops.lastmodified is missing"))?,
             mac: field_str(m, "mac").unwrap_or_default(),
             rules,
             version: field_str(m, "version").unwrap_or_default(),
@@ -225,7 +179,7 @@ impl Metadata {
     }
 
     /// The `sops` mapping as sops 3.11+ writes it.
-    pub fn to_value(&self) -> Value {
+    pub(crate) fn to_value(&self) -> Value {
         let mut out = Vec::new();
         let s = |v: &str| Value::Str(v.to_string());
         let entry = |k: &str, v: Value| Item::Entry(k.to_string(), v);
@@ -329,7 +283,7 @@ impl Metadata {
 
 /// Flattens the metadata for the dotenv and INI stores: nested keys joined with
 /// `__map_`, list positions as `__list_N`, sorted by key as sops writes them.
-pub fn flatten(m: &Value) -> Vec<(String, String)> {
+pub(crate) fn flatten(m: &Value) -> Vec<(String, String)> {
     fn go(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
         match v {
             Value::Map(items) => {
@@ -364,99 +318,126 @@ pub fn flatten(m: &Value) -> Vec<(String, String)> {
 
 /// Rebuilds the nested metadata from flattened `(key, value)` pairs (all values
 /// read as strings, as sops does; [`Metadata::from_value`] accepts that).
-pub fn unflatten(pairs: &[(String, String)]) -> Value {
-    enum Seg {
-        Key(String),
-        Idx(usize),
+///
+/// Bounded by its input: a list index must be smaller than the number of pairs
+/// (a valid file's lists are dense), and keys are found through an index, so a
+/// file of many `sops_…` keys costs linear time.
+pub(crate) fn unflatten(pairs: &[(String, String)]) -> Result<Value, Error> {
+    /// A node under construction, with an index of its mapping keys.
+    enum Node {
+        Map(Vec<(String, Node)>, HashMap<String, usize>),
+        Seq(Vec<Node>),
+        Leaf(String),
+        Empty,
     }
-    fn segments(k: &str) -> Vec<Seg> {
-        let mut out = Vec::new();
-        let mut rest = k;
-        let mut first = true;
-        loop {
-            let next = [rest.find("__map_"), rest.find("__list_")]
+    impl Node {
+        fn into_value(self) -> Value {
+            match self {
+                Node::Map(entries, _) => Value::Map(
+                    entries
+                        .into_iter()
+                        .map(|(k, n)| Item::Entry(k, n.into_value()))
+                        .collect(),
+                ),
+                Node::Seq(items) => Value::Seq(items.into_iter().map(Node::into_value).collect()),
+                Node::Leaf(s) => Value::Str(s),
+                Node::Empty => Value::Null,
+            }
+        }
+    }
+    enum Segment {
+        Key(String),
+        Index(usize),
+    }
+    /// `a__map_b__list_0` → `a`, `b`, `0`.
+    fn segments(key: &str, max_index: usize) -> Result<Vec<Segment>, Error> {
+        let next_marker = |s: &str| {
+            [s.find("__map_"), s.find("__list_")]
                 .into_iter()
                 .flatten()
-                .min();
-            let (head, tail) = match next {
-                Some(i) => (&rest[..i], &rest[i..]),
-                None => (rest, ""),
-            };
-            if first {
-                out.push(Seg::Key(head.to_string()));
-                first = false;
-            }
-            if tail.is_empty() {
-                break;
-            }
-            if let Some(t) = tail.strip_prefix("__map_") {
-                let end = [t.find("__map_"), t.find("__list_")]
-                    .into_iter()
-                    .flatten()
-                    .min();
-                let (k, r) = match end {
+                .min()
+        };
+        let mut out = Vec::new();
+        let (head, mut rest) = match next_marker(key) {
+            Some(i) => (&key[..i], &key[i..]),
+            None => (key, ""),
+        };
+        out.push(Segment::Key(head.to_string()));
+        while !rest.is_empty() {
+            if let Some(t) = rest.strip_prefix("__map_") {
+                let (k, r) = match next_marker(t) {
                     Some(i) => (&t[..i], &t[i..]),
                     None => (t, ""),
                 };
-                out.push(Seg::Key(k.to_string()));
+                out.push(Segment::Key(k.to_string()));
                 rest = r;
-                if r.is_empty() {
-                    break;
+            } else if let Some(t) = rest.strip_prefix("__list_") {
+                // The index runs to the next marker (text that is not a number
+                // reads as 0, as before).
+                let end = next_marker(t).unwrap_or(t.len());
+                let index = t[..end].parse().unwrap_or(0);
+                if index >= max_index {
+                    return Err(Error::metadata(format!(
+                        "{key}: list index {index} is out of range"
+                    )));
                 }
-                first = false;
-                continue;
-            }
-            let t = &tail["__list_".len()..];
-            let end = t.find("__").unwrap_or(t.len());
-            out.push(Seg::Idx(t[..end].parse().unwrap_or(0)));
-            rest = &t[end..];
-            if rest.is_empty() {
-                break;
+                out.push(Segment::Index(index));
+                rest = &t[end..];
+            } else {
+                // `rest` always starts at a marker; this is unreachable.
+                return Err(Error::metadata(format!("{key}: unreadable key")));
             }
         }
-        out
+        Ok(out)
     }
-    fn insert(node: &mut Value, segs: &[Seg], val: &str) {
-        let Some((first, rest)) = segs.split_first() else {
-            *node = Value::Str(val.to_string());
-            return;
+    fn insert(
+        node: &mut Node,
+        segments: &[Segment],
+        value: &str,
+        slots: &mut usize,
+    ) -> Result<(), Error> {
+        let Some((first, rest)) = segments.split_first() else {
+            *node = Node::Leaf(value.to_string());
+            return Ok(());
         };
         match first {
-            Seg::Key(k) => {
-                if !matches!(node, Value::Map(_)) {
-                    *node = Value::Map(Vec::new());
+            Segment::Key(k) => {
+                if !matches!(node, Node::Map(..)) {
+                    *node = Node::Map(Vec::new(), HashMap::new());
                 }
-                if let Value::Map(items) = node {
-                    let pos = items
-                        .iter()
-                        .position(|i| matches!(i, Item::Entry(x, _) if x == k));
-                    let pos = pos.unwrap_or_else(|| {
-                        items.push(Item::Entry(k.clone(), Value::Null));
-                        items.len() - 1
+                if let Node::Map(entries, index) = node {
+                    let pos = *index.entry(k.clone()).or_insert_with(|| {
+                        entries.push((k.clone(), Node::Empty));
+                        entries.len() - 1
                     });
-                    if let Item::Entry(_, v) = &mut items[pos] {
-                        insert(v, rest, val);
-                    }
+                    insert(&mut entries[pos].1, rest, value, slots)?;
                 }
             }
-            Seg::Idx(i) => {
-                if !matches!(node, Value::Seq(_)) {
-                    *node = Value::Seq(Vec::new());
+            Segment::Index(i) => {
+                if !matches!(node, Node::Seq(_)) {
+                    *node = Node::Seq(Vec::new());
                 }
-                if let Value::Seq(v) = node {
-                    while v.len() <= *i {
-                        v.push(Value::Null);
-                    }
-                    insert(&mut v[*i], rest, val);
+                if let Node::Seq(items) = node {
+                    // All lists together hold at most one element per pair (a
+                    // valid file's lists are dense), so sparse indices in many
+                    // lists cannot add up to more than the input.
+                    let grow = (*i + 1).saturating_sub(items.len());
+                    *slots = slots.checked_sub(grow).ok_or_else(|| {
+                        Error::metadata(format!("list index {i} is out of range"))
+                    })?;
+                    items.resize_with(items.len() + grow, || Node::Empty);
+                    insert(&mut items[*i], rest, value, slots)?;
                 }
             }
         }
+        Ok(())
     }
-    let mut root = Value::Map(Vec::new());
+    let mut root = Node::Map(Vec::new(), HashMap::new());
+    let mut slots = pairs.len();
     for (k, v) in pairs {
-        insert(&mut root, &segments(k), v);
+        insert(&mut root, &segments(k, pairs.len())?, v, &mut slots)?;
     }
-    root
+    Ok(root.into_value())
 }
 
 #[cfg(test)]
@@ -490,10 +471,41 @@ mod tests {
         };
         let flat = flatten(&m.to_value());
         assert!(flat.iter().any(|(k, _)| k == "age__list_0__map_recipient"));
-        let back = Metadata::from_value(&unflatten(&flat)).unwrap();
+        let back = Metadata::from_value(&unflatten(&flat).unwrap()).unwrap();
         assert_eq!(back.key_groups, m.key_groups);
         assert!(back.rules.mac_only_encrypted);
         assert_eq!(back.last_modified, m.last_modified);
+    }
+
+    #[test]
+    fn junk_after_a_list_index_is_not_a_crash() {
+        // Found by the ksec_sops_dotenv fuzz target (it panicked before).
+        let pairs = vec![(
+            "__lisops__list_\u{1f}\0\0\0istl__l__".to_string(),
+            String::new(),
+        )];
+        let _ = unflatten(&pairs);
+        let pairs = vec![("a__list_0__x".to_string(), "v".to_string())];
+        let _ = unflatten(&pairs);
+    }
+
+    #[test]
+    fn sparse_list_indices_are_bounded_by_the_input() {
+        // One list index per pair is fine; a far index, or far indices in many
+        // lists, are refused instead of allocating their gaps.
+        let dense: Vec<(String, String)> = (0..3)
+            .map(|i| (format!("age__list_{i}__map_recipient"), "r".to_string()))
+            .collect();
+        assert!(unflatten(&dense).is_ok());
+        let far = vec![("age__list_999999999999".to_string(), "x".to_string())];
+        assert!(unflatten(&far).is_err());
+        let many: Vec<(String, String)> = (0..100)
+            .map(|k| (format!("l{k}__list_99"), "x".to_string()))
+            .collect();
+        assert!(unflatten(&many)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
     }
 
     #[test]
@@ -521,7 +533,7 @@ mod tests {
             ),
             ("shamir_threshold".to_string(), "2".to_string()),
         ];
-        let m = Metadata::from_value(&unflatten(&flat)).unwrap();
+        let m = Metadata::from_value(&unflatten(&flat).unwrap()).unwrap();
         assert_eq!(m.key_groups.len(), 2);
         assert_eq!(m.shamir_threshold, Some(2));
         assert_eq!(m.rules.unencrypted_suffix.as_deref(), Some("_unencrypted"));

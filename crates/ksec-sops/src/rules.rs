@@ -8,7 +8,7 @@ use ksec_crypto::hash::Sha512;
 use regex::Regex;
 
 /// The default `unencrypted_suffix` sops writes when no other rule is set.
-pub const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
+pub(crate) const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 
 /// `sha256("sops")`: the MAC of a `mac_only_encrypted` file starts from these bytes
 /// so that it can never equal the MAC of the same file without the setting.
@@ -54,8 +54,10 @@ impl Rules {
 
     /// Compiles a rule regex, naming the field when it is invalid.
     pub fn regex(field: &str, re: &str) -> Result<Regex, Error> {
-        Regex::new(re)
-            .map_err(|e| Error::Config(format!("{field}: invalid regular expression: {e}")))
+        Regex::new(re).map_err(|e| Error::InvalidRegex {
+            field: field.to_string(),
+            reason: e.to_string(),
+        })
     }
 
     fn should_encrypt(&self, path: &[String], comments: &[Vec<String>], is_comment: bool) -> bool {
@@ -186,7 +188,7 @@ fn hex_upper(d: &[u8]) -> String {
 
 /// Encrypts every leaf the rules select, in place; returns the MAC (uppercase hex
 /// SHA-512 over the plaintext leaves in document order).
-pub fn encrypt_document(
+pub(crate) fn encrypt_document(
     doc: &mut Document,
     cipher: &ValueCipher,
     rules: &Rules,
@@ -220,7 +222,7 @@ pub fn encrypt_document(
 }
 
 /// Decrypts every leaf the rules select, in place; returns the MAC of the plaintext.
-pub fn decrypt_document(
+pub(crate) fn decrypt_document(
     doc: &mut Document,
     cipher: &mut ValueCipher,
     rules: &Rules,

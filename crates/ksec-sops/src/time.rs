@@ -2,7 +2,7 @@
 //! `lastmodified`, `created_at`, and YAML timestamps).
 
 /// Now, UTC, to the second: `2006-01-02T15:04:05Z`.
-pub fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -11,7 +11,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// Formats seconds since the epoch as RFC 3339 UTC.
-pub fn format_unix(secs: i64) -> String {
+pub(crate) fn format_unix(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -39,7 +39,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// The text sops uses as the MAC's additional data: `lastmodified` parsed and
 /// printed again as Go's `time.RFC3339` (fractional seconds dropped).
-pub fn mac_aad(last_modified: &str) -> String {
+pub(crate) fn mac_aad(last_modified: &str) -> String {
     match last_modified.find('.') {
         Some(dot) if last_modified[..dot].contains('T') => {
             let tail = &last_modified[dot + 1..];
@@ -52,7 +52,7 @@ pub fn mac_aad(last_modified: &str) -> String {
 
 /// Recognises a YAML timestamp (YAML 1.1 `timestamp` as go-yaml accepts it) and
 /// returns it as Go's `time.Time` text form (RFC 3339 with nanoseconds trimmed).
-pub fn yaml_timestamp(s: &str) -> Option<String> {
+pub(crate) fn yaml_timestamp(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| {
         b.get(r.clone())

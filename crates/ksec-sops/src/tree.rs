@@ -4,7 +4,8 @@
 //!
 //! Plaintext values live here while a file is open; [`Document`] zeroizes every
 //! string and byte buffer it owns when dropped.
-use zeroize::Zeroize;
+use crate::{EmitOptions, Error, Format, TreePath};
+use zeroize::{Zeroize, Zeroizing};
 
 /// One node of a document.
 #[derive(Clone, PartialEq)]
@@ -114,6 +115,29 @@ impl Value {
         }
     }
 
+    /// Parses a JSON value (what `sops set` takes).
+    pub fn from_json(text: &[u8]) -> Result<Value, Error> {
+        crate::stores::json::parse_value(text)
+    }
+
+    /// The value as sops's `--extract` prints it: strings raw, anything else in
+    /// `format` (YAML ends with a newline, JSON does not).
+    pub fn emit(&self, format: Format, options: &EmitOptions) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(crate::stores::emit_value(format, self, options))
+    }
+
+    /// The text of a scalar as sops hands it to programs (`exec-env`, dotenv):
+    /// booleans in lower case. `None` for collections and `null`.
+    pub fn to_text(&self) -> Option<Zeroizing<String>> {
+        let (bytes, _) = crate::cipher::leaf_bytes(self)?;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Some(Zeroizing::new(if matches!(self, Value::Bool(_)) {
+            text.to_lowercase()
+        } else {
+            text
+        }))
+    }
+
     /// A short name of the node's kind, for error messages.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -163,6 +187,73 @@ impl Document {
         }
     }
 
+    /// Parses a plaintext file. A file that already has `sops` metadata is
+    /// refused ([`Error::AlreadyEncrypted`]).
+    pub fn parse(input: &[u8], format: Format) -> Result<Self, Error> {
+        crate::stores::load_plain(format, input)
+    }
+
+    /// Writes the document as a plaintext file.
+    pub fn emit(&self, format: Format, options: &EmitOptions) -> Result<Zeroizing<Vec<u8>>, Error> {
+        crate::stores::emit_plain(format, self, options).map(Zeroizing::new)
+    }
+
+    /// The example sops opens the editor on for a new file.
+    pub fn sops_example() -> Self {
+        let item = |k: &str, v: Value| Item::Entry(k.to_string(), v);
+        let s = |v: &str| Value::Str(v.to_string());
+        Self::single(vec![
+            item("hello", s("Welcome to SOPS! Edit this file as you please!")),
+            item("example_key", s("example_value")),
+            Item::Comment(" Example comment".into()),
+            item(
+                "example_array",
+                Value::Seq(vec![s("example_value1"), s("example_value2")]),
+            ),
+            item("example_number", Value::Float(1234.56789)),
+            item(
+                "example_booleans",
+                Value::Seq(vec![Value::Bool(true), Value::Bool(false)]),
+            ),
+        ])
+    }
+
+    /// The value at `path` in the first document.
+    pub fn get(&self, path: &TreePath) -> Result<&Value, Error> {
+        path.get(self.branches.first().map(Vec::as_slice).unwrap_or(&[]))
+    }
+
+    /// Sets the value at `path` in the first document.
+    pub fn set(&mut self, path: &TreePath, value: Value) -> Result<(), Error> {
+        path.set(self.first_branch(), value)
+    }
+
+    /// Removes the value at `path` in the first document.
+    pub fn unset(&mut self, path: &TreePath) -> Result<(), Error> {
+        path.unset(self.first_branch())
+    }
+
+    fn first_branch(&mut self) -> &mut Vec<Item> {
+        if self.branches.is_empty() {
+            self.branches.push(Vec::new());
+        }
+        &mut self.branches[0]
+    }
+
+    /// The top-level scalars of the first document as `NAME=text` pairs, as sops
+    /// `exec-env` puts them in a program's environment.
+    pub fn environment(&self) -> Vec<(String, Zeroizing<String>)> {
+        self.branches
+            .first()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| match i {
+                Item::Entry(k, v) => v.to_text().map(|t| (k.clone(), t)),
+                Item::Comment(_) => None,
+            })
+            .collect()
+    }
+
     /// True if any branch has a top-level key `sops` (the file is encrypted already).
     pub fn has_sops_key(&self) -> bool {
         self.branches.iter().any(|b| {
@@ -174,7 +265,7 @@ impl Document {
 
 /// Formats a float the way Go's `strconv.FormatFloat(f, 'f', -1, 64)` does (the text
 /// sops encrypts and hashes): shortest round-trip digits, never an exponent.
-pub fn go_float_f(x: f64) -> String {
+pub(crate) fn go_float_f(x: f64) -> String {
     if x.is_nan() {
         return "NaN".into();
     }
@@ -191,5 +282,36 @@ pub fn go_float_f(x: f64) -> String {
         "-0".into()
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_is_sops_example_file() {
+        let sops_text = "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n# Example comment\nexample_array:\n    - example_value1\n    - example_value2\nexample_number: 1234.56789\nexample_booleans:\n    - true\n    - false\n";
+        let example = Document::sops_example();
+        assert_eq!(
+            example,
+            Document::parse(sops_text.as_bytes(), Format::Yaml).unwrap()
+        );
+        let text = example.emit(Format::Yaml, &EmitOptions::default()).unwrap();
+        assert_eq!(text.as_slice(), sops_text.as_bytes());
+    }
+
+    #[test]
+    fn environment_has_top_level_scalars() {
+        let doc = Document::parse(b"A: 1\nB: true\nC: [1]\nD: text\n", Format::Yaml).unwrap();
+        let env: Vec<(String, String)> = doc
+            .environment()
+            .into_iter()
+            .map(|(k, v)| (k, v.to_string()))
+            .collect();
+        assert_eq!(
+            env,
+            [("A", "1"), ("B", "true"), ("D", "text")].map(|(k, v)| (k.to_string(), v.to_string()))
+        );
     }
 }

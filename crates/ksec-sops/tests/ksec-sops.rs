@@ -1,6 +1,9 @@
 //! Integration tests of ksec-sops: fixtures written by the real sops, interop
 //! with the real sops/age/gpg binaries, age plugins (with the `test-plugin`
 //! feature), bad input.
+#![allow(clippy::unwrap_used)]
+#[path = "ksec_sops/aliasing.rs"]
+mod aliasing;
 #[path = "ksec_sops/bad_input.rs"]
 mod bad_input;
 #[path = "ksec_sops/fixtures.rs"]
@@ -12,5 +15,7 @@ mod interop;
 mod plugin;
 #[path = "ksec_sops/roundtrip.rs"]
 mod roundtrip;
+#[path = "ksec_sops/sans_io.rs"]
+mod sans_io;
 #[path = "ksec_sops/support.rs"]
 mod support;

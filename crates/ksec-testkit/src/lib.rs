@@ -4,8 +4,14 @@
 //! OpenBao, moto, SoftHSM, etcd, kubesealpy, …). `scripts/test` installs them.
 //! When one is missing, a developer's run says so and skips that test; under
 //! `CI=true` (or `KSEC_REQUIRE_PEERS=1`) a missing peer fails the test instead.
+//!
+//! With the `cluster` feature, the `cluster` module is an in-memory Kubernetes API, in process
+//! behind `kube::Client` or served over HTTPS with kubeconfigs for the real `ksec` binary
+//! and `kubectl`.
 
 pub mod bench;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod etcd;
 pub mod kms_client;
 pub mod moto;

@@ -6,7 +6,6 @@
 
 mod commands;
 mod io;
-mod kubeconfig;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -10,10 +10,10 @@ use base64::Engine;
 use ksec_controller::{Config, Handles, Namespaces};
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_crypto::x509::{self, Certificate};
-use ksec_seal::{SealOptions, SealedSecret, Secret};
+use ksec_seal::{SealedSecret, Sealer, Secret};
 use serde_json::{json, Value};
 
-use crate::fake_api::FakeApi;
+use ksec_testkit::cluster::{merge_patch, FakeApi};
 
 pub const CONTROLLER_NS: &str = "kube-system";
 pub const SS: &str = "bitnami.com/sealedsecrets";
@@ -69,8 +69,8 @@ pub fn key_secret(name: &str, key: &RsaPrivateKey, cert_pem: &[u8]) -> Value {
 }
 
 /// A fake cluster holding one sealing key Secret (key A, as the controller makes them).
-pub fn cluster_with_key_a() -> crate::fake_api::FakeApi {
-    let fake = crate::fake_api::FakeApi::new();
+pub fn cluster_with_key_a() -> FakeApi {
+    let fake = FakeApi::new();
     fake.insert(
         SECRETS,
         key_secret("sealed-secrets-keya", key_a(), &cert_a_pem()),
@@ -83,14 +83,13 @@ pub fn plain_secret(ns: &str, name: &str, data: &[(&str, &str)], extra: Value) -
     let mut v = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": name, "namespace": ns},
         "stringData": data.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>()});
-    crate::fake_api::merge_patch(&mut v, &extra);
+    merge_patch(&mut v, &extra);
     Secret::from_value(&v).unwrap()
 }
 
 /// Seals with ksec's own sealer (interop with kubesealpy is tested separately).
 pub fn sealed(key: &RsaPrivateKey, secret: Secret) -> Value {
-    let ss: SealedSecret =
-        ksec_seal::seal::seal(secret, key.public_key(), &SealOptions::default()).unwrap();
+    let ss: SealedSecret = Sealer::new(key.public_key().clone()).seal(secret).unwrap();
     ss.to_value()
 }
 
@@ -111,7 +110,7 @@ pub fn test_config(identity: &str) -> Config {
 pub struct Running {
     pub handles: Handles,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), ksec_controller::ControllerError>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), ksec_controller::Error>>>,
 }
 
 impl Running {

@@ -136,8 +136,7 @@ async fn healthz_cert_verify_rotate_and_metrics() {
     );
     assert_eq!(rotated["spec"]["template"]["data"]["url"], "x://{{ .a }}");
     let ss = ksec_seal::SealedSecret::from_value(&rotated).unwrap();
-    let opened =
-        ksec_seal::unseal::unseal(&ss, &[key_b()]).expect("opens with the newest key alone");
+    let opened = ksec_seal::unseal(&ss, &[key_b()]).expect("opens with the newest key alone");
     assert_eq!(opened.secret.data["url"].expose(), b"x://1");
     assert_eq!(
         call(

@@ -4,8 +4,8 @@
 
 use serde_json::json;
 
-use crate::fake_api::FakeApi;
 use crate::harness::*;
+use ksec_testkit::cluster::FakeApi;
 
 const SEAL_PY: &str = r#"
 import sys

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::fake_api::FakeApi;
 use crate::harness::*;
+use ksec_testkit::cluster::FakeApi;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_start_generates_a_bitnami_format_key_secret() {

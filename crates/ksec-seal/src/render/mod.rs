@@ -17,14 +17,25 @@ pub enum Format {
 }
 
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, crate::Error> {
         match s.to_ascii_lowercase().as_str() {
             "json" | "" => Ok(Format::Json),
             "yaml" | "yml" => Ok(Format::Yaml),
-            other => Err(format!(
-                "unsupported output format: {other} (use json or yaml)"
-            )),
+            other => Err(crate::Error::UnknownFormat {
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+impl Format {
+    /// The format a manifest is written in: JSON when its first non-blank character is
+    /// `{`, YAML otherwise (so a rewrite keeps the file's format).
+    pub fn of(manifest: &[u8]) -> Format {
+        match manifest.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'{') => Format::Json,
+            _ => Format::Yaml,
         }
     }
 }

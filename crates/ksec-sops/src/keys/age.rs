@@ -10,6 +10,7 @@
 use super::age_plugin::{self, NonInteractive};
 use super::{KeyService, Recipient};
 use crate::metadata::MasterKey;
+use crate::Error;
 use age::armor::{ArmoredReader, ArmoredWriter, Format};
 use ksec_crypto::SecretBytes;
 use std::io::{Read, Write};
@@ -165,7 +166,7 @@ impl AgeService {
 }
 
 /// `$XDG_CONFIG_HOME/sops/age/keys.txt`, else `~/.config/sops/age/keys.txt`.
-pub fn default_keys_file() -> Option<PathBuf> {
+pub(crate) fn default_keys_file() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -199,13 +200,15 @@ fn parse_recipient(id: &str) -> Result<(BoxedRecipient, Option<NonInteractive>),
 }
 
 /// Encrypts `data` to one age recipient, armored as sops stores it.
-pub fn encrypt_armored(recipient: &str, data: &[u8]) -> Result<String, String> {
-    let (r, cb) = parse_recipient(recipient)?;
+pub fn encrypt_armored(recipient: &str, data: &[u8]) -> Result<String, Error> {
+    let (r, cb) = parse_recipient(recipient).map_err(Error::key_service)?;
     let explain = |e: String| match &cb {
         Some(cb) => cb.explain(e),
         None => e,
     };
-    encrypt_with(r.as_ref(), data).map_err(explain)
+    encrypt_with(r.as_ref(), data)
+        .map_err(explain)
+        .map_err(Error::key_service)
 }
 
 fn encrypt_with(r: &(dyn age::Recipient + Send), data: &[u8]) -> Result<String, String> {
@@ -228,7 +231,11 @@ fn encrypt_with(r: &(dyn age::Recipient + Send), data: &[u8]) -> Result<String, 
 
 impl AgeService {
     /// Decrypts an armored (or binary) age payload with the loaded identities.
-    pub fn decrypt_payload(&self, enc: &str) -> Result<SecretBytes, String> {
+    pub fn decrypt_payload(&self, enc: &str) -> Result<SecretBytes, Error> {
+        self.decrypt_armored(enc).map_err(Error::key_service)
+    }
+
+    fn decrypt_armored(&self, enc: &str) -> Result<SecretBytes, String> {
         if self.identities.is_empty() {
             let looked = if self.sources.is_empty() {
                 "no SOPS_AGE_KEY, SOPS_AGE_KEY_FILE or SOPS_AGE_KEY_CMD set".to_string()
@@ -276,17 +283,17 @@ impl KeyService for AgeService {
         &["age"]
     }
 
-    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, String> {
+    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, Error> {
         Ok(MasterKey::Age {
             recipient: to.id.clone(),
             enc: encrypt_armored(&to.id, dek.expose())?,
         })
     }
 
-    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, String> {
+    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, Error> {
         match key {
             MasterKey::Age { enc, .. } => self.decrypt_payload(enc),
-            _ => Err("not an age key".into()),
+            _ => Err(Error::key_service("not an age key")),
         }
     }
 }

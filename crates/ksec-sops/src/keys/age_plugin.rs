@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 /// The binary that serves plugin `name`.
-pub fn binary_name(name: &str) -> String {
+pub(super) fn binary_name(name: &str) -> String {
     format!("age-plugin-{name}")
 }
 

@@ -2,6 +2,7 @@
 //! (`GNUPGHOME`) holds the private keys; `SOPS_GPG_EXEC` names another binary.
 use super::{KeyService, Recipient};
 use crate::metadata::MasterKey;
+use crate::Error;
 use ksec_crypto::SecretBytes;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -58,47 +59,47 @@ impl GpgService {
     }
 }
 
-/// The current time as RFC 3339 (UTC, seconds), as sops writes `created_at`.
-pub fn now_rfc3339() -> String {
-    crate::time::now_rfc3339()
-}
-
 impl KeyService for GpgService {
     fn kinds(&self) -> &[&'static str] {
         &["pgp"]
     }
 
-    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, String> {
-        let out = self.run(
-            &[
-                "--batch",
-                "--no-tty",
-                "--yes",
-                "--no-default-recipient",
-                "--armor",
-                "--encrypt",
-                "--trust-model",
-                "always",
-                "-r",
-                &to.id,
-            ],
-            dek.expose(),
-        )?;
-        let enc = String::from_utf8(out.expose().to_vec()).map_err(|e| e.to_string())?;
+    fn wrap(&self, to: &Recipient, dek: &SecretBytes) -> Result<MasterKey, Error> {
+        let out = self
+            .run(
+                &[
+                    "--batch",
+                    "--no-tty",
+                    "--yes",
+                    "--no-default-recipient",
+                    "--armor",
+                    "--encrypt",
+                    "--trust-model",
+                    "always",
+                    "-r",
+                    &to.id,
+                ],
+                dek.expose(),
+            )
+            .map_err(Error::key_service)?;
+        let enc = String::from_utf8(out.expose().to_vec())
+            .map_err(|_| Error::key_service("gpg wrote a message that is not text"))?;
         Ok(MasterKey::Pgp {
             fp: to.id.clone(),
-            created_at: now_rfc3339(),
+            created_at: crate::time::now_rfc3339(),
             enc: enc.trim_end_matches('\n').to_string(),
         })
     }
 
-    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, String> {
+    fn unwrap(&self, key: &MasterKey) -> Result<SecretBytes, Error> {
         match key {
-            MasterKey::Pgp { enc, .. } => self.run(
-                &["--batch", "--no-tty", "--quiet", "--decrypt"],
-                enc.as_bytes(),
-            ),
-            _ => Err("not a pgp key".into()),
+            MasterKey::Pgp { enc, .. } => self
+                .run(
+                    &["--batch", "--no-tty", "--quiet", "--decrypt"],
+                    enc.as_bytes(),
+                )
+                .map_err(Error::key_service),
+            _ => Err(Error::key_service("not a pgp key")),
         }
     }
 }

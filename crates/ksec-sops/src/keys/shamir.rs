@@ -1,7 +1,14 @@
 //! Shamir secret sharing over GF(2^8), compatible with the scheme sops uses
 //! (HashiCorp Vault's `shamir` package): each share is the polynomial values for
 //! every secret byte followed by one byte, the share's x coordinate.
+use crate::Error;
 use ksec_crypto::SecretBytes;
+
+fn shamir_error(reason: impl Into<String>) -> Error {
+    Error::Shamir {
+        reason: reason.into(),
+    }
+}
 
 fn mul(mut a: u8, mut b: u8) -> u8 {
     let mut r = 0u8;
@@ -29,25 +36,29 @@ fn inv(a: u8) -> u8 {
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which recover it.
-pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<SecretBytes>, String> {
+pub(super) fn split(
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Result<Vec<SecretBytes>, Error> {
     if threshold < 2 || parts < threshold || parts > 255 {
-        return Err(format!(
-            "Shamir secret sharing needs 2 <= threshold <= groups <= 255 (threshold {threshold}, {parts} groups)"
-        ));
+        return Err(shamir_error(format!(
+            "it needs 2 <= threshold <= groups <= 255 (threshold {threshold}, {parts} groups)"
+        )));
     }
     // Distinct non-zero x coordinates from a random permutation.
     let mut xs: Vec<u8> = (1..=255).collect();
-    let rnd = ksec_crypto::rand::secret(255 * 2).map_err(|e| e.to_string())?;
+    let random = ksec_crypto::rand::secret(255 * 2)?;
     for i in (1..xs.len()).rev() {
-        let j =
-            (u16::from_le_bytes([rnd.expose()[2 * i], rnd.expose()[2 * i + 1]]) as usize) % (i + 1);
+        let j = (u16::from_le_bytes([random.expose()[2 * i], random.expose()[2 * i + 1]]) as usize)
+            % (i + 1);
         xs.swap(i, j);
     }
     let mut out: Vec<Vec<u8>> = (0..parts)
         .map(|_| Vec::with_capacity(secret.len() + 1))
         .collect();
     for &s in secret {
-        let coeffs = ksec_crypto::rand::secret(threshold - 1).map_err(|e| e.to_string())?;
+        let coeffs = ksec_crypto::rand::secret(threshold - 1)?;
         for (p, share) in out.iter_mut().enumerate() {
             let x = xs[p];
             // Horner: s + c1 x + c2 x^2 + …
@@ -66,18 +77,18 @@ pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Secret
 }
 
 /// Recovers the secret from shares.
-pub fn combine(shares: &[&[u8]]) -> Result<SecretBytes, String> {
+pub(super) fn combine(shares: &[&[u8]]) -> Result<SecretBytes, Error> {
     if shares.len() < 2 {
-        return Err("Shamir: at least two shares are needed".into());
+        return Err(shamir_error("at least two shares are needed"));
     }
     let len = shares[0].len();
     if len < 2 || shares.iter().any(|s| s.len() != len) {
-        return Err("Shamir: shares have different or too short lengths".into());
+        return Err(shamir_error("shares have different or too short lengths"));
     }
     let xs: Vec<u8> = shares.iter().map(|s| s[len - 1]).collect();
     for i in 0..xs.len() {
         if xs[i..].iter().skip(1).any(|x| *x == xs[i]) {
-            return Err("Shamir: duplicate share".into());
+            return Err(shamir_error("duplicate share"));
         }
     }
     let mut out = vec![0u8; len - 1];

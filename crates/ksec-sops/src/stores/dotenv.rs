@@ -3,17 +3,18 @@
 //! flattened into sorted `sops_…` keys.
 use crate::metadata::{flatten, unflatten};
 use crate::tree::{Document, Item, Value};
-use crate::Error;
+use crate::{Error, Format};
+
+fn parse_error(line: usize, message: impl Into<String>) -> Error {
+    super::parse_error(Format::Dotenv, line, message)
+}
 
 /// Parses a plaintext dotenv file.
-pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
-    let s = std::str::from_utf8(input).map_err(|_| Error::Parse {
-        format: "dotenv",
-        msg: "the file is not valid UTF-8".into(),
-    })?;
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
+    let text = super::utf8(input, Format::Dotenv)?;
     let mut items = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    for (n, line) in s.split('\n').enumerate() {
+    for (n, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
             continue;
@@ -23,16 +24,10 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
             continue;
         }
         let Some((k, v)) = line.split_once('=') else {
-            return Err(Error::Parse {
-                format: "dotenv",
-                msg: format!("line {}: expected KEY=VALUE", n + 1),
-            });
+            return Err(parse_error(n + 1, "expected KEY=VALUE"));
         };
         if !seen.insert(k.to_string()) {
-            return Err(Error::Parse {
-                format: "dotenv",
-                msg: format!("line {}: duplicate key {k:?}", n + 1),
-            });
+            return Err(parse_error(n + 1, format!("duplicate key {k:?}")));
         }
         items.push(Item::Entry(
             k.to_string(),
@@ -43,7 +38,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
 }
 
 /// Reads an encrypted dotenv file.
-pub fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
+pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
     let all = parse(input)?;
     let mut data = Vec::new();
     let mut meta = Vec::new();
@@ -58,11 +53,11 @@ pub fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
     if meta.is_empty() {
         return Err(Error::MetadataNotFound);
     }
-    Ok((Document::single(data), unflatten(&meta)))
+    Ok((Document::single(data), unflatten(&meta)?))
 }
 
 /// Writes items (and flattened metadata).
-pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
+pub(crate) fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
     let mut out = String::new();
     for i in items {
         match i {
@@ -74,10 +69,13 @@ pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
             Item::Entry(k, v) => {
                 let s = match v {
                     Value::Map(_) | Value::Seq(_) => {
-                        return Err(Error::Unsupported(format!(
-                            "dotenv files are flat: the value of '{k}' is a {}",
-                            v.kind()
-                        )))
+                        return Err(Error::Emit {
+                            format: Format::Dotenv,
+                            reason: format!(
+                                "dotenv files are flat: the value of '{k}' is a {}",
+                                v.kind()
+                            ),
+                        })
                     }
                     other => match crate::cipher::leaf_bytes(other) {
                         Some((b, _)) => String::from_utf8_lossy(&b).into_owned(),

@@ -4,19 +4,16 @@
 //! `"""` blocks (3.13.1+). Both are read; `\n` escapes are written.
 use crate::metadata::{flatten, unflatten};
 use crate::tree::{Document, Item, Value};
-use crate::Error;
+use crate::{Error, Format};
 
-fn perr(line: usize, msg: &str) -> Error {
-    Error::Parse {
-        format: "INI",
-        msg: format!("line {line}: {msg}"),
-    }
+fn parse_error(line: usize, message: impl Into<String>) -> Error {
+    super::parse_error(Format::Ini, line, message)
 }
 
 /// Parses an INI file into sections.
-pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
-    let s = std::str::from_utf8(input).map_err(|_| perr(1, "the file is not valid UTF-8"))?;
-    let lines: Vec<&str> = s
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
+    let text = super::utf8(input, Format::Ini)?;
+    let lines: Vec<&str> = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .collect();
@@ -28,6 +25,10 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     // its mapping and a key's comment right after the key.
     let mut pending_lines: Vec<String> = Vec::new();
     let mut seen_sections = std::collections::HashSet::new();
+    // Keys of the current section and of the default one, to find duplicates
+    // without scanning (a scan per key would be quadratic in a large section).
+    let mut section_keys: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut default_keys: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut i = 0;
     while i < lines.len() {
         let raw = lines[i];
@@ -42,23 +43,24 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
         }
         if line.starts_with('[') {
             let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) else {
-                return Err(perr(i, "section header without closing ]"));
+                return Err(parse_error(i, "section header without closing ]"));
             };
             if let Some((n, items)) = current.take() {
                 top.push(Item::Entry(n, Value::Map(items)));
             }
             if !seen_sections.insert(name.to_string()) {
-                return Err(perr(i, &format!("duplicate section [{name}]")));
+                return Err(parse_error(i, format!("duplicate section [{name}]")));
             }
             let mut items = Vec::new();
             if let Some(c) = take_comment(&mut pending_lines) {
                 items.push(c);
             }
             current = Some((name.to_string(), items));
+            section_keys.clear();
             continue;
         }
         let Some(pos) = line.find(['=', ':']) else {
-            return Err(perr(i, "expected key = value"));
+            return Err(parse_error(i, "expected key = value"));
         };
         let key = line[..pos].trim().to_string();
         let mut value = line[pos + 1..].trim().to_string();
@@ -67,7 +69,7 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
             let mut acc = rest.to_string();
             while !acc.ends_with("\"\"\"") {
                 if i >= lines.len() {
-                    return Err(perr(i, "unterminated \"\"\" value"));
+                    return Err(parse_error(i, "unterminated \"\"\" value"));
                 }
                 acc.push('\n');
                 acc.push_str(lines[i]);
@@ -85,15 +87,12 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
             pending_lines.push(value[p + 1..].trim().to_string());
             value = value[..p].trim_end().to_string();
         }
-        let target = match &mut current {
-            Some((_, items)) => items,
-            None => &mut default,
+        let (target, keys) = match &mut current {
+            Some((_, items)) => (items, &mut section_keys),
+            None => (&mut default, &mut default_keys),
         };
-        if target
-            .iter()
-            .any(|it| matches!(it, Item::Entry(k, _) if *k == key))
-        {
-            return Err(perr(i, &format!("duplicate key {key:?}")));
+        if !keys.insert(key.clone()) {
+            return Err(parse_error(i, format!("duplicate key {key:?}")));
         }
         target.push(Item::Entry(key, Value::Str(value)));
         if let Some(c) = take_comment(&mut pending_lines) {
@@ -156,14 +155,14 @@ fn quote_value(v: &str) -> String {
 }
 
 /// Reads an encrypted INI file.
-pub fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
+pub(crate) fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
     let mut items = parse(input)?;
     let pos = items
         .iter()
         .position(|i| matches!(i, Item::Entry(k, _) if k == "sops"))
         .ok_or(Error::MetadataNotFound)?;
     let Item::Entry(_, Value::Map(meta)) = items.remove(pos) else {
-        return Err(Error::Metadata("the [sops] section is empty".into()));
+        return Err(Error::metadata("the [sops] section is empty"));
     };
     let pairs: Vec<(String, String)> = meta
         .into_iter()
@@ -172,7 +171,7 @@ pub fn load_encrypted(input: &[u8]) -> Result<(Document, Value), Error> {
             _ => None,
         })
         .collect();
-    Ok((Document::single(items), unflatten(&pairs)))
+    Ok((Document::single(items), unflatten(&pairs)?))
 }
 
 fn value_text(v: &Value) -> String {
@@ -211,10 +210,13 @@ fn write_section(
             Item::Comment(_) => {}
             Item::Entry(k, v) => {
                 if matches!(v, Value::Map(_) | Value::Seq(_)) {
-                    return Err(Error::Unsupported(format!(
-                        "INI files have one level of sections: '{name}.{k}' is a {}",
-                        v.kind()
-                    )));
+                    return Err(Error::Emit {
+                        format: Format::Ini,
+                        reason: format!(
+                            "INI files have one level of sections: '{name}.{k}' is a {}",
+                            v.kind()
+                        ),
+                    });
                 }
                 if let Some(Item::Comment(c)) = rest.get(n + 1) {
                     write_comment(out, c);
@@ -244,7 +246,7 @@ fn write_section(
 }
 
 /// Writes sections (and the `[sops]` section).
-pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
+pub(crate) fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
     let mut out = String::new();
     let mut first = true;
     for it in items {
@@ -257,10 +259,13 @@ pub fn emit(items: &[Item], meta: Option<&Value>) -> Result<Vec<u8>, Error> {
                 write_section(&mut out, name, entries, false)?;
             }
             Item::Entry(name, v) => {
-                return Err(Error::Unsupported(format!(
-                    "INI needs sections at the top level: '{name}' is a {}",
-                    v.kind()
-                )))
+                return Err(Error::Emit {
+                    format: Format::Ini,
+                    reason: format!(
+                        "INI needs sections at the top level: '{name}' is a {}",
+                        v.kind()
+                    ),
+                })
             }
             Item::Comment(c) => write_comment(&mut out, c),
         }

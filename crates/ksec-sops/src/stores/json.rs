@@ -4,59 +4,69 @@
 use crate::tree::{Item, Value};
 use crate::Error;
 
-fn err(msg: String) -> Error {
+/// The deepest nesting of arrays and objects accepted.
+const MAX_DEPTH: usize = 512;
+
+fn parse_error(line: Option<usize>, message: impl Into<String>) -> Error {
     Error::Parse {
-        format: "JSON",
-        msg,
+        format: crate::Format::Json,
+        line,
+        message: message.into(),
     }
 }
 
-struct P<'a> {
-    s: &'a [u8],
-    i: usize,
+/// The parser's state over one JSON text.
+struct Parser<'a> {
+    bytes: &'a [u8],
+    /// The current byte offset.
+    pos: usize,
+    /// The current nesting depth.
     depth: usize,
 }
 
-impl P<'_> {
+impl Parser<'_> {
+    /// The 1-based line of the current position (for error messages only).
     fn line(&self) -> usize {
-        1 + self.s[..self.i.min(self.s.len())]
+        1 + self.bytes[..self.pos.min(self.bytes.len())]
             .iter()
             .filter(|b| **b == b'\n')
             .count()
     }
     fn fail<T>(&self, what: &str) -> Result<T, Error> {
-        Err(err(format!("line {}: {what}", self.line())))
+        Err(parse_error(Some(self.line()), what))
     }
-    fn ws(&mut self) {
-        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
-            self.i += 1;
+    fn skip_whitespace(&mut self) {
+        while self.pos < self.bytes.len()
+            && matches!(self.bytes[self.pos], b' ' | b'\t' | b'\n' | b'\r')
+        {
+            self.pos += 1;
         }
     }
     fn eat(&mut self, c: u8) -> bool {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
+        self.skip_whitespace();
+        if self.bytes.get(self.pos) == Some(&c) {
+            self.pos += 1;
             true
         } else {
             false
         }
     }
     fn value(&mut self) -> Result<Value, Error> {
-        self.ws();
-        if self.depth > 512 {
+        self.skip_whitespace();
+        if self.depth > MAX_DEPTH {
             return self.fail("nesting too deep");
         }
-        match self.s.get(self.i) {
+        match self.bytes.get(self.pos) {
             None => self.fail("unexpected end of input"),
             Some(b'{') => {
-                self.i += 1;
+                self.pos += 1;
                 self.depth += 1;
                 let mut items: Vec<Item> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
                 if !self.eat(b'}') {
                     loop {
-                        self.ws();
-                        if self.s.get(self.i) != Some(&b'"') {
+                        self.skip_whitespace();
+                        if self.bytes.get(self.pos) != Some(&b'"') {
                             return self.fail("expected a string key");
                         }
                         let k = self.string()?;
@@ -81,7 +91,7 @@ impl P<'_> {
                 Ok(Value::Map(items))
             }
             Some(b'[') => {
-                self.i += 1;
+                self.pos += 1;
                 self.depth += 1;
                 let mut v = Vec::new();
                 if !self.eat(b']') {
@@ -100,33 +110,33 @@ impl P<'_> {
                 Ok(Value::Seq(v))
             }
             Some(b'"') => Ok(Value::Str(self.string()?)),
-            Some(b't') if self.s[self.i..].starts_with(b"true") => {
-                self.i += 4;
+            Some(b't') if self.bytes[self.pos..].starts_with(b"true") => {
+                self.pos += 4;
                 Ok(Value::Bool(true))
             }
-            Some(b'f') if self.s[self.i..].starts_with(b"false") => {
-                self.i += 5;
+            Some(b'f') if self.bytes[self.pos..].starts_with(b"false") => {
+                self.pos += 5;
                 Ok(Value::Bool(false))
             }
-            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
-                self.i += 4;
+            Some(b'n') if self.bytes[self.pos..].starts_with(b"null") => {
+                self.pos += 4;
                 Ok(Value::Null)
             }
             Some(c) if *c == b'-' || c.is_ascii_digit() => {
-                let st = self.i;
-                self.i += 1;
-                while self.i < self.s.len()
+                let start = self.pos;
+                self.pos += 1;
+                while self.pos < self.bytes.len()
                     && matches!(
-                        self.s[self.i],
+                        self.bytes[self.pos],
                         b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'
                     )
                 {
-                    self.i += 1;
+                    self.pos += 1;
                 }
-                let t = std::str::from_utf8(&self.s[st..self.i]).unwrap_or("");
-                if let Ok(n) = t.parse::<i64>() {
+                let number = std::str::from_utf8(&self.bytes[start..self.pos]).unwrap_or("");
+                if let Ok(n) = number.parse::<i64>() {
                     Ok(Value::Int(n))
-                } else if let Ok(x) = t.parse::<f64>() {
+                } else if let Ok(x) = number.parse::<f64>() {
                     Ok(Value::Float(x))
                 } else {
                     self.fail("invalid number")
@@ -136,29 +146,29 @@ impl P<'_> {
         }
     }
     fn hex4(&mut self) -> Result<u32, Error> {
-        let h = self
-            .s
-            .get(self.i..self.i + 4)
-            .ok_or_else(|| err("truncated \\u escape".into()))?;
-        self.i += 4;
-        u32::from_str_radix(std::str::from_utf8(h).unwrap_or("x"), 16)
-            .map_err(|_| err(format!("line {}: invalid \\u escape", self.line())))
+        let hex = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| parse_error(Some(self.line()), "truncated \\u escape"))?;
+        self.pos += 4;
+        u32::from_str_radix(std::str::from_utf8(hex).unwrap_or("x"), 16)
+            .map_err(|_| parse_error(Some(self.line()), "invalid \\u escape"))
     }
     fn string(&mut self) -> Result<String, Error> {
-        self.i += 1;
+        self.pos += 1;
         let mut out = Vec::new();
         loop {
-            let Some(&c) = self.s.get(self.i) else {
+            let Some(&c) = self.bytes.get(self.pos) else {
                 return self.fail("unterminated string");
             };
-            self.i += 1;
+            self.pos += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
-                    let Some(&e) = self.s.get(self.i) else {
+                    let Some(&e) = self.bytes.get(self.pos) else {
                         return self.fail("unterminated string");
                     };
-                    self.i += 1;
+                    self.pos += 1;
                     match e {
                         b'"' => out.push(b'"'),
                         b'\\' => out.push(b'\\'),
@@ -171,9 +181,9 @@ impl P<'_> {
                         b'u' => {
                             let mut cp = self.hex4()?;
                             if (0xD800..0xDC00).contains(&cp)
-                                && self.s[self.i..].starts_with(b"\\u")
+                                && self.bytes[self.pos..].starts_with(b"\\u")
                             {
-                                self.i += 2;
+                                self.pos += 2;
                                 let lo = self.hex4()?;
                                 cp = 0x10000
                                     + ((cp - 0xD800) << 10)
@@ -191,28 +201,29 @@ impl P<'_> {
             }
         }
         String::from_utf8(out)
-            .map_err(|_| err(format!("line {}: string is not valid UTF-8", self.line())))
+            .map_err(|_| parse_error(Some(self.line()), "string is not valid UTF-8"))
     }
 }
 
 /// Parses a JSON document whose top level must be an object.
-pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
-    let mut p = P {
-        s: input,
-        i: 0,
+    let mut parser = Parser {
+        bytes: input,
+        pos: 0,
         depth: 0,
     };
-    p.ws();
-    if p.s.get(p.i) != Some(&b'{') {
-        return Err(err(
-            "the top level must be an object ({…}); sops cannot encrypt top-level arrays or scalars".into(),
+    parser.skip_whitespace();
+    if parser.bytes.get(parser.pos) != Some(&b'{') {
+        return Err(parse_error(
+            None,
+            "the top level must be an object ({…}); sops cannot encrypt top-level arrays or scalars",
         ));
     }
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.s.len() {
-        return p.fail("trailing data after the top-level object");
+    let v = parser.value()?;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return parser.fail("trailing data after the top-level object");
     }
     match v {
         Value::Map(items) => Ok(items),
@@ -221,16 +232,16 @@ pub fn parse(input: &[u8]) -> Result<Vec<Item>, Error> {
 }
 
 /// Parses any JSON value (used for `set` values).
-pub fn parse_value(input: &[u8]) -> Result<Value, Error> {
-    let mut p = P {
-        s: input,
-        i: 0,
+pub(crate) fn parse_value(input: &[u8]) -> Result<Value, Error> {
+    let mut parser = Parser {
+        bytes: input,
+        pos: 0,
         depth: 0,
     };
-    let v = p.value()?;
-    p.ws();
-    if p.i != p.s.len() {
-        return p.fail("trailing data after the value");
+    let v = parser.value()?;
+    parser.skip_whitespace();
+    if parser.pos != parser.bytes.len() {
+        return parser.fail("trailing data after the value");
     }
     Ok(v)
 }
@@ -263,7 +274,7 @@ fn go_json_float(x: f64) -> String {
 }
 
 /// Writes a JSON string as Go's encoder does (HTML-safe escapes).
-pub fn write_string(out: &mut String, s: &str) {
+pub(crate) fn write_string(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
@@ -285,7 +296,7 @@ pub fn write_string(out: &mut String, s: &str) {
 }
 
 /// Writes a value with tab indentation at `depth`.
-pub fn write_value(out: &mut String, v: &Value, depth: usize, indent: &str) {
+pub(crate) fn write_value(out: &mut String, v: &Value, depth: usize, indent: &str) {
     let pad = |out: &mut String, d: usize| {
         for _ in 0..d {
             out.push_str(indent);
@@ -361,7 +372,7 @@ fn write_map<'a>(
 
 /// Emits a top-level object (plus an `extra` entry such as `sops`, without
 /// copying the tree) followed by a newline.
-pub fn emit(items: &[Item], extra: Option<&Item>, indent: &str) -> Vec<u8> {
+pub(crate) fn emit(items: &[Item], extra: Option<&Item>, indent: &str) -> Vec<u8> {
     let mut out = String::new();
     write_map(&mut out, items.iter().chain(extra), 0, indent);
     out.push('\n');

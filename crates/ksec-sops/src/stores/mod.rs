@@ -1,24 +1,41 @@
 //! The five stores sops supports: YAML, JSON, dotenv, INI and binary.
 //!
 //! Every store turns bytes into a [`Document`] plus, for encrypted files, the raw
-//! `sops` metadata value, and back.
-pub mod dotenv;
-pub mod ini;
-pub mod json;
-pub mod yaml;
+//! `sops` metadata value, and back. Every reader bounds what it builds: depth
+//! (YAML 256 levels, JSON 512), YAML alias expansion (go-yaml's rule plus hard
+//! caps, see `yaml/aliases.rs`), and the list indices of flattened dotenv/INI
+//! metadata; everything else grows linearly with the input.
+pub(crate) mod dotenv;
+pub(crate) mod ini;
+pub(crate) mod json;
+pub(crate) mod yaml;
 
 use crate::tree::{Document, Item, Value};
-use crate::{Error, Format};
+use crate::{EmitOptions, Error, Format};
 
-/// Options for writing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct EmitOptions {
-    /// YAML indentation (sops's default 4) / JSON indentation in spaces (0 = tab).
-    pub indent: Option<usize>,
+/// A parse error of `format` at `line`.
+pub(crate) fn parse_error(format: Format, line: usize, message: impl Into<String>) -> Error {
+    Error::Parse {
+        format,
+        line: Some(line),
+        message: message.into(),
+    }
+}
+
+/// The input as text, or an error naming the line of the first byte that is
+/// not UTF-8.
+pub(crate) fn utf8(input: &[u8], format: Format) -> Result<&str, Error> {
+    std::str::from_utf8(input).map_err(|e| {
+        let line = 1 + input[..e.valid_up_to()]
+            .iter()
+            .filter(|c| **c == b'\n')
+            .count();
+        parse_error(format, line, "the file is not valid UTF-8")
+    })
 }
 
 /// Reads a plaintext file.
-pub fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error> {
+pub(crate) fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error> {
     let branches = match format {
         Format::Yaml => yaml::parse_documents(input)?,
         Format::Json => vec![json::parse(input)?],
@@ -44,7 +61,7 @@ pub fn load_plain(format: Format, input: &[u8]) -> Result<Document, Error> {
 }
 
 /// Reads an encrypted file: its data and its raw `sops` metadata.
-pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, Value), Error> {
+pub(crate) fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, Value), Error> {
     match format {
         Format::Yaml => {
             let mut branches = yaml::parse_documents(input)?;
@@ -78,7 +95,11 @@ pub fn load_encrypted(format: Format, input: &[u8]) -> Result<(Document, Value),
 }
 
 /// Writes a plaintext file.
-pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<Vec<u8>, Error> {
+pub(crate) fn emit_plain(
+    format: Format,
+    doc: &Document,
+    opts: &EmitOptions,
+) -> Result<Vec<u8>, Error> {
     Ok(match format {
         Format::Yaml => yaml::emit_documents(&doc.branches, None, opts.indent.unwrap_or(4)),
         Format::Json => json::emit(first(doc), None, &json_indent(opts)),
@@ -91,10 +112,12 @@ pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<V
             }) {
                 Some(Value::Str(s)) => s.as_bytes().to_vec(),
                 Some(Value::Bytes(b)) => b.clone(),
-                _ => return Err(Error::Unsupported(
-                    "binary output needs a single 'data' string; use --output-type json or yaml"
-                        .into(),
-                )),
+                _ => {
+                    return Err(Error::Emit {
+                        format: Format::Binary,
+                        reason: "binary output needs a single 'data' string".into(),
+                    })
+                }
             }
         }
     })
@@ -102,7 +125,7 @@ pub fn emit_plain(format: Format, doc: &Document, opts: EmitOptions) -> Result<V
 
 /// Writes one value as sops's `--extract` prints it: strings raw, everything else
 /// in the output format (YAML ends with a newline, JSON does not).
-pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
+pub(crate) fn emit_value(format: Format, v: &Value, opts: &EmitOptions) -> Vec<u8> {
     match v {
         Value::Str(s) => s.as_bytes().to_vec(),
         Value::Bytes(b) => b.clone(),
@@ -122,11 +145,11 @@ pub fn emit_value(format: Format, v: &Value, opts: EmitOptions) -> Vec<u8> {
 }
 
 /// Writes an encrypted file with its metadata.
-pub fn emit_encrypted(
+pub(crate) fn emit_encrypted(
     format: Format,
     doc: &Document,
     meta: &Value,
-    opts: EmitOptions,
+    opts: &EmitOptions,
 ) -> Result<Vec<u8>, Error> {
     let sops = Item::Entry("sops".into(), meta.clone());
     Ok(match format {
@@ -137,7 +160,7 @@ pub fn emit_encrypted(
     })
 }
 
-fn json_indent(opts: EmitOptions) -> String {
+fn json_indent(opts: &EmitOptions) -> String {
     match opts.indent {
         Some(n) if n > 0 => " ".repeat(n),
         _ => "\t".into(),

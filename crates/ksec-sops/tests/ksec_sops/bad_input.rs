@@ -1,8 +1,9 @@
 //! Bad input gives a clear typed error and never a panic.
 use super::support::*;
-use ksec_sops::file::{encrypt, open, EncryptOptions};
+use super::support::{emit_plain, encrypt, load_plain, open};
 use ksec_sops::keys::{Keyring, Recipient};
-use ksec_sops::stores::load_plain;
+use ksec_sops::{Encryptor, MacCheck};
+
 use ksec_sops::{Error, Format};
 
 fn keyring_and_recipient() -> (Keyring, String, tempfile::TempDir) {
@@ -19,10 +20,7 @@ fn keyring_and_recipient() -> (Keyring, String, tempfile::TempDir) {
 }
 
 fn enc(kr: &Keyring, r: &str, plain: &str) -> String {
-    let o = EncryptOptions {
-        groups: vec![vec![Recipient::age(r)]],
-        ..EncryptOptions::default()
-    };
+    let o = Encryptor::new().key_groups(vec![vec![Recipient::age(r)]]);
     String::from_utf8(encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &o, kr).unwrap())
         .unwrap()
 }
@@ -39,7 +37,7 @@ fn tampered_value_and_mac_are_rejected() {
         .replacen(a, "@@", 1)
         .replacen(b, a, 1)
         .replacen("@@", b, 1);
-    let err = open(Format::Yaml, swapped.as_bytes(), &kr, false).unwrap_err();
+    let err = open(Format::Yaml, swapped.as_bytes(), &kr, MacCheck::Verify).unwrap_err();
     assert!(
         matches!(err, Error::ValueDecrypt { ref path } if path == "a"),
         "{err}"
@@ -48,10 +46,10 @@ fn tampered_value_and_mac_are_rejected() {
     let e2 = enc(&kr, &r, "a: secret\nb_unencrypted: shown\n");
     let changed = e2.replace("b_unencrypted: shown", "b_unencrypted: changed");
     assert!(matches!(
-        open(Format::Yaml, changed.as_bytes(), &kr, false),
+        open(Format::Yaml, changed.as_bytes(), &kr, MacCheck::Verify),
         Err(Error::MacMismatch)
     ));
-    assert!(open(Format::Yaml, changed.as_bytes(), &kr, true).is_ok());
+    assert!(open(Format::Yaml, changed.as_bytes(), &kr, MacCheck::Ignore).is_ok());
 }
 
 #[test]
@@ -59,7 +57,7 @@ fn malformed_enc_names_the_key_not_the_value() {
     let (kr, r, _d) = keyring_and_recipient();
     let e = enc(&kr, &r, "token: abcdef\n");
     let broken = e.replacen("iv:", "iv:!!", 1);
-    let err = open(Format::Yaml, broken.as_bytes(), &kr, false).unwrap_err();
+    let err = open(Format::Yaml, broken.as_bytes(), &kr, MacCheck::Verify).unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, Error::MalformedValue { .. }), "{msg}");
     assert!(msg.contains("token") && msg.contains("iv"), "{msg}");
@@ -71,7 +69,7 @@ fn no_key_lists_what_was_tried() {
     let (kr, r, _d) = keyring_and_recipient();
     let e = enc(&kr, &r, "a: 1\n");
     let (other, _, _d2) = keyring_and_recipient();
-    let err = open(Format::Yaml, e.as_bytes(), &other, false).unwrap_err();
+    let err = open(Format::Yaml, e.as_bytes(), &other, MacCheck::Verify).unwrap_err();
     assert!(matches!(err, Error::NoKey { .. }));
     assert!(err.to_string().contains(&r), "{err}");
 }
@@ -104,7 +102,12 @@ fn plaintext_input_errors() {
         .to_string()
         .contains("UTF-8"));
     assert!(matches!(
-        open(Format::Yaml, b"a: 1\n", &Keyring::new(vec![]), false),
+        open(
+            Format::Yaml,
+            b"a: 1\n",
+            &Keyring::new(vec![]),
+            MacCheck::Verify
+        ),
         Err(Error::MetadataNotFound)
     ));
 }
@@ -117,10 +120,10 @@ proptest::proptest! {
     fn parsers_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
         for f in [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini] {
             let _ = load_plain(f, &data);
-            let _ = ksec_sops::stores::load_encrypted(f, &data);
+            let _ = ksec_sops::LockedFile::parse(&data, f);
         }
         if let Ok(s) = std::str::from_utf8(&data) {
-            let _ = ksec_sops::cipher::EncValue::parse(s);
+            let _ = ksec_sops::internal::reformat_enc_value(s);
         }
     }
 
@@ -144,7 +147,7 @@ proptest::proptest! {
     #[test]
     fn yaml_shaped_noise(text in "([a-z]{1,3}|: |:|- |-|#|'|\"|\\|\\[|\\]|\\{|\\}|,|\\||>|&a|\\*a|!!str |\n|  |\t|---\n|\\.\\.\\.\n|\\? ){0,40}") {
         if let Ok(doc) = load_plain(Format::Yaml, text.as_bytes()) {
-            let out = ksec_sops::stores::emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
+            let out = emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
             let again = load_plain(Format::Yaml, &out);
             proptest::prop_assert!(again.is_ok(), "{text:?} -> {}", String::from_utf8_lossy(&out));
         }
@@ -163,8 +166,39 @@ proptest::proptest! {
             ]))
         }).collect();
         let doc = ksec_sops::Document::single(items);
-        let text = ksec_sops::stores::emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
+        let text = emit_plain(Format::Yaml, &doc, Default::default()).unwrap();
         let back = load_plain(Format::Yaml, &text).unwrap();
         proptest::prop_assert_eq!(back, doc, "{}", String::from_utf8_lossy(&text));
     }
+}
+
+/// Nesting is bounded in every store, and what the bound lets in survives
+/// encrypt → decrypt (no stack overflow in the walks over the tree).
+#[test]
+fn nesting_is_bounded_and_what_is_accepted_round_trips() {
+    let (kr, r, _d) = keyring_and_recipient();
+    let encryptor = Encryptor::new().key_groups(vec![vec![Recipient::age(&r)]]);
+    let json = |depth: usize| format!("{{\"a\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    let yaml = |depth: usize| format!("a: {}1{}\n", "[".repeat(depth), "]".repeat(depth));
+    for (format, deep, too_deep) in [
+        (Format::Json, json(500), json(600)),
+        (Format::Yaml, yaml(250), yaml(300)),
+    ] {
+        let enc = encrypt(format, format, deep.as_bytes(), &encryptor, &kr).unwrap();
+        let back = open(format, &enc, &kr, MacCheck::Verify).unwrap();
+        assert_eq!(
+            back.document(),
+            &load_plain(format, deep.as_bytes()).unwrap()
+        );
+        let err = load_plain(format, too_deep.as_bytes())
+            .map(drop)
+            .unwrap_err();
+        assert!(err.to_string().contains("nesting too deep"), "{err}");
+    }
+    // dotenv and INI are flat: nothing nests, and their metadata lists are bounded.
+    let far = "a=1\nsops_age__list_99999999__map_enc=x\nsops_lastmodified=2020-01-01T00:00:00Z\n";
+    let err = ksec_sops::LockedFile::parse(far.as_bytes(), Format::Dotenv).unwrap_err();
+    assert!(err.to_string().contains("out of range"), "{err}");
+    let ini = "[sops]\nage__list_99999999__map_enc = x\n";
+    assert!(ksec_sops::LockedFile::parse(ini.as_bytes(), Format::Ini).is_err());
 }

@@ -1,14 +1,14 @@
 //! Every fixture written by the real sops decrypts to its known plaintext.
 use super::support::*;
-use ksec_sops::file::{decrypt_to, open};
-use ksec_sops::stores::EmitOptions;
+use super::support::{decrypt_to, emit_plain, open};
+use ksec_sops::EmitOptions;
+use ksec_sops::MacCheck;
 use ksec_sops::{Error, Format};
 use std::path::Path;
 
 fn dec(kr: &ksec_sops::keys::Keyring, f: &Path, fmt: Format, out: Format) -> Result<String, Error> {
     let input = std::fs::read(f).unwrap();
-    decrypt_to(fmt, out, &input, kr, false, EmitOptions::default())
-        .map(|b| String::from_utf8(b).unwrap())
+    decrypt_to(fmt, out, &input, kr).map(|b| String::from_utf8(b).unwrap())
 }
 
 #[test]
@@ -81,12 +81,8 @@ fn helm_secrets_age_fixture_decrypts() {
 
 /// Compares YAML by data, not layout (helm-secrets' plaintext uses indent 2).
 fn norm(y: &str) -> String {
-    let docs = ksec_sops::stores::yaml::parse_documents(y.as_bytes()).unwrap();
-    let d = ksec_sops::Document { branches: docs };
-    String::from_utf8(
-        ksec_sops::stores::emit_plain(Format::Json, &d, EmitOptions::default()).unwrap(),
-    )
-    .unwrap()
+    let d = ksec_sops::Document::parse(y.as_bytes(), Format::Yaml).unwrap();
+    String::from_utf8(emit_plain(Format::Json, &d, EmitOptions::default()).unwrap()).unwrap()
 }
 
 #[test]
@@ -160,17 +156,22 @@ fn getsops_pgp_fixtures_decrypt() {
     // The MAC-less file fails (sops exit 51) unless the MAC check is off.
     let nomac = std::fs::read(res.join("no_mac.yaml")).unwrap();
     assert!(matches!(
-        open(Format::Yaml, &nomac, &kr, false),
+        open(Format::Yaml, &nomac, &kr, MacCheck::Verify),
         Err(Error::MacMissing | Error::MacMismatch)
     ));
-    assert!(open(Format::Yaml, &nomac, &kr, true).is_ok());
+    assert!(open(Format::Yaml, &nomac, &kr, MacCheck::Ignore).is_ok());
     for (f, fmt) in [
         ("example.yaml", Format::Yaml),
         ("example.json", Format::Json),
         ("example.ini", Format::Ini),
         ("example.txt", Format::Json),
     ] {
-        let o = open(fmt, &std::fs::read(base.join(f)).unwrap(), &kr, false);
+        let o = open(
+            fmt,
+            &std::fs::read(base.join(f)).unwrap(),
+            &kr,
+            MacCheck::Verify,
+        );
         assert!(o.is_ok(), "{f}: {:?}", o.err());
     }
     let ex = dec(&kr, &base.join("example.yaml"), Format::Yaml, Format::Yaml).unwrap();
@@ -190,15 +191,7 @@ fn helm_secrets_pgp_and_binary_fixtures_decrypt() {
     let kr = gpg_keyring(home.path());
     let v = base.join("values/sops");
     let raw = std::fs::read(v.join("secrets.trailing-newline.raw")).unwrap();
-    let got = decrypt_to(
-        Format::Binary,
-        Format::Binary,
-        &raw,
-        &kr,
-        false,
-        EmitOptions::default(),
-    )
-    .unwrap();
+    let got = decrypt_to(Format::Binary, Format::Binary, &raw, &kr).unwrap();
     assert_eq!(
         got,
         std::fs::read(v.join("secrets.trailing-newline.dec.raw")).unwrap()

@@ -1,10 +1,10 @@
 //! Interop with the real `sops` and `age-keygen`, both directions, every store.
 use super::support::*;
-use ksec_sops::file::{decrypt_to, encrypt, EncryptOptions};
+use super::support::{decrypt_to, encrypt};
 use ksec_sops::keys::Recipient;
-use ksec_sops::rules::Rules;
-use ksec_sops::stores::EmitOptions;
+use ksec_sops::Encryptor;
 use ksec_sops::Format;
+use ksec_sops::Rules;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -66,12 +66,10 @@ impl Peers {
         std::fs::write(&p, data).unwrap();
         p
     }
-    fn opts(&self, rules: Rules) -> EncryptOptions {
-        EncryptOptions {
-            groups: vec![vec![Recipient::age(&self.recipient)]],
-            rules,
-            ..EncryptOptions::default()
-        }
+    fn opts(&self, rules: Rules) -> Encryptor {
+        Encryptor::new()
+            .key_groups(vec![vec![Recipient::age(&self.recipient)]])
+            .rules(rules)
     }
 }
 
@@ -153,7 +151,7 @@ fn sops_encrypts_ksec_decrypts() {
         );
         let ef = p.write(&format!("enc2.{name}"), &enc);
         let theirs = p.sops(&["decrypt", ef.to_str().unwrap()], p.dir.path());
-        let ours = decrypt_to(*fmt, *fmt, &enc, &kr, false, EmitOptions::default()).unwrap();
+        let ours = decrypt_to(*fmt, *fmt, &enc, &kr).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&theirs.stdout),
@@ -271,15 +269,7 @@ fn rules_interop_both_ways() {
             // This sops version lacks the flag; the ksec→sops direction above covers it.
             continue;
         }
-        let got = decrypt_to(
-            Format::Yaml,
-            Format::Yaml,
-            &s.stdout,
-            &kr,
-            false,
-            EmitOptions::default(),
-        )
-        .unwrap();
+        let got = decrypt_to(Format::Yaml, Format::Yaml, &s.stdout, &kr).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&got),
             plain,
@@ -297,12 +287,9 @@ fn pgp_ksec_encrypts_sops_decrypts() {
         return;
     };
     let kr = gpg_keyring(home.path());
-    let opts = EncryptOptions {
-        groups: vec![vec![Recipient::pgp(
-            "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
-        )]],
-        ..EncryptOptions::default()
-    };
+    let opts = Encryptor::new().key_groups(vec![vec![Recipient::pgp(
+        "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4",
+    )]]);
     let plain = "user: admin\npassword: hunter2\n";
     let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
     let f = p.write("pgp.yaml", &enc);
@@ -325,14 +312,12 @@ fn pgp_ksec_encrypts_sops_decrypts() {
 fn shamir_key_groups_both_ways() {
     let Some(p) = peers() else { return };
     let kr = age_keyring(&[&p.key]);
-    let opts = EncryptOptions {
-        groups: vec![
+    let opts = Encryptor::new()
+        .key_groups(vec![
             vec![Recipient::age(&p.recipient)],
             vec![Recipient::age(&p.recipient)],
-        ],
-        shamir_threshold: Some(2),
-        ..EncryptOptions::default()
-    };
+        ])
+        .shamir_threshold(2);
     let plain = "a: 1\nb: two\n";
     let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
     let text = String::from_utf8_lossy(&enc).to_string();
@@ -355,15 +340,7 @@ fn shamir_key_groups_both_ways() {
     p.write(".sops.yaml", cfg.as_bytes());
     let src = p.write("shamir-plain.yaml", plain.as_bytes());
     let s = p.sops_ok(&["encrypt", src.to_str().unwrap()], "shamir");
-    let got = decrypt_to(
-        Format::Yaml,
-        Format::Yaml,
-        &s,
-        &kr,
-        false,
-        EmitOptions::default(),
-    )
-    .unwrap();
+    let got = decrypt_to(Format::Yaml, Format::Yaml, &s, &kr).unwrap();
     assert_eq!(String::from_utf8_lossy(&got), plain);
     std::fs::remove_file(p.dir.path().join(".sops.yaml")).unwrap();
 }
@@ -388,10 +365,7 @@ fn ssh_recipients_both_ways() {
         let mut svc = ksec_sops::keys::age::AgeService::empty();
         svc.add_ssh_identity(&std::fs::read_to_string(&key).unwrap(), "test key");
         let kr = ksec_sops::keys::Keyring::new(vec![Box::new(svc)]);
-        let opts = EncryptOptions {
-            groups: vec![vec![Recipient::age(public)]],
-            ..EncryptOptions::default()
-        };
+        let opts = Encryptor::new().key_groups(vec![vec![Recipient::age(public)]]);
         let plain = "token: abc\n";
         let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &kr).unwrap();
         let f = p.write(&format!("ssh-{kind}.yaml"), &enc);
@@ -410,15 +384,7 @@ fn ssh_recipients_both_ways() {
         );
         let src = p.write(&format!("ssh-plain-{kind}.yaml"), plain.as_bytes());
         let s = p.sops_ok(&["encrypt", "--age", public, src.to_str().unwrap()], kind);
-        let got = decrypt_to(
-            Format::Yaml,
-            Format::Yaml,
-            &s,
-            &kr,
-            false,
-            EmitOptions::default(),
-        )
-        .unwrap();
+        let got = decrypt_to(Format::Yaml, Format::Yaml, &s, &kr).unwrap();
         assert_eq!(String::from_utf8_lossy(&got), plain, "{kind}");
     }
 }
@@ -436,27 +402,16 @@ fn mixed_key_types_decrypt_with_either() {
     both.push(Box::new(ksec_sops::keys::pgp::GpgService::with_home(
         home.path(),
     )));
-    let opts = EncryptOptions {
-        groups: vec![vec![
-            Recipient::age(&p.recipient),
-            Recipient::pgp("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
-        ]],
-        ..EncryptOptions::default()
-    };
+    let opts = Encryptor::new().key_groups(vec![vec![
+        Recipient::age(&p.recipient),
+        Recipient::pgp("FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4"),
+    ]]);
     let plain = "a: secret\n";
     let enc = encrypt(Format::Yaml, Format::Yaml, plain.as_bytes(), &opts, &both).unwrap();
     let age_only = age_keyring(&[&p.key]);
     let pgp_only = gpg_keyring(home.path());
     for kr in [&age_only, &pgp_only] {
-        let got = decrypt_to(
-            Format::Yaml,
-            Format::Yaml,
-            &enc,
-            kr,
-            false,
-            EmitOptions::default(),
-        )
-        .unwrap();
+        let got = decrypt_to(Format::Yaml, Format::Yaml, &enc, kr).unwrap();
         assert_eq!(String::from_utf8_lossy(&got), plain);
     }
     let f = p.write("mixed.yaml", &enc);

@@ -7,10 +7,10 @@
 //! change safely while other tests run. So each test here re-runs itself in a
 //! child test process with the `PATH` it needs (`child`); the `*_child` tests
 //! are `#[ignore]`d and do nothing unless started that way.
-use ksec_sops::file::{decrypt_to, encrypt, EncryptOptions};
+use super::support::{decrypt_to, encrypt};
 use ksec_sops::keys::age::{encrypt_armored, AgeService};
 use ksec_sops::keys::{Keyring, Recipient};
-use ksec_sops::stores::EmitOptions;
+use ksec_sops::Encryptor;
 use ksec_sops::Format;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,11 +96,8 @@ fn keyring(identity_files: &[&Path]) -> Keyring {
     Keyring::new(vec![Box::new(a)])
 }
 
-fn opts(recipients: &[&str]) -> EncryptOptions {
-    EncryptOptions {
-        groups: vec![recipients.iter().map(|r| Recipient::age(r)).collect()],
-        ..EncryptOptions::default()
-    }
+fn opts(recipients: &[&str]) -> Encryptor {
+    Encryptor::new().key_groups(vec![recipients.iter().map(|r| Recipient::age(r)).collect()])
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -212,15 +209,8 @@ fn ksec_encrypts_to_plugin_age_and_sops_decrypt_child() {
     );
     let theirs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(theirs["password"], "s3cr3t");
-    let ours = decrypt_to(
-        Format::Json,
-        Format::Json,
-        &enc,
-        &keyring(&[&plug_id]),
-        false,
-        EmitOptions::default(),
-    )
-    .expect("ksec decrypts with the plugin identity");
+    let ours = decrypt_to(Format::Json, Format::Json, &enc, &keyring(&[&plug_id]))
+        .expect("ksec decrypts with the plugin identity");
     assert_eq!(ours, out.stdout);
 }
 
@@ -295,8 +285,6 @@ fn age_and_sops_encrypt_to_plugin_ksec_decrypts_child() {
         Format::Yaml,
         &out.stdout,
         &keyring(&[&plug_id]),
-        false,
-        EmitOptions::default(),
     )
     .expect("ksec decrypts sops's file with the plugin identity");
     assert_eq!(String::from_utf8_lossy(&ours), PLAIN);
@@ -346,15 +334,7 @@ fn missing_plugin_is_named_child() {
     let text = format!("{}\n{}\n", std::fs::read_to_string(&plug_id).unwrap(), *x);
     both.add_identities(&text, "SOPS_AGE_KEY");
     let kr = Keyring::new(vec![Box::new(both)]);
-    let ours = decrypt_to(
-        Format::Yaml,
-        Format::Yaml,
-        &enc,
-        &kr,
-        false,
-        EmitOptions::default(),
-    )
-    .unwrap();
+    let ours = decrypt_to(Format::Yaml, Format::Yaml, &enc, &kr).unwrap();
     assert_eq!(String::from_utf8_lossy(&ours), PLAIN);
 
     // With the plugin identity alone, the error says which binary is missing.
@@ -366,16 +346,9 @@ fn missing_plugin_is_named_child() {
         &Keyring::new(vec![Box::new(AgeService::empty())]),
     )
     .unwrap();
-    let e = decrypt_to(
-        Format::Yaml,
-        Format::Yaml,
-        &other,
-        &keyring(&[&plug_id]),
-        false,
-        EmitOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = decrypt_to(Format::Yaml, Format::Yaml, &other, &keyring(&[&plug_id]))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("age-plugin-ksectest not found on PATH"),
         "decrypt: {e}"
@@ -410,16 +383,9 @@ fn plugin_asking_for_input_is_refused_clearly_child() {
         &none(),
     )
     .expect("this plugin needs no PIN to encrypt");
-    let e = decrypt_to(
-        Format::Yaml,
-        Format::Yaml,
-        &enc,
-        &keyring(&[&ask_id]),
-        false,
-        EmitOptions::default(),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = decrypt_to(Format::Yaml, Format::Yaml, &enc, &keyring(&[&ask_id]))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("age-plugin-ksectest asked for input") && e.contains("ksectest PIN"),
         "decrypt: {e}"
@@ -444,7 +410,9 @@ fn plugin_asking_for_input_is_refused_clearly_child() {
 /// Malformed plugin recipients and identities are refused with what is wrong.
 #[test]
 fn malformed_plugin_keys_are_refused() {
-    let e = encrypt_armored("age1ksectest1qqqq", b"x").unwrap_err();
+    let e = encrypt_armored("age1ksectest1qqqq", b"x")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("age plugin recipient"), "{e}");
     let mut svc = AgeService::empty();
     svc.add_identities("# c\nAGE-PLUGIN-KSECTEST-1NOTBECH32\n", "test");

@@ -1,10 +1,11 @@
 //! Property tests: random documents survive encrypt → decrypt in every text store,
 //! under every rule, with the MAC checked.
 use super::support::age_keyring;
-use ksec_sops::file::{decrypt_to, encrypt, EncryptOptions};
+use super::support::{decrypt_to, emit_plain, encrypt, load_plain};
 use ksec_sops::keys::{Keyring, Recipient};
-use ksec_sops::rules::Rules;
-use ksec_sops::stores::{emit_plain, load_plain};
+use ksec_sops::Encryptor;
+use ksec_sops::Rules;
+
 use ksec_sops::{Document, Format, Item, Value};
 use proptest::prelude::*;
 use std::sync::OnceLock;
@@ -99,13 +100,9 @@ proptest! {
         let plain = emit_plain(fmt, &Document::single(items), Default::default()).unwrap();
         // The reference is the file as the store writes it (JSON drops comments).
         let reference = emit_plain(fmt, &load_plain(fmt, &plain).unwrap(), Default::default()).unwrap();
-        let opts = EncryptOptions {
-            groups: vec![vec![Recipient::age(recipient)]],
-            rules: rules(r),
-            ..EncryptOptions::default()
-        };
+        let opts = Encryptor::new().key_groups(vec![vec![Recipient::age(recipient)]]).rules(rules(r));
         let enc = encrypt(fmt, fmt, &plain, &opts, kr).unwrap();
-        let back = decrypt_to(fmt, fmt, &enc, kr, false, Default::default()).unwrap();
+        let back = decrypt_to(fmt, fmt, &enc, kr).unwrap();
         prop_assert_eq!(String::from_utf8_lossy(&back), String::from_utf8_lossy(&reference));
     }
 }

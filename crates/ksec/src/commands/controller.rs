@@ -1,10 +1,10 @@
 //! `ksec controller`: the in-cluster SealedSecret controller, with every flag of Bitnami's
 //! controller and its `SEALED_SECRETS_*` environment variable, so a Deployment can swap
 //! the image and keep its arguments.
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
 use ksec_controller::config::{parse_go_duration, parse_key_values, parse_rfc1123z};
-use ksec_controller::{Config, KeyOrder, Namespaces};
+use ksec_controller::{Config, Error, KeyOrder, Namespaces, Setting};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -156,22 +156,42 @@ fn my_namespace() -> String {
         .unwrap_or_else(|| "default".into())
 }
 
+/// The flag of a controller setting, for messages.
+fn flag_of(setting: Setting) -> &'static str {
+    match setting {
+        Setting::KeySize => "--key-size",
+        Setting::KeyPrefix => "--key-prefix",
+        Setting::KeyOrderPriority => "--key-order-priority",
+        Setting::KeyCutoffTime => "--key-cutoff-time",
+        Setting::PrivateKeyLabels => "--privatekey-labels",
+        Setting::PrivateKeyAnnotations => "--privatekey-annotations",
+        Setting::RateLimit => "--rate-limit",
+        // Lease timings have no flag (Bitnami's controller has none either).
+        _ => "leader election",
+    }
+}
+
+/// A controller error, with the flag in place of the setting's name.
+fn with_flag(e: Error) -> anyhow::Error {
+    match e {
+        Error::Setting { setting, problem } => anyhow!("{}: {problem}", flag_of(setting)),
+        // One line: the library's messages already include their cause.
+        other => anyhow!("{other}"),
+    }
+}
+
 /// Turns the flags into the controller's settings; errors name the flag.
 pub fn config_from(args: &ControllerArgs, namespace: &str, identity: &str) -> Result<Config> {
     if args.old_gc_behavior {
         bail!("--old-gc-behavior=true is not supported: ksec relies on owner references, so Kubernetes deletes a SealedSecret's Secret with it");
     }
-    let key_order: KeyOrder = args.key_order_priority.parse()?;
+    let key_order: KeyOrder = args.key_order_priority.parse().map_err(with_flag)?;
     let key_cutoff_time = if args.key_cutoff_time.trim().is_empty() {
         None
     } else {
-        Some(parse_rfc1123z(&args.key_cutoff_time)?)
+        Some(parse_rfc1123z(&args.key_cutoff_time).map_err(with_flag)?)
     };
-    let additional: Vec<String> = args
-        .additional_namespaces
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
+    let additional: Vec<String> = ksec_text::split_list(&args.additional_namespaces)
         .map(String::from)
         .collect();
     let namespaces = if args.all_namespaces && additional.is_empty() {
@@ -195,11 +215,13 @@ pub fn config_from(args: &ControllerArgs, namespace: &str, identity: &str) -> Re
         key_renew_period: args.rotate_period.unwrap_or(args.key_renew_period),
         key_cutoff_time,
         key_order,
-        privatekey_labels: parse_key_values("--privatekey-labels", &args.privatekey_labels)?,
+        privatekey_labels: parse_key_values(Setting::PrivateKeyLabels, &args.privatekey_labels)
+            .map_err(with_flag)?,
         privatekey_annotations: parse_key_values(
-            "--privatekey-annotations",
+            Setting::PrivateKeyAnnotations,
             &args.privatekey_annotations,
-        )?,
+        )
+        .map_err(with_flag)?,
         namespaces,
         label_selector: args.label_selector.clone(),
         update_status: args.update_status,
@@ -214,7 +236,7 @@ pub fn config_from(args: &ControllerArgs, namespace: &str, identity: &str) -> Re
         rate_limit_burst: args.rate_limit_burst,
         ..Config::default()
     };
-    config.validate()?;
+    config.validate().map_err(with_flag)?;
     Ok(config)
 }
 
@@ -284,7 +306,9 @@ pub fn run(args: ControllerArgs) -> Result<ExitCode> {
                 _ = tokio::signal::ctrl_c() => {}
             }
         };
-        ksec_controller::run(client, config, shutdown).await?;
+        ksec_controller::run(client, config, shutdown)
+            .await
+            .map_err(with_flag)?;
         Ok(ExitCode::SUCCESS)
     })
 }
@@ -353,6 +377,12 @@ mod tests {
             (vec!["--key-cutoff-time=yesterday"], "--key-cutoff-time"),
             (vec!["--privatekey-labels=novalue"], "--privatekey-labels"),
             (vec!["--key-size=100"], "--key-size"),
+            (vec!["--key-prefix=Bad_Prefix"], "--key-prefix"),
+            (vec!["--rate-limit=0"], "--rate-limit"),
+            (
+                vec!["--privatekey-annotations=a=b,=c"],
+                "--privatekey-annotations",
+            ),
             (vec!["--old-gc-behavior"], "--old-gc-behavior"),
         ] {
             let e = config_from(&parse(&args), "ns", "pod")

@@ -29,7 +29,8 @@ pub struct NewArgs {
     /// Certificate common name (the controller's --my-cn; empty by default, as Bitnami's).
     #[arg(long, default_value = keys::DEFAULT_CN)]
     pub cn: String,
-    /// Certificate validity, e.g. 87600h (10 years, the controller's --key-ttl), 30d.
+    /// Certificate validity: a Go duration (87600h = 10 years, the controller's --key-ttl;
+    /// 1h30m) or days (3650d). A unit is required.
     #[arg(long, default_value = "87600h", value_parser = parse_duration)]
     pub ttl: Duration,
     /// Namespace of the key Secret.
@@ -70,21 +71,10 @@ pub struct ListArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Parses `87600h`, `30d`, `90m`, `3600s` (and bare seconds).
+/// Parses `87600h`, `30d`, `90m`, `1h30m`: Go's duration syntax plus `d` for days
+/// (`ksec_text::parse_duration`, the one parser of the workspace).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: use e.g. 87600h, 30d, 90m"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return Err(format!("invalid duration unit in {s:?}: use s, m, h or d")),
-    };
-    Ok(Duration::from_secs(secs))
+    ksec_text::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs `ksec keys …`.
@@ -115,7 +105,7 @@ fn new(a: NewArgs) -> Result<ExitCode> {
     let name = a
         .name
         .unwrap_or_else(|| keys::new_key_name(keys::KEY_PREFIX));
-    let format: Format = a.format.parse().map_err(anyhow::Error::msg)?;
+    let format: Format = a.format.parse()?;
     let value = key.to_secret_value(&name, &a.namespace)?;
     let text = zeroize::Zeroizing::new(render::document(&value, format));
     io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
@@ -186,5 +176,18 @@ mod tests {
         );
         assert!(parse_duration("10y").is_err());
         assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn durations_are_gos_syntax_plus_days() {
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("1.5d").unwrap(),
+            Duration::from_secs(36 * 3600)
+        );
+        // Bare numbers were seconds once; Go's grammar wants a unit.
+        let e = parse_duration("3600").unwrap_err();
+        assert!(e.contains("unit is missing"), "{e}");
+        assert!(parse_duration("-1h").is_err());
     }
 }

@@ -1,12 +1,10 @@
 //! `ksec reseal`: re-encrypt SealedSecrets from old keys to a new certificate, offline,
 //! for files and whole directories (kubeseal --re-encrypt needs the live controller).
-use super::seal::load_keys;
+use super::seal::{load_keys, sealer_for};
 use crate::io;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
-use ksec_seal::render::{self, Format};
-use ksec_seal::{docs, hybrid, keys, SealedSecret};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -38,15 +36,15 @@ pub struct ResealArgs {
 pub fn run(args: ResealArgs) -> Result<ExitCode> {
     let old = load_keys(&args.keys)?;
     let refs: Vec<&RsaPrivateKey> = old.iter().map(|k| &k.key).collect();
-    let cert_bytes = io::read_cert_source(&args.cert)?;
-    let (_, public) = keys::load_sealing_cert(&cert_bytes, &args.cert, SystemTime::now())?;
+    let sealer = sealer_for(&args.cert, SystemTime::now())?;
+    let public = sealer.public_key();
     let mut files = vec![];
     for p in &args.paths {
         collect(p, &mut files)?;
     }
     let (mut changed, mut skipped, mut failed) = (0, 0, 0);
     for f in &files {
-        match reseal_file(f, &refs, &public, args.dry_run) {
+        match reseal_file(f, &refs, public, args.dry_run) {
             Ok(Some(n)) => {
                 changed += 1;
                 eprintln!(
@@ -103,54 +101,22 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Reseals one file in place. `None` when it holds no SealedSecret. Files that mix
-/// SealedSecrets with other resources are refused rather than reformatted.
+/// Reseals one file in place ([`ksec_seal::reseal_manifest`]). `None` when it holds no
+/// SealedSecret.
 fn reseal_file(
     f: &Path,
     keys: &[&RsaPrivateKey],
     public: &RsaPublicKey,
     dry_run: bool,
 ) -> Result<Option<usize>> {
-    let name = f.display().to_string();
     let bytes = io::read_file(f)?;
-    let Ok(parsed) = docs::parse_documents(&bytes) else {
+    let Some(resealed) =
+        ksec_seal::reseal_manifest(&bytes, &f.display().to_string(), keys, public)?
+    else {
         return Ok(None);
     };
-    let is_sealed = |d: &serde_json::Value| {
-        d.get("kind").and_then(|k| k.as_str()) == Some(ksec_seal::sealed::KIND)
-    };
-    if !parsed.iter().any(is_sealed) {
-        return Ok(None);
-    }
-    if !parsed.iter().all(is_sealed) {
-        bail!("{name}: mixes SealedSecrets with other resources; split it so ksec can rewrite it without touching the rest");
-    }
-    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-        Format::Json
-    } else {
-        Format::Yaml
-    };
-    let mut out = String::new();
-    let mut count = 0;
-    for d in &parsed {
-        let mut ss = SealedSecret::from_value(d).with_context(|| name.clone())?;
-        let label = ss.label();
-        let what = format!(
-            "{name}: SealedSecret {}/{}",
-            ss.metadata.namespace(),
-            ss.metadata.name()
-        );
-        for (k, v) in ss.encrypted_data.iter_mut() {
-            let sealed = hybrid::from_base64(v).with_context(|| format!("{what}: {k}"))?;
-            let (plain, _) = hybrid::open_with_any(keys, &sealed, &label)
-                .with_context(|| format!("{what}: {k}"))?;
-            *v = hybrid::to_base64(&hybrid::seal(public, plain.expose(), &label)?);
-            count += 1;
-        }
-        out.push_str(&render::document(&ss.to_value(), format));
-    }
     if !dry_run {
-        io::write_atomic(f, out.as_bytes(), 0o644)?;
+        io::write_atomic(f, resealed.text.as_bytes(), 0o644)?;
     }
-    Ok(Some(count))
+    Ok(Some(resealed.values))
 }

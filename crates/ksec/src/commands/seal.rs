@@ -1,13 +1,12 @@
 //! `ksec seal`, and `kubeseal` when ksec is invoked under that name: kubeseal's flags
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
 use crate::io::{self, Input};
-use crate::kubeconfig;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
-use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::keys::{self, SealingKey};
 use ksec_seal::render::{self, Format};
-use ksec_seal::{docs, seal, unseal, Scope, SealOptions, SealedSecret, Secret};
+use ksec_seal::{docs, Error, Scope, SealOptions, Sealer, Secret};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -122,7 +121,35 @@ pub struct SealArgs {
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
-    s.parse()
+    s.parse().map_err(|e: Error| e.to_string())
+}
+
+/// A library error with the flag that fixes it: ksec-seal names the problem, the
+/// command line knows which of its flags is the way out.
+pub(crate) fn with_hint(e: Error) -> anyhow::Error {
+    let hint = match e.innermost() {
+        Error::EmptyData => "use --allow-empty-data to seal it anyway",
+        Error::MissingName => "add one, or pass --name",
+        Error::MissingNamespace { .. } => {
+            "add it, pass -n/--namespace, or use --scope cluster-wide"
+        }
+        _ => return e.into(),
+    };
+    anyhow!("{e}; {hint}")
+}
+
+/// Reads the sealing certificate from a file or URL (`--cert`) into a sealer.
+pub(crate) fn sealer_for(cert: &str, now: SystemTime) -> Result<Sealer> {
+    let bytes = io::read_cert_source(cert)?;
+    Sealer::from_certificate(&bytes, cert, now).map_err(|e| {
+        let hint = match e.innermost() {
+            Error::CertificateExpired { .. } => {
+                "fetch the controller's current certificate (ksec keys cert, or kubeseal --fetch-cert)"
+            }
+            _ => "--cert needs the controller's PEM certificate (ksec keys cert, kubeseal --fetch-cert)",
+        };
+        anyhow!("{e}; {hint}")
+    })
 }
 
 const TTY_HINT: &str = "(tty detected: expecting json/yaml k8s resource in stdin)";
@@ -134,7 +161,7 @@ impl SealArgs {
                 return Ok(Format::Yaml);
             }
         }
-        self.format.parse().map_err(|e: String| anyhow!(e))
+        Ok(self.format.parse()?)
     }
 
     fn needs_cluster(&self, what: &str) -> anyhow::Error {
@@ -151,7 +178,10 @@ impl SealArgs {
             .clone()
             .filter(|n| !n.is_empty())
             .or_else(|| {
-                kubeconfig::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
+                // As before, a kubeconfig that cannot be read gives no namespace.
+                ksec_kube::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
+                    .ok()
+                    .flatten()
             })
     }
 }
@@ -189,11 +219,15 @@ pub fn run(args: SealArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let now = SystemTime::now();
+    let opts = SealOptions {
+        scope: args.scope,
+        allow_empty_data: args.allow_empty_data,
+        name: args.name.clone(),
+        default_namespace: args.default_namespace(),
+    };
     let mut certs = vec![];
     for c in &args.cert {
-        let bytes = io::read_cert_source(c)?;
-        let (_, public) = keys::load_sealing_cert(&bytes, c, now)?;
-        certs.push((c.clone(), public));
+        certs.push((c.clone(), sealer_for(c, now)?.with_options(opts.clone())));
     }
     if certs.len() > 1 && args.sealed_secret_file.is_none() && args.merge_into.is_none() {
         bail!("{} certificates given: pass -w/--sealed-secret-file FILE; each cluster's output is FILE with the certificate's name inserted (sealed.yaml → sealed.<cert>.yaml)", certs.len());
@@ -202,40 +236,27 @@ pub fn run(args: SealArgs) -> Result<ExitCode> {
         return seal_raw(&args, &input, &certs);
     }
     let data = input.read(TTY_HINT)?;
-    let secrets = read_secrets(&data, &input.name())?;
+    let secrets = ksec_seal::read_secrets(&data, &input.name())?;
     let recovery = load_keys(&args.recovery_private_key)?;
-    for (cert_name, public) in &certs {
+    for (cert_name, sealer) in &certs {
         let target = output_for(args.sealed_secret_file.as_deref(), cert_name, certs.len());
         if let Some(merge) = &args.merge_into {
             let merge =
                 output_for(Some(merge), cert_name, certs.len()).unwrap_or_else(|| merge.clone());
-            merge_into(&args, &merge, &secrets, public, &recovery)?;
+            merge_into(&args, &merge, &secrets, sealer, &recovery)?;
             continue;
         }
         let format = args.output_format(target.as_deref())?;
-        let opts = SealOptions {
-            scope: args.scope,
-            allow_empty_data: args.allow_empty_data,
-            name: args.name.clone(),
-            default_namespace: args.default_namespace(),
-        };
         let mut out = String::new();
         for (i, s) in secrets.iter().enumerate() {
-            let ss = seal::seal(s.clone(), public, &opts)
-                .map_err(|e| with_doc(e.into(), &input.name(), i, secrets.len()))?;
+            let ss = sealer
+                .seal(s.clone())
+                .map_err(|e| with_hint(docs::in_document(e, &input.name(), i, secrets.len())))?;
             out.push_str(&render::document(&ss.to_value(), format));
         }
         io::emit(target.as_deref(), out.as_bytes(), 0o644)?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn with_doc(e: anyhow::Error, name: &str, i: usize, n: usize) -> anyhow::Error {
-    if n > 1 {
-        e.context(format!("{name}: document {}", i + 1))
-    } else {
-        e.context(name.to_string())
-    }
 }
 
 /// `sealed.yaml` + `certs/prod.pem` → `sealed.prod.yaml` when sealing for several clusters.
@@ -257,32 +278,6 @@ fn output_for(out: Option<&Path>, cert: &str, count: usize) -> Option<PathBuf> {
     Some(out.with_file_name(name))
 }
 
-/// Reads every Secret of an input (YAML documents, JSON stream, or a List).
-pub fn read_secrets(data: &[u8], name: &str) -> Result<Vec<Secret>> {
-    let docs = docs::flatten_lists(docs::parse_documents(data).with_context(|| name.to_string())?);
-    if docs.is_empty() {
-        bail!("{name}: no Secret found in the input (expected a YAML or JSON v1 Secret)");
-    }
-    docs.iter()
-        .enumerate()
-        .map(|(i, d)| Secret::from_value(d).map_err(|e| with_doc(e.into(), name, i, docs.len())))
-        .collect()
-}
-
-/// Reads every SealedSecret of an input.
-pub fn read_sealed(data: &[u8], name: &str) -> Result<Vec<SealedSecret>> {
-    let docs = docs::flatten_lists(docs::parse_documents(data).with_context(|| name.to_string())?);
-    if docs.is_empty() {
-        bail!("{name}: no SealedSecret found in the input");
-    }
-    docs.iter()
-        .enumerate()
-        .map(|(i, d)| {
-            SealedSecret::from_value(d).map_err(|e| with_doc(e.into(), name, i, docs.len()))
-        })
-        .collect()
-}
-
 /// Loads private keys from files (PEM, key Secrets, Lists).
 pub fn load_keys(files: &[PathBuf]) -> Result<Vec<SealingKey>> {
     let mut out = vec![];
@@ -293,7 +288,7 @@ pub fn load_keys(files: &[PathBuf]) -> Result<Vec<SealingKey>> {
     Ok(out)
 }
 
-fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, RsaPublicKey)]) -> Result<ExitCode> {
+fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, Sealer)]) -> Result<ExitCode> {
     let scope = args.scope.unwrap_or_default();
     let namespace = if scope.needs_namespace() {
         args.default_namespace().unwrap_or_default()
@@ -322,8 +317,8 @@ fn seal_raw(args: &SealArgs, input: &Input, certs: &[(String, RsaPublicKey)]) ->
             }
         },
     });
-    for (cert_name, public) in certs {
-        let sealed = seal::seal_raw(public, &value, &namespace, &name, scope)?;
+    for (cert_name, sealer) in certs {
+        let sealed = sealer.seal_raw(&value, &namespace, &name)?;
         let target = output_for(args.sealed_secret_file.as_deref(), cert_name, certs.len());
         io::emit(target.as_deref(), sealed.as_bytes(), 0o644)?;
     }
@@ -334,12 +329,12 @@ fn merge_into(
     args: &SealArgs,
     file: &Path,
     secrets: &[Secret],
-    public: &RsaPublicKey,
+    sealer: &Sealer,
     recovery: &[SealingKey],
 ) -> Result<()> {
     let name = file.display().to_string();
     let orig_bytes = io::read_file(file)?;
-    let mut origs = read_sealed(&orig_bytes, &name)?;
+    let mut origs = ksec_seal::read_sealed_secrets(&orig_bytes, &name)?;
     if origs.len() != 1 || secrets.len() != 1 {
         bail!(
             "--merge-into takes one Secret and a file holding one SealedSecret ({name} holds {})",
@@ -347,24 +342,16 @@ fn merge_into(
         );
     }
     let orig = origs.remove(0);
-    let format = if orig_bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-        Format::Json
-    } else {
-        Format::Yaml
-    };
     let format = if args.format != "json" {
         args.output_format(None)?
     } else {
-        format
-    };
-    let opts = SealOptions {
-        scope: args.scope,
-        allow_empty_data: args.allow_empty_data,
-        name: None,
-        default_namespace: args.default_namespace(),
+        Format::of(&orig_bytes)
     };
     let keys: Vec<&RsaPrivateKey> = recovery.iter().map(|k| &k.key).collect();
-    let (merged, report) = seal::merge_into(&orig, secrets[0].clone(), public, &opts, &keys)?;
+    // The name and namespace are the existing SealedSecret's.
+    let (merged, report) = sealer
+        .merge_into(&orig, secrets[0].clone(), &keys)
+        .map_err(|e| with_hint(e.within(&name)))?;
     let rendered = render::document(&merged.to_value(), format);
     io::write_atomic(file, rendered.as_bytes(), 0o644)?;
     if !recovery.is_empty() {
@@ -388,12 +375,12 @@ fn recovery_unseal(args: &SealArgs, input: &Input) -> Result<ExitCode> {
     }
     let keys = load_keys(&args.recovery_private_key)?;
     let data = input.read(TTY_HINT)?;
-    let sealed = read_sealed(&data, &input.name())?;
+    let sealed = ksec_seal::read_sealed_secrets(&data, &input.name())?;
     let format = args.output_format(args.sealed_secret_file.as_deref())?;
     let refs: Vec<&RsaPrivateKey> = keys.iter().map(|k| &k.key).collect();
     let mut out = zeroize::Zeroizing::new(String::new());
     for ss in &sealed {
-        let opened = unseal::unseal(ss, &refs).with_context(|| {
+        let opened = ksec_seal::unseal(ss, &refs).with_context(|| {
             format!(
                 "{}: SealedSecret {}/{}",
                 input.name(),

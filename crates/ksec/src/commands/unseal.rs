@@ -1,12 +1,11 @@
 //! `ksec unseal`: SealedSecrets in, Secrets out, with backup keys; says which key opened
 //! each value.
-use super::seal::{load_keys, read_sealed};
+use super::seal::load_keys;
 use crate::io::{self, Input};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::render::{self, Format};
-use ksec_seal::unseal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,7 +51,7 @@ pub fn run(args: UnsealArgs) -> Result<ExitCode> {
             .map(|f| Input::from_arg(Some(f)))
             .collect()
     };
-    let mut format: Format = args.format.parse().map_err(anyhow::Error::msg)?;
+    let mut format: Format = args.format.parse()?;
     if let Some(ext) = args
         .output
         .as_ref()
@@ -69,9 +68,9 @@ pub fn run(args: UnsealArgs) -> Result<ExitCode> {
     let mut failures = 0;
     for input in &inputs {
         let data = input.read("(tty detected: expecting a SealedSecret in stdin)")?;
-        for ss in read_sealed(&data, &input.name())? {
+        for ss in ksec_seal::read_sealed_secrets(&data, &input.name())? {
             let what = format!("{}/{}", ss.metadata.namespace(), ss.metadata.name());
-            match unseal::unseal(&ss, &refs) {
+            match ksec_seal::unseal(&ss, &refs) {
                 Ok(opened) => {
                     if !args.quiet {
                         for (k, idx) in &opened.opened_by {

@@ -35,13 +35,6 @@ pub fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The peer scripts next to these tests.
-pub fn peer_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/peers")
-        .join(name)
-}
-
 pub const SECRET_YAML: &str = "\
 apiVersion: v1
 kind: Secret

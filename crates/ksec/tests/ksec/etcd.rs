@@ -1,10 +1,10 @@
 //! `ksec etcd audit|decrypt` against a real etcd 3.4 started here, filled by an
-//! independent Python writer (tests/peers/etcd_writer.py: `cryptography`, PyNaCl, and
+//! independent Python writer (ksec-etcd/tests/etcd_writer.py: `cryptography`, PyNaCl, and
 //! grpcio through `ksec kms serve` for the KMS data keys) with every at-rest format; then
 //! the same from `etcdctl snapshot save` files. Also: bad values reported per object,
 //! an unreachable etcd or plugin, the plugin's key used directly, history and compaction,
 //! and that nothing is ever written to etcd.
-use super::common::{ksec, ksec_path, peer_script};
+use super::common::{ksec, ksec_path};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_testkit::etcd::Etcd;
@@ -15,6 +15,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The independent writer of stored values, kept with ksec-etcd.
+fn writer() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksec-etcd/tests/etcd_writer.py")
+}
 
 /// `ksec kms serve`, killed when dropped.
 struct Plugin(Child);
@@ -76,7 +81,7 @@ fn fixture() -> Option<Fixture> {
     let keys =
         json!({"cbc1": key(16), "cbc2": key(32), "gcm1": key(32), "gcm2": key(24), "sb1": key(32)});
     let mut child = Command::new(py)
-        .arg(peer_script("etcd_writer.py"))
+        .arg(writer())
         .arg(&etcd.endpoint)
         .arg(&stubs)
         .arg(&socket)

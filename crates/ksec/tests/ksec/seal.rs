@@ -285,6 +285,73 @@ fn reseal_moves_a_directory_to_a_new_key_offline() {
 }
 
 #[test]
+fn reseal_moves_a_legacy_spec_data_sealed_secret_to_the_new_key() {
+    // The legacy v1 format: the whole Secret as one sealed blob under spec.data.
+    let key_a = ksec_crypto::rsa::RsaPrivateKey::from_pem(
+        &std::fs::read(testdata("test-key-a.pem")).unwrap(),
+    )
+    .unwrap();
+    let inner = br#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","namespace":"prod"},"data":{"password":"aHVudGVyMg=="}}"#;
+    let blob = ksec_seal::hybrid::seal(key_a.public_key(), inner, b"prod/db").unwrap();
+    let dir = ksec_testkit::tempdir();
+    let file = write(
+        dir.path(),
+        "legacy.yaml",
+        &format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {{name: db, namespace: prod}}\nspec:\n  data: {}\n",
+            ksec_seal::hybrid::to_base64(&blob)
+        ),
+    );
+    ksec()
+        .args(["reseal", "-k"])
+        .arg(testdata("test-key-a.pem"))
+        .arg("--cert")
+        .arg(testdata("test-cert-b.pem"))
+        .arg(&file)
+        .assert()
+        .success()
+        .stderr(contains("1 value(s) resealed"));
+    let out = unseal_json(testdata("test-key-b.pem"), &file);
+    assert_eq!(data_value(&parse(&out), "password"), b"hunter2");
+    unseal(testdata("test-key-a.pem"), &file).failure();
+}
+
+#[test]
+fn reseal_keeps_the_template_and_its_go_templates_byte_for_byte() {
+    let dir = ksec_testkit::tempdir();
+    let sealed = seal_to(dir.path(), &[]);
+    // A template as kubeseal writes it (ksec's YAML layout is kubeseal's).
+    let mut v = parse(&std::fs::read(&sealed).unwrap());
+    v["spec"]["template"]["data"] =
+        serde_json::json!({"url": "{{ index . \"user\" }}:{{ .password | trim }}@db"});
+    let with_template = ksec_seal::render::document(&v, ksec_seal::render::Format::Yaml);
+    assert!(with_template.contains("url: "), "{with_template}");
+    std::fs::write(&sealed, &with_template).unwrap();
+    let template_of = |text: &str| parse(text.as_bytes())["spec"]["template"].clone();
+    let before = template_of(&with_template);
+    ksec()
+        .args(["reseal", "-k"])
+        .arg(testdata("test-key-a.pem"))
+        .arg("--cert")
+        .arg(testdata("test-cert-b.pem"))
+        .arg(&sealed)
+        .assert()
+        .success()
+        .stderr(contains("2 value(s) resealed"));
+    let after = std::fs::read_to_string(&sealed).unwrap();
+    assert_eq!(template_of(&after), before);
+    let template_lines = |t: &str| -> Vec<String> {
+        t.lines()
+            .skip_while(|l| *l != "  template:")
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(template_lines(&after), template_lines(&with_template));
+    let out = unseal_json(testdata("test-key-b.pem"), &sealed);
+    assert_eq!(data_value(&parse(&out), "url"), b"admin:hunter2@db");
+}
+
+#[test]
 fn completions_man_pages_and_demo() {
     ksec()
         .args(["completion", "bash"])

@@ -67,6 +67,47 @@ impl Env {
         );
         p
     }
+    /// Runs `ksec sops edit FILE` with an editor that sleeps, waits until its
+    /// buffer exists (and `stale` was swept), then sends it SIG`sig` (ksec, not
+    /// the editor) and returns how it exited.
+    fn edit_until_signalled(
+        &self,
+        file: &std::path::Path,
+        sig: &str,
+        stale: &std::path::Path,
+    ) -> std::process::ExitStatus {
+        let mut child = std::process::Command::new(ksec_path())
+            .args(["sops", "edit"])
+            .arg(file)
+            .current_dir(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &self.key)
+            .env("TMPDIR", &self.tmp)
+            .env("SOPS_EDITOR", "sleep 5; :")
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        loop {
+            let n = std::fs::read_dir(&self.tmp).unwrap().count();
+            if n >= 1 && !stale.exists() {
+                break;
+            }
+            assert!(
+                start.elapsed().as_secs() < 20,
+                "edit never created its buffer"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The shell's builtin kill: no procps needed on a fresh machine.
+        let st = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{sig} {}", child.id()))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        child.wait().unwrap()
+    }
+
     fn no_buffers_left(&self) {
         let left: Vec<_> = std::fs::read_dir(&self.tmp)
             .unwrap()
@@ -291,37 +332,7 @@ fn edit_cleans_up_on_signals_and_sweeps_stale_buffers() {
     std::fs::create_dir(&stale).unwrap();
     std::fs::write(stale.join("s.yaml"), "a: secret\n").unwrap();
     for sig in ["INT", "TERM", "HUP"] {
-        let mut child = std::process::Command::new(ksec_path())
-            .args(["sops", "edit"])
-            .arg(&f)
-            .current_dir(e.dir.path())
-            .env("SOPS_AGE_KEY_FILE", &e.key)
-            .env("TMPDIR", &e.tmp)
-            .env("SOPS_EDITOR", "sleep 5; :")
-            .spawn()
-            .unwrap();
-        // Wait until the buffer exists, then signal ksec (not the editor).
-        let start = std::time::Instant::now();
-        loop {
-            let n = std::fs::read_dir(&e.tmp).unwrap().count();
-            if n >= 1 && !stale.exists() {
-                break;
-            }
-            assert!(
-                start.elapsed().as_secs() < 20,
-                "edit never created its buffer"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        // The shell's builtin kill: no procps needed on a fresh machine.
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -{sig} {}", child.id()))
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let status = child.wait().unwrap();
+        let status = e.edit_until_signalled(&f, sig, &stale);
         assert!(!status.success(), "SIG{sig}: {status}");
         e.no_buffers_left();
         assert_eq!(
@@ -540,4 +551,187 @@ fn rotate_and_updatekeys_are_read_by_sops() {
     assert_eq!(o.stdout, b"k: w\n");
     let o = e.ksec().args(["sops", "decrypt"]).arg(&g).output().unwrap();
     assert_eq!(code(&o), 128, "the removed key no longer opens the file");
+}
+
+/// Nine levels of nine aliases: 9^9 strings once expanded (342 bytes). Before
+/// the aliasing bound, `ksec sops encrypt` allocated ~6 GB on it and aborted.
+const BILLION_LAUGHS: &str =
+    "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+";
+
+/// Address space allowed to a ksec process that reads a hostile file: the
+/// refusal must fit (the binary itself needs ~20 MiB of it).
+const BOUNDED_KIB: u32 = 256 * 1024;
+
+impl Env {
+    /// `ksec ARGS` under `ulimit -v`, so a parse that allocated without bound
+    /// would abort instead of passing; also timed.
+    fn ksec_bounded(&self, args: &[&str], extra_env: &[(&str, &str)]) -> std::process::Output {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!("ulimit -v {BOUNDED_KIB} && exec \"$0\" \"$@\""))
+            .arg(ksec_path())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &self.key)
+            .env("TMPDIR", &self.tmp)
+            .env_remove("SOPS_AGE_KEY")
+            .env_remove("SOPS_CONFIG");
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let start = std::time::Instant::now();
+        let out = c.output().unwrap();
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "ksec {args:?} took {:?}",
+            start.elapsed()
+        );
+        out
+    }
+}
+
+fn assert_refused_aliasing(o: &std::process::Output, file: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(o), 2, "{err}");
+    assert!(
+        err.contains("excessive aliasing") && err.contains(file) && err.contains("line 4"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "nothing is written on a refusal");
+}
+
+#[test]
+fn billion_laughs_is_refused_in_bounded_memory() {
+    let Some(e) = env() else { return };
+    // encrypt: the plaintext is the bomb.
+    let plain = write(e.dir.path(), "laughs.yaml", BILLION_LAUGHS);
+    let o = e.ksec_bounded(
+        &["sops", "encrypt", "--age", &e.recipient, "laughs.yaml"],
+        &[],
+    );
+    assert_refused_aliasing(&o, "laughs.yaml");
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), BILLION_LAUGHS);
+    // decrypt and edit: the bomb inside a file that carries sops metadata.
+    let f = e.encrypt("meta.yaml", "k: v\n");
+    let armed = format!("{BILLION_LAUGHS}{}", std::fs::read_to_string(&f).unwrap());
+    let armed_file = write(e.dir.path(), "armed.yaml", &armed);
+    let o = e.ksec_bounded(&["sops", "decrypt", "armed.yaml"], &[]);
+    assert_refused_aliasing(&o, "armed.yaml");
+    let o = e.ksec_bounded(&["sops", "edit", "armed.yaml"], &[("SOPS_EDITOR", "true")]);
+    assert_refused_aliasing(&o, "armed.yaml");
+    assert_eq!(std::fs::read_to_string(&armed_file).unwrap(), armed);
+    // edit: the editor writes the bomb into the buffer of a good file.
+    let before = std::fs::read(&f).unwrap();
+    let editor = format!("cp '{}'", plain.display());
+    let o = e.ksec_bounded(&["sops", "edit", "meta.yaml"], &[("SOPS_EDITOR", &editor)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 2, "{err}");
+    assert!(
+        err.contains("excessive aliasing") && err.contains("line 4"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&f).unwrap(), before, "the file is unchanged");
+    e.no_buffers_left();
+}
+
+/// The exit codes `ksec sops` shares with sops that the other tests do not pin.
+#[test]
+fn remaining_exit_codes_match_sops() {
+    let Some(e) = env() else { return };
+    // 2: the input does not parse.
+    let bad = write(e.dir.path(), "bad.yaml", "a: 1\na: 2\n");
+    let o = e
+        .ksec()
+        .args(["sops", "encrypt", "--age", &e.recipient])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.yaml"));
+    // 100: decrypting a file that is not encrypted.
+    let plain = write(e.dir.path(), "plain.yaml", "a: 1\n");
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 100, "{}", String::from_utf8_lossy(&o.stderr));
+    // 51 also for a file without a MAC, with the hint.
+    let f = e.encrypt("nomac.yaml", "k: v\n");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let no_mac: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("mac:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let nm = write(e.dir.path(), "nomac2.yaml", &no_mac);
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt"])
+        .arg(&nm)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 51, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--ignore-mac"));
+    // 1: everything else, e.g. a .sops.yaml without a rule for the file, named.
+    write(
+        e.dir.path(),
+        ".sops.yaml",
+        "creation_rules:\n  - path_regex: ^only/\n    age: age1x\n",
+    );
+    let o = e
+        .ksec()
+        .args(["sops", "encrypt"])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(
+        err.contains("no creation rule") && err.contains("--age"),
+        "{err}"
+    );
+    // 1: a bad regular expression in a flag is named by its flag.
+    let o = e
+        .ksec()
+        .args([
+            "sops",
+            "encrypt",
+            "--age",
+            &e.recipient,
+            "--encrypted-regex",
+            "(",
+        ])
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 1, "{err}");
+    assert!(err.contains("--encrypted-regex"), "{err}");
+    // 2: a command-line usage error (clap's code, as sops's urfave/cli).
+    let o = e
+        .ksec()
+        .args(["sops", "decrypt", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 2);
+}
+
+#[test]
+fn edit_exits_130_on_sigint() {
+    let Some(e) = env() else { return };
+    let f = e.encrypt("sig.yaml", "a: secret\n");
+    let status = e.edit_until_signalled(&f, "INT", &e.tmp.join("none"));
+    assert_eq!(status.code(), Some(130));
+    e.no_buffers_left();
 }

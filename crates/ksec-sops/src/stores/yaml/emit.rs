@@ -2,14 +2,14 @@
 //! default): block style, sequences indented under their key, nested
 //! indentation rounded up to the indent step, comments as `#` lines, multi-line
 //! strings as literal blocks, strings quoted only when go-yaml would quote them.
-use super::parse::{parse_int, resolve_plain};
+use super::resolve::{parse_int, resolve_plain};
 use crate::tree::{go_float_f, Item, Value};
 
 /// Writes one document (a top-level mapping), plus an `extra` entry at its end
 /// (the `sops` metadata) without copying the tree.
-pub fn emit_document(items: &[Item], extra: Option<&Item>, indent: usize, out: &mut String) {
+pub(crate) fn emit_document(items: &[Item], extra: Option<&Item>, indent: usize, out: &mut String) {
     let indent = indent.max(1);
-    let mut e = E { out, step: indent };
+    let mut e = Emitter { out, step: indent };
     if items.is_empty() && extra.is_none() {
         e.out.push_str("{}\n");
         return;
@@ -21,9 +21,9 @@ pub fn emit_document(items: &[Item], extra: Option<&Item>, indent: usize, out: &
 }
 
 /// Writes a single value (sops's `EmitValue`, used by `--extract`).
-pub fn emit_value(v: &Value, indent: usize) -> String {
+pub(crate) fn emit_value(v: &Value, indent: usize) -> String {
     let mut out = String::new();
-    let mut e = E {
+    let mut e = Emitter {
         out: &mut out,
         step: indent.max(1),
     };
@@ -38,12 +38,13 @@ pub fn emit_value(v: &Value, indent: usize) -> String {
     out
 }
 
-struct E<'a> {
+/// Writes block YAML into `out`, indenting nested collections by `step`.
+struct Emitter<'a> {
     out: &'a mut String,
     step: usize,
 }
 
-impl E<'_> {
+impl Emitter<'_> {
     fn pad(&mut self, n: usize) {
         for _ in 0..n {
             self.out.push(' ');
@@ -206,7 +207,7 @@ enum Style {
 }
 
 /// go-yaml v3 floats: `strconv.FormatFloat(f, 'g', -1, 64)` with YAML's infinities.
-pub fn yaml_float(x: f64) -> String {
+pub(crate) fn yaml_float(x: f64) -> String {
     if x.is_nan() {
         return ".nan".into();
     }

@@ -1,92 +1,76 @@
 //! Flow collections: `[a, b]` and `{k: v}`, possibly across lines.
-use super::parse::P;
+use super::parse::Parser;
 use super::resolve::resolve_plain;
 use crate::tree::{Item, Value};
 use crate::Error;
 
-impl P<'_> {
+impl Parser<'_> {
+    /// A flow sequence or mapping at the current position (`[` or `{`).
     pub(super) fn flow(&mut self) -> Result<Value, Error> {
         self.enter()?;
+        self.count_node()?;
         let open = self.peek();
-        self.i += 1;
+        self.pos += 1;
         let close = if open == Some(b'[') { b']' } else { b'}' };
         let mut seq = Vec::new();
         let mut items = Vec::new();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let mut cm = Vec::new();
-            self.skip_blank(&mut cm);
+            let mut comments = Vec::new();
+            self.skip_blank(&mut comments);
             match self.peek() {
                 None => return self.fail("unterminated flow collection"),
                 Some(c) if c == close => {
-                    self.i += 1;
+                    self.pos += 1;
                     break;
                 }
                 _ => {}
             }
-            let (anchor, _tag) = self.props()?;
+            let (anchor, _tag) = self.properties();
+            let mark = anchor.as_ref().map(|_| self.mark());
             let v = match self.peek() {
-                Some(b'[' | b'{') => self.flow()?,
-                Some(b'"') => Value::Str(self.double_quoted()?),
-                Some(b'\'') => Value::Str(self.single_quoted()?),
                 Some(b'*') => {
-                    self.i += 1;
-                    let st = self.i;
-                    while !matches!(
-                        self.peek(),
-                        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                    ) {
-                        self.i += 1;
-                    }
-                    let name = &self.s[st..self.i];
-                    match self.anchors.get(name) {
-                        Some(v) => v.clone(),
-                        None => return self.fail(format!("unknown alias *{name}")),
-                    }
+                    self.pos += 1;
+                    self.expand_alias()?
                 }
-                _ => {
-                    let t = self.plain_line(true).to_string();
-                    resolve_plain(&t)
-                }
+                _ => self.flow_item()?,
             };
-            if let Some(a) = anchor {
-                self.anchors.insert(a, v.clone());
+            if let (Some(a), Some(m)) = (anchor, mark) {
+                self.define_anchor(a, &v, m);
             }
-            self.skip_blank(&mut cm);
+            self.skip_blank(&mut comments);
             if close == b'}' {
-                let k = match &v {
+                let key = match &v {
                     Value::Str(s) => s.clone(),
                     other => match crate::cipher::leaf_bytes(other) {
                         Some((b, _)) => String::from_utf8_lossy(&b).into_owned(),
                         None => return self.fail("only scalar keys are supported"),
                     },
                 };
-                if !seen.insert(k.clone()) {
-                    return self.fail(format!("mapping key {k:?} already defined"));
+                if !seen.insert(key.clone()) {
+                    return self.fail(format!("mapping key {key:?} already defined"));
                 }
-                let val = if self.peek() == Some(b':') {
-                    self.i += 1;
-                    self.skip_blank(&mut cm);
+                let value = if self.peek() == Some(b':') {
+                    self.pos += 1;
+                    self.skip_blank(&mut comments);
                     match self.peek() {
-                        Some(b'[' | b'{') => self.flow()?,
-                        Some(b'"') => Value::Str(self.double_quoted()?),
-                        Some(b'\'') => Value::Str(self.single_quoted()?),
-                        Some(b',') | Some(b'}') => Value::Null,
-                        _ => {
-                            let t = self.plain_line(true).to_string();
-                            resolve_plain(&t)
+                        Some(b',' | b'}') => {
+                            self.count_node()?;
+                            Value::Null
                         }
+                        _ => self.flow_item()?,
                     }
                 } else {
+                    self.count_node()?;
                     Value::Null
                 };
-                items.push(Item::Entry(k, val));
+                items.push(Item::Entry(key, value));
             } else {
                 seq.push(v);
             }
-            self.skip_blank(&mut cm);
+            self.skip_blank(&mut comments);
             match self.peek() {
-                Some(b',') => self.i += 1,
+                Some(b',') => self.pos += 1,
                 Some(c) if c == close => {}
                 _ => return self.fail("expected ',' or the end of the flow collection"),
             }
@@ -97,5 +81,17 @@ impl P<'_> {
         } else {
             Value::Seq(seq)
         })
+    }
+
+    /// A nested flow collection or a scalar inside a flow collection.
+    fn flow_item(&mut self) -> Result<Value, Error> {
+        let v = match self.peek() {
+            Some(b'[' | b'{') => return self.flow(),
+            Some(b'"') => Value::Str(self.double_quoted()?),
+            Some(b'\'') => Value::Str(self.single_quoted()?),
+            _ => resolve_plain(self.plain_line(true)),
+        };
+        self.count_scalar(&v)?;
+        Ok(v)
     }
 }

@@ -1,20 +1,33 @@
 //! The YAML store (see [`parse`] and [`emit`] for why it is hand-written).
-pub mod emit;
+mod aliases;
+mod cursor;
+pub(crate) mod emit;
 mod flow;
-pub mod parse;
+mod parse;
 mod resolve;
 mod scalar;
 
 use crate::tree::Item;
 
+pub(crate) use aliases::MAX_ALIASED_NODES;
+
 /// Parses a YAML stream into one branch per document.
-pub fn parse_documents(input: &[u8]) -> Result<Vec<Vec<Item>>, crate::Error> {
+pub(crate) fn parse_documents(input: &[u8]) -> Result<Vec<Vec<Item>>, crate::Error> {
     parse::parse(input)
+}
+
+/// go-yaml's (decoded, aliased) node counts of the last document of `input`.
+pub(crate) fn node_counts(input: &[u8]) -> Result<(u64, u64), crate::Error> {
+    parse::parse_with_counts(input).map(|(_, counts)| counts)
 }
 
 /// Writes branches as a YAML stream (`---` between documents), each followed by
 /// `extra` (the `sops` metadata entry) when given.
-pub fn emit_documents(branches: &[Vec<Item>], extra: Option<&Item>, indent: usize) -> Vec<u8> {
+pub(crate) fn emit_documents(
+    branches: &[Vec<Item>],
+    extra: Option<&Item>,
+    indent: usize,
+) -> Vec<u8> {
     let mut out = String::new();
     for (n, b) in branches.iter().enumerate() {
         if n > 0 {

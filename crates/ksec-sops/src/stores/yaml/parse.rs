@@ -1,111 +1,45 @@
 //! A small YAML parser that keeps what sops keeps: key order, comments (as
 //! items before the node they describe, the way sops places go-yaml's head, line
 //! and foot comments), multiple documents, block scalars and their chomping.
-//! Anchors and aliases are expanded, as sops does. Scalars resolve with go-yaml
-//! v3's rules (YAML 1.2 core schema plus timestamps).
-pub use super::resolve::{parse_int, resolve_plain};
+//! Anchors and aliases are expanded, as sops does, within go-yaml's bounds
+//! (see [`super::aliases`]). Scalars resolve with go-yaml v3's rules (YAML 1.2
+//! core schema plus timestamps).
+use super::aliases::{AliasBudget, Anchor};
+use super::cursor::Comment;
 use crate::tree::{Item, Value};
 use crate::Error;
 use std::collections::HashMap;
 
-pub(super) struct P<'a> {
-    pub(super) s: &'a str,
-    pub(super) b: &'a [u8],
-    pub(super) i: usize,
-    pub(super) anchors: HashMap<String, Value>,
+/// The parser's state over one YAML stream.
+pub(super) struct Parser<'a> {
+    /// The input, without a byte-order mark.
+    pub(super) text: &'a str,
+    /// The same input as bytes.
+    pub(super) bytes: &'a [u8],
+    /// The current byte offset.
+    pub(super) pos: usize,
+    /// Anchors defined so far, by name.
+    pub(super) anchors: HashMap<String, Anchor>,
+    /// The current nesting depth.
     pub(super) depth: usize,
+    /// What alias expansion has cost so far.
+    pub(super) budget: AliasBudget,
 }
 
-pub(super) fn perr(line: usize, msg: impl std::fmt::Display) -> Error {
-    Error::Parse {
-        format: "YAML",
-        msg: format!("line {line}: {msg}"),
-    }
+pub(super) fn parse_error(line: usize, msg: impl std::fmt::Display) -> Error {
+    crate::stores::parse_error(crate::Format::Yaml, line, msg.to_string())
 }
 
-/// A comment seen while skipping blank space: its text and column.
-pub(super) struct Cmt {
-    text: String,
-    col: usize,
-    pos: usize,
-}
-
-impl<'a> P<'a> {
-    pub(super) fn line(&self) -> usize {
-        1 + self.b[..self.i.min(self.b.len())]
-            .iter()
-            .filter(|c| **c == b'\n')
-            .count()
-    }
-    pub(super) fn fail<T>(&self, msg: impl std::fmt::Display) -> Result<T, Error> {
-        Err(perr(self.line(), msg))
-    }
-    pub(super) fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-    pub(super) fn at(&self, k: usize) -> Option<u8> {
-        self.b.get(self.i + k).copied()
-    }
-    pub(super) fn col(&self) -> usize {
-        let ls = self.b[..self.i]
-            .iter()
-            .rposition(|c| *c == b'\n')
-            .map_or(0, |p| p + 1);
-        self.i - ls
-    }
-    fn eof(&self) -> bool {
-        self.i >= self.b.len()
-    }
-    fn at_line_start(&self) -> bool {
-        self.i == 0 || self.b[self.i - 1] == b'\n'
-    }
-    /// `---` or `...` at the start of a line, followed by space or end.
-    fn at_doc_marker(&self) -> bool {
-        self.at_line_start()
-            && (self.b[self.i..].starts_with(b"---") || self.b[self.i..].starts_with(b"..."))
-            && matches!(self.at(3), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
-    }
-    pub(super) fn skip_spaces(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t')) {
-            self.i += 1;
-        }
-    }
-    pub(super) fn rest_of_line(&mut self) -> &'a str {
-        let st = self.i;
-        while !matches!(self.peek(), None | Some(b'\n')) {
-            self.i += 1;
-        }
-        &self.s[st..self.i]
-    }
-    /// Skips blank lines and comment lines (and an inline comment at the current
-    /// position), collecting comments. Stops at the first content character.
-    pub(super) fn skip_blank(&mut self, out: &mut Vec<Cmt>) {
-        loop {
-            self.skip_spaces();
-            match self.peek() {
-                Some(b'#') => {
-                    let col = self.col();
-                    let pos = self.i;
-                    self.i += 1;
-                    let t = self.rest_of_line().trim_end_matches('\r').to_string();
-                    out.push(Cmt { text: t, col, pos });
-                }
-                Some(b'\n') => self.i += 1,
-                Some(b'\r') if self.at(1) == Some(b'\n') => self.i += 2,
-                _ => return,
-            }
-        }
-    }
-
+impl Parser<'_> {
     fn document(&mut self) -> Result<Option<Vec<Item>>, Error> {
-        let mut cm = Vec::new();
+        let mut head = Vec::new();
         loop {
-            self.skip_blank(&mut cm);
-            if self.eof() {
-                return Ok(if cm.is_empty() {
+            self.skip_blank(&mut head);
+            if self.at_end() {
+                return Ok(if head.is_empty() {
                     None
                 } else {
-                    Some(comments(cm))
+                    Some(comment_items(head))
                 });
             }
             if self.at_line_start() && self.peek() == Some(b'%') {
@@ -114,45 +48,46 @@ impl<'a> P<'a> {
             }
             break;
         }
-        if self.at_doc_marker() && self.b[self.i..].starts_with(b"---") {
-            self.i += 3;
+        self.start_document()?;
+        if self.at_document_marker() && self.rest().starts_with(b"---") {
+            self.pos += 3;
             self.skip_spaces();
             // Content after `--- ` (a tag or inline comment) is ignored.
             if self.peek() == Some(b'#') {
                 self.rest_of_line();
             }
-            self.skip_blank(&mut cm);
+            self.skip_blank(&mut head);
         }
-        if self.eof() || self.at_doc_marker() {
-            let mut items = comments(cm);
-            if self.b[self.i..].starts_with(b"...") {
-                self.i += 3;
+        if self.at_end() || self.at_document_marker() {
+            let items = comment_items(head);
+            if self.rest().starts_with(b"...") {
+                self.pos += 3;
                 self.rest_of_line();
             }
-            return Ok(Some(std::mem::take(&mut items)));
+            return Ok(Some(items));
         }
-        let col = self.col();
-        let v = self.block_node(col, cm, false)?;
+        let column = self.column();
+        let v = self.block_node(column, head)?;
         let mut trailing = Vec::new();
         self.skip_blank(&mut trailing);
-        if !self.eof() && !self.at_doc_marker() {
+        if !self.at_end() && !self.at_document_marker() {
             return self.fail("unexpected content (bad indentation?)");
         }
-        if self.b[self.i..].starts_with(b"...") {
-            self.i += 3;
+        if self.rest().starts_with(b"...") {
+            self.pos += 3;
             self.rest_of_line();
         }
         match v {
             Value::Map(mut items) => {
-                items.extend(comments(trailing));
+                items.extend(comment_items(trailing));
                 Ok(Some(items))
             }
-            Value::Null => Ok(Some(comments(trailing))),
-            Value::Seq(_) => Err(perr(
+            Value::Null => Ok(Some(comment_items(trailing))),
+            Value::Seq(_) => Err(parse_error(
                 1,
                 "the document is a sequence: sops files must be mappings at the top level",
             )),
-            other => Err(perr(
+            other => Err(parse_error(
                 1,
                 format!(
                     "the document is a {}: sops files must be mappings at the top level",
@@ -163,93 +98,59 @@ impl<'a> P<'a> {
     }
 
     /// Anchors, tags before a node.
-    pub(super) fn props(&mut self) -> Result<(Option<String>, Option<String>), Error> {
+    pub(super) fn properties(&mut self) -> (Option<String>, Option<String>) {
         let mut anchor = None;
         let mut tag = None;
         loop {
             match self.peek() {
                 Some(b'&') => {
-                    self.i += 1;
-                    let st = self.i;
-                    while !matches!(
-                        self.peek(),
-                        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                    ) {
-                        self.i += 1;
-                    }
-                    anchor = Some(self.s[st..self.i].to_string());
+                    self.pos += 1;
+                    anchor = Some(self.name().to_string());
                     self.skip_spaces();
                 }
                 Some(b'!') => {
-                    let st = self.i;
-                    while !matches!(
-                        self.peek(),
-                        None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                    ) {
-                        self.i += 1;
-                    }
-                    tag = Some(self.s[st..self.i].to_string());
+                    tag = Some(self.name().to_string());
                     self.skip_spaces();
                 }
-                _ => return Ok((anchor, tag)),
+                _ => return (anchor, tag),
             }
         }
     }
 
-    pub(super) fn enter(&mut self) -> Result<(), Error> {
-        self.depth += 1;
-        if self.depth > 256 {
-            return self.fail("nesting too deep");
-        }
-        Ok(())
-    }
-
-    /// A node that starts at the current position, in block context, whose parent
-    /// has indentation `parent` (the node's lines must be indented more, except
-    /// sequences as mapping values, which may sit at the parent's column).
-    fn block_node(
-        &mut self,
-        min_col: usize,
-        head: Vec<Cmt>,
-        in_map_value: bool,
-    ) -> Result<Value, Error> {
+    /// A node that starts at the current position, in block context; its lines
+    /// must be indented at least `min_column` (sequences as mapping values may
+    /// sit at their key's column: the caller passes that case through).
+    fn block_node(&mut self, min_column: usize, head: Vec<Comment>) -> Result<Value, Error> {
         self.enter()?;
         // A mapping whose first key carries a tag (`!!merge <<: …`): the tag is the key's.
-        if self.peek() == Some(b'!') && self.line_has_key()? {
-            let col = self.col();
-            let v = self.block_map(col, head)?;
+        if self.peek() == Some(b'!') && self.line_has_key() {
+            let column = self.column();
+            let v = self.block_map(column, head)?;
             self.depth -= 1;
             return Ok(v);
         }
-        let (anchor, tag) = self.props()?;
+        let (anchor, tag) = self.properties();
+        let mark = anchor.as_ref().map(|_| self.mark());
         let mut head = head;
         if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r'))
             && (anchor.is_some() || tag.is_some())
         {
             // Properties on their own line: the node follows.
             self.skip_blank(&mut head);
-            if self.eof() || self.col() < min_col || self.at_doc_marker() {
+            if self.at_end() || self.column() < min_column || self.at_document_marker() {
+                self.count_node()?;
+                if let (Some(a), Some(m)) = (anchor, mark) {
+                    self.define_anchor(a, &Value::Null, m);
+                }
                 self.depth -= 1;
                 return Ok(Value::Null);
             }
         }
-        let _ = in_map_value;
-        let col = self.col();
+        let column = self.column();
         let v = match self.peek() {
             Some(b'*') => {
-                self.i += 1;
-                let st = self.i;
-                while !matches!(
-                    self.peek(),
-                    None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
-                ) {
-                    self.i += 1;
-                }
-                let name = &self.s[st..self.i];
-                let v = match self.anchors.get(name) {
-                    Some(v) => v.clone(),
-                    None => return self.fail(format!("unknown alias *{name}")),
-                };
+                self.pos += 1;
+                let v = self.expand_alias()?;
                 // `*a: v` would be an alias key; not supported by sops either.
                 self.skip_spaces();
                 if self.peek() == Some(b':') {
@@ -257,62 +158,41 @@ impl<'a> P<'a> {
                 }
                 v
             }
-            Some(b'-') if matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r')) => {
-                self.block_seq(col, head)?
-            }
+            Some(b'-') if self.blank_at(1) => self.block_seq(column, head)?,
             Some(b'|' | b'>') => {
-                let v = self.block_scalar(min_col)?;
-                if let Some(t) = &tag {
-                    self.tagged(t, v, false)?
-                } else {
-                    v
-                }
+                let v = self.block_scalar(min_column)?;
+                self.count_scalar(&v)?;
+                apply_tag(tag.as_deref(), v)
             }
             _ => {
-                if self.line_has_key()? {
-                    self.block_map(col, head)?
+                if self.line_has_key() {
+                    self.block_map(column, head)?
                 } else {
-                    let v = self.inline_value(min_col)?;
-                    match tag {
-                        Some(t) => self.tagged(&t, v.0, v.1)?,
-                        None => v.0,
-                    }
+                    let v = self.inline_value(min_column)?;
+                    apply_tag(tag.as_deref(), v)
                 }
             }
         };
-        if let Some(a) = anchor {
-            self.anchors.insert(a, v.clone());
+        if let (Some(a), Some(m)) = (anchor, mark) {
+            self.define_anchor(a, &v, m);
         }
         self.depth -= 1;
         Ok(v)
     }
 
-    fn tagged(&self, tag: &str, v: Value, _quoted: bool) -> Result<Value, Error> {
-        Ok(match (tag, v) {
-            ("!!str" | "!str", Value::Str(s)) => Value::Str(s),
-            ("!!str" | "!str", other) => match crate::cipher::leaf_bytes(&other) {
-                Some((b, _)) => Value::Str(String::from_utf8_lossy(&b).into_owned()),
-                None => other,
-            },
-            (_, v) => v,
-        })
-    }
-
     /// True if the current line (from here) is `key: …` (a block mapping entry).
-    fn line_has_key(&mut self) -> Result<bool, Error> {
-        let save = self.i;
-        let r = match self.peek() {
-            Some(b'?') if matches!(self.at(1), Some(b' ' | b'\n') | None) => true,
-            Some(b'"' | b'\'') => {
-                let q = self.peek();
-                let ok = if q == Some(b'"') {
+    fn line_has_key(&mut self) -> bool {
+        let save = self.pos;
+        let found = match self.peek() {
+            Some(b'?') if matches!(self.peek_at(1), Some(b' ' | b'\n') | None) => true,
+            Some(q @ (b'"' | b'\'')) => {
+                let closed = if q == b'"' {
                     self.double_quoted().is_ok()
                 } else {
                     self.single_quoted().is_ok()
                 };
                 self.skip_spaces();
-                ok && self.peek() == Some(b':')
-                    && matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
+                closed && self.peek() == Some(b':') && self.blank_at(1)
             }
             Some(b'[' | b'{') => false,
             _ => {
@@ -321,381 +201,388 @@ impl<'a> P<'a> {
                     if c == b'\n' {
                         break;
                     }
-                    if c == b':' && matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
-                    {
+                    if c == b':' && self.blank_at(1) {
                         found = true;
                         break;
                     }
-                    if c == b'#' && self.i > 0 && matches!(self.b[self.i - 1], b' ' | b'\t') {
+                    if c == b'#' && self.pos > 0 && matches!(self.bytes[self.pos - 1], b' ' | b'\t')
+                    {
                         break;
                     }
-                    self.i += 1;
+                    self.pos += 1;
                 }
                 found
             }
         };
-        self.i = save;
-        Ok(r)
+        self.pos = save;
+        found
     }
 
+    /// A block mapping key up to and including its `:`.
     fn key(&mut self) -> Result<String, Error> {
-        let k = match self.peek() {
+        let key = match self.peek() {
             Some(b'"') => self.double_quoted()?,
             Some(b'\'') => self.single_quoted()?,
             _ => {
-                let st = self.i;
+                let start = self.pos;
                 while let Some(c) = self.peek() {
-                    if c == b':' && matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
-                    {
+                    if (c == b':' && self.blank_at(1)) || c == b'\n' {
                         break;
                     }
-                    if c == b'\n' {
-                        break;
-                    }
-                    self.i += 1;
+                    self.pos += 1;
                 }
-                let k = self.s[st..self.i].trim_end_matches([' ', '\t']);
+                let key = self.text[start..self.pos].trim_end_matches([' ', '\t']);
                 // A tag on a key (`!!merge <<` as go-yaml v3 writes merge keys) is dropped.
-                let k = if k.starts_with('!') {
-                    k.split_once([' ', '\t'])
-                        .map_or(k, |(_, rest)| rest.trim_start_matches([' ', '\t']))
+                let key = if key.starts_with('!') {
+                    key.split_once([' ', '\t'])
+                        .map_or(key, |(_, rest)| rest.trim_start_matches([' ', '\t']))
                 } else {
-                    k
+                    key
                 };
-                k.to_string()
+                key.to_string()
             }
         };
         self.skip_spaces();
         if self.peek() != Some(b':') {
-            return self.fail(format!("expected ':' after key {k:?}"));
+            return self.fail(format!("expected ':' after key {key:?}"));
         }
-        self.i += 1;
-        Ok(k)
+        self.pos += 1;
+        Ok(key)
     }
 
-    fn block_map(&mut self, col: usize, head: Vec<Cmt>) -> Result<Value, Error> {
-        let mut items = comments(head);
+    /// `? key` then `: value` on the next line at `column` (an explicit key).
+    fn explicit_key(&mut self, column: usize) -> Result<String, Error> {
+        self.pos += 1;
+        self.skip_spaces();
+        let v = self.inline_value(column + 1)?;
+        let mut comments = Vec::new();
+        self.skip_blank(&mut comments);
+        if self.peek() != Some(b':') || self.column() != column {
+            return self.fail("complex keys need ': value' on the next line");
+        }
+        self.pos += 1;
+        match v {
+            Value::Str(s) => Ok(s),
+            other => match crate::cipher::leaf_bytes(&other) {
+                Some((b, _)) => Ok(String::from_utf8_lossy(&b).into_owned()),
+                None => self.fail("only scalar keys are supported"),
+            },
+        }
+    }
+
+    /// True if a node on a following line belongs to a mapping entry at `column`:
+    /// more indented, or a sequence at the key's own column.
+    fn value_follows(&self, column: usize) -> bool {
+        let c = self.column();
+        let seq_here = c == column && self.peek() == Some(b'-') && self.blank_at(1);
+        !self.at_end() && !self.at_document_marker() && (c > column || seq_here)
+    }
+
+    fn block_map(&mut self, column: usize, head: Vec<Comment>) -> Result<Value, Error> {
+        self.count_node()?;
+        let mut items = comment_items(head);
         let mut seen: HashMap<String, usize> = HashMap::new();
         loop {
             // Byte offsets, turned into line numbers only for an error message
             // (counting lines on every entry would make parsing quadratic).
-            let start = self.i;
-            let explicit = self.peek() == Some(b'?');
-            let k = if explicit {
-                self.i += 1;
-                self.skip_spaces();
-                let (v, _) = self.inline_value(col + 1)?;
-                let mut cm = Vec::new();
-                self.skip_blank(&mut cm);
-                if self.peek() != Some(b':') || self.col() != col {
-                    return self.fail("complex keys need ': value' on the next line");
-                }
-                self.i += 1;
-                match v {
-                    Value::Str(s) => s,
-                    other => match crate::cipher::leaf_bytes(&other) {
-                        Some((b, _)) => String::from_utf8_lossy(&b).into_owned(),
-                        None => return self.fail("only scalar keys are supported"),
-                    },
-                }
+            let start = self.pos;
+            let key = if self.peek() == Some(b'?') {
+                self.explicit_key(column)?
             } else {
                 self.key()?
             };
-            if let Some(prev) = seen.insert(k.clone(), start) {
-                let line_of =
-                    |pos: usize| 1 + self.b[..pos].iter().filter(|c| **c == b'\n').count();
-                return Err(perr(
+            self.count_key(&key)?;
+            if let Some(previous) = seen.insert(key.clone(), start) {
+                let line_of = |pos: usize| super::cursor::line_at(self.bytes, pos);
+                return Err(parse_error(
                     line_of(start),
                     format!(
-                        "mapping key {k:?} already defined at line {}",
-                        line_of(prev)
+                        "mapping key {key:?} already defined at line {}",
+                        line_of(previous)
                     ),
                 ));
             }
             self.skip_spaces();
-            // Inline comment after `key:` with the value on the next lines.
-            let mut cm = Vec::new();
-            let v = if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r')) {
-                self.skip_blank(&mut cm);
-                let c = self.col();
-                let seq_here = c == col
-                    && self.peek() == Some(b'-')
-                    && matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'));
-                if !self.eof() && !self.at_doc_marker() && (c > col || seq_here) {
-                    self.block_node(col + 1, cm, true)?
+            let mut comments = Vec::new();
+            let value = if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r')) {
+                // The value (if any) is on the next lines; an inline comment
+                // after `key:` goes before it.
+                self.skip_blank(&mut comments);
+                if self.value_follows(column) {
+                    self.block_node(column + 1, comments)?
                 } else {
                     // Empty value; the comments seen belong to what follows.
-                    self.rewind(&cm);
+                    self.rewind(&comments);
+                    self.count_node()?;
                     Value::Null
                 }
             } else {
-                let (anchor, tag) = self.props()?;
-                if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r')) {
-                    self.skip_blank(&mut cm);
-                    let c = self.col();
-                    let seq_here = c == col && self.peek() == Some(b'-');
-                    let v = if !self.eof() && !self.at_doc_marker() && (c > col || seq_here) {
-                        self.block_node(col + 1, cm, true)?
-                    } else {
-                        self.rewind(&cm);
-                        Value::Null
-                    };
-                    if let Some(a) = anchor {
-                        self.anchors.insert(a, v.clone());
-                    }
-                    v
-                } else {
-                    let line_cmt_target = items.len();
-                    let v = match self.peek() {
-                        Some(b'|' | b'>') => self.block_scalar(col)?,
-                        Some(b'*') | Some(b'&') => self.block_node(col + 1, Vec::new(), true)?,
-                        _ => {
-                            let (v, _) = self.inline_value(col + 1)?;
-                            v
-                        }
-                    };
-                    let v = match &tag {
-                        Some(t) => self.tagged(t, v, false)?,
-                        None => v,
-                    };
-                    if let Some(a) = anchor {
-                        self.anchors.insert(a, v.clone());
-                    }
-                    // A comment at the end of the line goes before the entry
-                    // (scalars) or first inside a flow collection, as sops does.
-                    self.skip_spaces();
-                    let mut v = v;
-                    if self.peek() == Some(b'#') {
-                        self.i += 1;
-                        let t = self.rest_of_line().trim_end_matches('\r').to_string();
-                        match &mut v {
-                            Value::Seq(s) => s.insert(0, Value::Comment(t)),
-                            Value::Map(m) => m.insert(0, Item::Comment(t)),
-                            _ => items.insert(line_cmt_target, Item::Comment(t)),
-                        }
-                    }
-                    v
-                }
+                self.value_on_key_line(column, &mut items, comments)?
             };
-            items.push(Item::Entry(k, v));
+            items.push(Item::Entry(key, value));
             // Next entry, or the end of this mapping.
-            let mut cm = Vec::new();
-            self.skip_blank(&mut cm);
-            if self.eof() || self.at_doc_marker() || self.col() != col {
-                if !self.eof() && !self.at_doc_marker() && self.col() > col {
+            let mut comments = Vec::new();
+            self.skip_blank(&mut comments);
+            if self.at_end() || self.at_document_marker() || self.column() != column {
+                if !self.at_end() && !self.at_document_marker() && self.column() > column {
                     return self.fail("bad indentation of a mapping entry");
                 }
-                let (mine, theirs) = split_comments(cm, col);
-                items.extend(comments(mine));
+                let (mine, theirs) = split_comments(comments, column);
+                items.extend(comment_items(mine));
                 self.rewind(&theirs);
                 return Ok(Value::Map(items));
             }
-            if self.peek() == Some(b'-') && matches!(self.at(1), None | Some(b' ' | b'\n')) {
-                self.rewind(&cm);
+            if self.peek() == Some(b'-') && matches!(self.peek_at(1), None | Some(b' ' | b'\n')) {
+                self.rewind(&comments);
                 return Ok(Value::Map(items));
             }
-            items.extend(comments(cm));
+            items.extend(comment_items(comments));
         }
     }
 
-    fn rewind(&mut self, cm: &[Cmt]) {
-        if let Some(first) = cm.first() {
-            self.i = first.pos;
-            // Back to the start of that line so columns stay right.
-            while self.i > 0 && matches!(self.b[self.i - 1], b' ' | b'\t') {
-                self.i -= 1;
+    /// A mapping value that starts on its key's line (possibly only with an
+    /// anchor or tag there). A comment at the end of a scalar's line goes into
+    /// `items` before the entry, as sops places it.
+    fn value_on_key_line(
+        &mut self,
+        column: usize,
+        items: &mut Vec<Item>,
+        mut comments: Vec<Comment>,
+    ) -> Result<Value, Error> {
+        let (anchor, tag) = self.properties();
+        let mark = anchor.as_ref().map(|_| self.mark());
+        if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r')) {
+            self.skip_blank(&mut comments);
+            // After properties, any `-` at the key's column starts the value.
+            let c = self.column();
+            let seq_here = c == column && self.peek() == Some(b'-');
+            let v = if !self.at_end() && !self.at_document_marker() && (c > column || seq_here) {
+                self.block_node(column + 1, comments)?
+            } else {
+                self.rewind(&comments);
+                self.count_node()?;
+                Value::Null
+            };
+            if let (Some(a), Some(m)) = (anchor, mark) {
+                self.define_anchor(a, &v, m);
+            }
+            return Ok(v);
+        }
+        let line_comment_at = items.len();
+        let v = match self.peek() {
+            Some(b'|' | b'>') => {
+                let v = self.block_scalar(column)?;
+                self.count_scalar(&v)?;
+                v
+            }
+            Some(b'*' | b'&') => self.block_node(column + 1, Vec::new())?,
+            _ => self.inline_value(column + 1)?,
+        };
+        let mut v = apply_tag(tag.as_deref(), v);
+        if let (Some(a), Some(m)) = (anchor, mark) {
+            self.define_anchor(a, &v, m);
+        }
+        // A comment at the end of the line goes before the entry (scalars) or
+        // first inside a flow collection, as sops does.
+        self.skip_spaces();
+        if self.peek() == Some(b'#') {
+            let text = self.comment_text();
+            match &mut v {
+                Value::Seq(s) => s.insert(0, Value::Comment(text)),
+                Value::Map(m) => m.insert(0, Item::Comment(text)),
+                _ => items.insert(line_comment_at, Item::Comment(text)),
             }
         }
+        Ok(v)
     }
 
-    fn block_seq(&mut self, col: usize, head: Vec<Cmt>) -> Result<Value, Error> {
+    fn block_seq(&mut self, column: usize, head: Vec<Comment>) -> Result<Value, Error> {
+        self.count_node()?;
         let mut out: Vec<Value> = head.into_iter().map(|c| Value::Comment(c.text)).collect();
         loop {
             // At `-`.
-            self.i += 1;
+            self.pos += 1;
             self.skip_spaces();
-            let mut cm = Vec::new();
+            let mut comments = Vec::new();
             let v = if matches!(self.peek(), None | Some(b'\n' | b'#' | b'\r')) {
-                self.skip_blank(&mut cm);
-                if !self.eof() && !self.at_doc_marker() && self.col() > col {
-                    self.block_node(col + 1, cm, false)?
+                self.skip_blank(&mut comments);
+                if !self.at_end() && !self.at_document_marker() && self.column() > column {
+                    self.block_node(column + 1, comments)?
                 } else {
-                    self.rewind(&cm);
+                    self.rewind(&comments);
+                    self.count_node()?;
                     Value::Null
                 }
             } else {
-                let c = self.col();
-                let v = self.block_node(c.max(col + 1), Vec::new(), false)?;
+                let c = self.column();
+                let v = self.block_node(c.max(column + 1), Vec::new())?;
                 // A comment on the item's own line (not one on a following line).
                 let same_line = !self.at_line_start();
                 self.skip_spaces();
                 if same_line && self.peek() == Some(b'#') {
-                    self.i += 1;
-                    let t = self.rest_of_line().trim_end_matches('\r').to_string();
-                    out.push(Value::Comment(t));
+                    out.push(Value::Comment(self.comment_text()));
                 }
                 v
             };
             out.push(v);
-            let mut cm = Vec::new();
-            self.skip_blank(&mut cm);
-            if self.eof()
-                || self.at_doc_marker()
-                || self.col() != col
+            let mut comments = Vec::new();
+            self.skip_blank(&mut comments);
+            if self.at_end()
+                || self.at_document_marker()
+                || self.column() != column
                 || self.peek() != Some(b'-')
-                || !matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r'))
+                || !self.blank_at(1)
             {
-                let (mine, theirs) = split_comments(cm, col + 1);
+                let (mine, theirs) = split_comments(comments, column + 1);
                 out.extend(mine.into_iter().map(|c| Value::Comment(c.text)));
                 self.rewind(&theirs);
                 return Ok(Value::Seq(out));
             }
-            out.extend(cm.into_iter().map(|c| Value::Comment(c.text)));
+            out.extend(comments.into_iter().map(|c| Value::Comment(c.text)));
         }
     }
 
     /// A scalar or flow collection on the current line (plain scalars may continue
-    /// on more-indented lines). Returns the value and whether it was quoted.
-    fn inline_value(&mut self, min_col: usize) -> Result<(Value, bool), Error> {
-        match self.peek() {
-            Some(b'"') => {
-                let s = self.double_quoted()?;
-                Ok((Value::Str(s), true))
-            }
-            Some(b'\'') => {
-                let s = self.single_quoted()?;
-                Ok((Value::Str(s), true))
-            }
-            Some(b'[' | b'{') => Ok((self.flow()?, false)),
+    /// on lines indented at least `min_column`).
+    fn inline_value(&mut self, min_column: usize) -> Result<Value, Error> {
+        let v = match self.peek() {
+            Some(b'"') => Value::Str(self.double_quoted()?),
+            Some(b'\'') => Value::Str(self.single_quoted()?),
+            Some(b'[' | b'{') => return self.flow(),
             _ => {
-                let st = self.i;
-                let mut text = self.plain_line(false).to_string();
-                // Continuation lines of a multi-line plain scalar.
-                loop {
-                    let save = self.i;
-                    let mut blank_lines = 0;
-                    let mut j = self.i;
-                    if self.b.get(j) != Some(&b'\n') {
-                        break;
-                    }
-                    let mut next_start;
-                    loop {
-                        j += 1;
-                        next_start = j;
-                        while matches!(self.b.get(j), Some(b' ' | b'\t')) {
-                            j += 1;
-                        }
-                        if self.b.get(j) == Some(&b'\n') {
-                            blank_lines += 1;
-                            continue;
-                        }
-                        break;
-                    }
-                    let c = j - next_start;
-                    let ch = self.b.get(j).copied();
-                    if ch.is_none() || c < min_col || ch == Some(b'#') {
-                        self.i = save;
-                        break;
-                    }
-                    self.i = j;
-                    if self.at_doc_marker()
-                        || self.line_has_key()?
-                        || (ch == Some(b'-') && matches!(self.b.get(j + 1), Some(b' ' | b'\n')))
-                    {
-                        self.i = save;
-                        break;
-                    }
-                    let more = self.plain_line(false).to_string();
-                    if blank_lines == 0 {
-                        text.push(' ');
-                    } else {
-                        for _ in 0..blank_lines {
-                            text.push('\n');
-                        }
-                    }
-                    text.push_str(&more);
+                let text = self.multi_line_plain(min_column)?;
+                super::resolve::resolve_plain(&text)
+            }
+        };
+        self.count_scalar(&v)?;
+        Ok(v)
+    }
+
+    /// A plain scalar and its continuation lines (folded: one line break is a
+    /// space, n+1 breaks are n newlines).
+    fn multi_line_plain(&mut self, min_column: usize) -> Result<String, Error> {
+        let mut text = self.plain_line(false).to_string();
+        loop {
+            let save = self.pos;
+            if self.peek() != Some(b'\n') {
+                break;
+            }
+            let mut blank_lines = 0;
+            let mut next = self.pos;
+            let mut line_start;
+            loop {
+                next += 1;
+                line_start = next;
+                while matches!(self.bytes.get(next), Some(b' ' | b'\t')) {
+                    next += 1;
                 }
-                let _ = st;
-                Ok((resolve_plain(&text), false))
+                if self.bytes.get(next) == Some(&b'\n') {
+                    blank_lines += 1;
+                    continue;
+                }
+                break;
             }
+            let indent = next - line_start;
+            let first = self.bytes.get(next).copied();
+            if first.is_none() || indent < min_column || first == Some(b'#') {
+                self.pos = save;
+                break;
+            }
+            self.pos = next;
+            if self.at_document_marker()
+                || self.line_has_key()
+                || (first == Some(b'-') && matches!(self.bytes.get(next + 1), Some(b' ' | b'\n')))
+            {
+                self.pos = save;
+                break;
+            }
+            let more = self.plain_line(false);
+            if blank_lines == 0 {
+                text.push(' ');
+            } else {
+                for _ in 0..blank_lines {
+                    text.push('\n');
+                }
+            }
+            text.push_str(more);
         }
-    }
-
-    pub(super) fn plain_line(&mut self, flow: bool) -> &'a str {
-        let st = self.i;
-        while let Some(c) = self.peek() {
-            if c == b'\n' || (c == b'\r' && self.at(1) == Some(b'\n')) {
-                break;
-            }
-            if c == b'#' && self.i > st && matches!(self.b[self.i - 1], b' ' | b'\t') {
-                break;
-            }
-            if c == b':' && matches!(self.at(1), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
-                break;
-            }
-            if flow && matches!(c, b',' | b']' | b'}' | b'[' | b'{') {
-                break;
-            }
-            if flow && c == b':' && matches!(self.at(1), Some(b',' | b']' | b'}')) {
-                break;
-            }
-            self.i += 1;
-        }
-        self.s[st..self.i].trim_end_matches([' ', '\t'])
+        Ok(text)
     }
 }
 
-fn comments(cm: Vec<Cmt>) -> Vec<Item> {
-    cm.into_iter().map(|c| Item::Comment(c.text)).collect()
+/// `!!str` makes any scalar a string; other tags keep the resolved value.
+fn apply_tag(tag: Option<&str>, v: Value) -> Value {
+    match (tag, v) {
+        (Some("!!str" | "!str"), Value::Str(s)) => Value::Str(s),
+        (Some("!!str" | "!str"), other) => match crate::cipher::leaf_bytes(&other) {
+            Some((b, _)) => Value::Str(String::from_utf8_lossy(&b).into_owned()),
+            None => other,
+        },
+        (_, v) => v,
+    }
 }
 
-/// Splits trailing comments: those indented at least `col` stay with the
+fn comment_items(comments: Vec<Comment>) -> Vec<Item> {
+    comments
+        .into_iter()
+        .map(|c| Item::Comment(c.text))
+        .collect()
+}
+
+/// Splits trailing comments: those indented at least `column` stay with the
 /// collection that just ended, the rest go to its parent.
-fn split_comments(cm: Vec<Cmt>, col: usize) -> (Vec<Cmt>, Vec<Cmt>) {
-    let cut = cm.iter().position(|c| c.col < col).unwrap_or(cm.len());
-    let mut mine = cm;
+fn split_comments(comments: Vec<Comment>, column: usize) -> (Vec<Comment>, Vec<Comment>) {
+    let cut = comments
+        .iter()
+        .position(|c| c.column < column)
+        .unwrap_or(comments.len());
+    let mut mine = comments;
     let theirs = mine.split_off(cut);
     (mine, theirs)
 }
 
+/// One top-level mapping per document.
+type Branches = Vec<Vec<Item>>;
+
 /// Parses every document of a YAML stream into one branch each.
-pub fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
-    let s = std::str::from_utf8(input).map_err(|e| {
-        let line = 1 + input[..e.valid_up_to()]
-            .iter()
-            .filter(|c| **c == b'\n')
-            .count();
-        perr(line, "the file is not valid UTF-8")
-    })?;
-    let s = s.strip_prefix('\u{feff}').unwrap_or(s);
-    let mut p = P {
-        s,
-        b: s.as_bytes(),
-        i: 0,
+pub(crate) fn parse(input: &[u8]) -> Result<Vec<Vec<Item>>, Error> {
+    parse_with_counts(input).map(|(docs, _)| docs)
+}
+
+/// [`parse`], also returning go-yaml's (decoded, aliased) node counts of the
+/// last document (for tests of the aliasing rule).
+pub(super) fn parse_with_counts(input: &[u8]) -> Result<(Branches, (u64, u64)), Error> {
+    let text = crate::stores::utf8(input, crate::Format::Yaml)?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parser = Parser {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
         anchors: HashMap::new(),
         depth: 0,
+        budget: AliasBudget::default(),
     };
     let mut docs = Vec::new();
-    while let Some(d) = p.document()? {
-        docs.push(d);
-        let before = p.i;
-        if p.b[p.i..].starts_with(b"...") {
-            p.i += 3;
-            p.rest_of_line();
+    while let Some(document) = parser.document()? {
+        docs.push(document);
+        let before = parser.pos;
+        if parser.rest().starts_with(b"...") {
+            parser.pos += 3;
+            parser.rest_of_line();
         }
         // Only blank space may follow a document before the next `---`.
-        while matches!(p.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            p.i += 1;
+        while matches!(parser.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            parser.pos += 1;
         }
-        if p.eof() {
+        if parser.at_end() {
             break;
         }
-        if p.i == before && !p.at_doc_marker() {
-            return p.fail("unexpected content");
+        if parser.pos == before && !parser.at_document_marker() {
+            return parser.fail("unexpected content");
         }
     }
     if docs.is_empty() {
         docs.push(Vec::new());
     }
-    Ok(docs)
+    Ok((docs, parser.budget.counts()))
 }

@@ -3,7 +3,7 @@
 use crate::tree::Value;
 
 /// go-yaml v3's resolution of a plain scalar.
-pub fn resolve_plain(s: &str) -> Value {
+pub(super) fn resolve_plain(s: &str) -> Value {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -30,7 +30,7 @@ pub fn resolve_plain(s: &str) -> Value {
 }
 
 /// Integers as go-yaml v3 reads them: decimal, `0x`, `0o`, `0b` (and old `0`-octal is a string).
-pub fn parse_int(s: &str) -> Option<i64> {
+pub(super) fn parse_int(s: &str) -> Option<i64> {
     let (neg, body) = match s.as_bytes().first()? {
         b'-' => (true, &s[1..]),
         b'+' => (false, &s[1..]),

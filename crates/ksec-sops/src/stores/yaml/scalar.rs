@@ -1,28 +1,28 @@
 //! Scalars in their quoted and block forms: `'single'`, `"double"` (with YAML's
 //! escapes and line folding), and `|`/`>` block scalars with chomping and
 //! indentation indicators.
-use super::parse::{perr, P};
+use super::parse::{parse_error, Parser};
 use crate::tree::Value;
 use crate::Error;
 
-impl P<'_> {
+impl Parser<'_> {
     pub(super) fn single_quoted(&mut self) -> Result<String, Error> {
-        self.i += 1;
+        self.pos += 1;
         let mut out = String::new();
         loop {
-            let st = self.i;
+            let start = self.pos;
             while !matches!(self.peek(), None | Some(b'\'' | b'\n')) {
-                self.i += 1;
+                self.pos += 1;
             }
-            out.push_str(&self.s[st..self.i]);
+            out.push_str(&self.text[start..self.pos]);
             match self.peek() {
                 None => return self.fail("unterminated single-quoted string"),
-                Some(b'\'') if self.at(1) == Some(b'\'') => {
+                Some(b'\'') if self.peek_at(1) == Some(b'\'') => {
                     out.push('\'');
-                    self.i += 2;
+                    self.pos += 2;
                 }
                 Some(b'\'') => {
-                    self.i += 1;
+                    self.pos += 1;
                     return Ok(out);
                 }
                 _ => self.fold_newlines(&mut out),
@@ -41,7 +41,7 @@ impl P<'_> {
             if self.peek() == Some(b'\n') {
                 n += 1;
             }
-            self.i += 1;
+            self.pos += 1;
         }
         if n <= 1 {
             out.push(' ');
@@ -53,38 +53,39 @@ impl P<'_> {
     }
 
     pub(super) fn double_quoted(&mut self) -> Result<String, Error> {
-        self.i += 1;
+        self.pos += 1;
         let mut out = String::new();
         loop {
-            let st = self.i;
+            let start = self.pos;
             while !matches!(self.peek(), None | Some(b'"' | b'\\' | b'\n')) {
-                self.i += 1;
+                self.pos += 1;
             }
-            out.push_str(&self.s[st..self.i]);
+            out.push_str(&self.text[start..self.pos]);
             match self.peek() {
                 None => return self.fail("unterminated double-quoted string"),
                 Some(b'"') => {
-                    self.i += 1;
+                    self.pos += 1;
                     return Ok(out);
                 }
                 Some(b'\n') => self.fold_newlines(&mut out),
                 _ => {
-                    self.i += 1;
-                    let e = self
+                    self.pos += 1;
+                    let escape = self
                         .peek()
-                        .ok_or_else(|| perr(self.line(), "unterminated escape"))?;
-                    self.i += 1;
-                    let hex = |p: &mut Self, n: usize| -> Result<char, Error> {
-                        let h =
-                            p.s.get(p.i..p.i + n)
-                                .ok_or_else(|| perr(p.line(), "truncated escape"))?;
-                        p.i += n;
+                        .ok_or_else(|| parse_error(self.line(), "unterminated escape"))?;
+                    self.pos += 1;
+                    let hex = |parser: &mut Self, digits: usize| -> Result<char, Error> {
+                        let h = parser
+                            .text
+                            .get(parser.pos..parser.pos + digits)
+                            .ok_or_else(|| parse_error(parser.line(), "truncated escape"))?;
+                        parser.pos += digits;
                         u32::from_str_radix(h, 16)
                             .ok()
                             .and_then(char::from_u32)
-                            .ok_or_else(|| perr(p.line(), "invalid escape"))
+                            .ok_or_else(|| parse_error(parser.line(), "invalid escape"))
                     };
-                    match e {
+                    match escape {
                         b'0' => out.push('\0'),
                         b'a' => out.push('\x07'),
                         b'b' => out.push('\x08'),
@@ -108,7 +109,7 @@ impl P<'_> {
                         b'\n' => {
                             // Escaped line break: join without a space.
                             while matches!(self.peek(), Some(b' ' | b'\t')) {
-                                self.i += 1;
+                                self.pos += 1;
                             }
                         }
                         _ => return self.fail("invalid escape in double-quoted string"),
@@ -121,22 +122,22 @@ impl P<'_> {
     /// `|` or `>` block scalar; `parent` is the indentation of the owning node.
     pub(super) fn block_scalar(&mut self, parent: usize) -> Result<Value, Error> {
         let literal = self.peek() == Some(b'|');
-        self.i += 1;
+        self.pos += 1;
         let mut chomp = 0i8; // -1 strip, 0 clip, 1 keep
         let mut explicit: Option<usize> = None;
         for _ in 0..2 {
             match self.peek() {
                 Some(b'-') => {
                     chomp = -1;
-                    self.i += 1;
+                    self.pos += 1;
                 }
                 Some(b'+') => {
                     chomp = 1;
-                    self.i += 1;
+                    self.pos += 1;
                 }
                 Some(c @ b'1'..=b'9') => {
                     explicit = Some((c - b'0') as usize);
-                    self.i += 1;
+                    self.pos += 1;
                 }
                 _ => {}
             }
@@ -149,51 +150,53 @@ impl P<'_> {
             return self.fail("unexpected text after a block scalar indicator");
         }
         if self.peek() == Some(b'\r') {
-            self.i += 1;
+            self.pos += 1;
         }
         if self.peek() == Some(b'\n') {
-            self.i += 1;
+            self.pos += 1;
         }
         // Collect lines.
         let mut lines: Vec<&str> = Vec::new();
         let mut indent = explicit.map(|e| parent + e);
-        let mut end = self.i;
-        let mut j = self.i;
+        let mut end = self.pos;
+        let mut next = self.pos;
         loop {
-            if j >= self.b.len() {
+            if next >= self.bytes.len() {
                 break;
             }
-            let ls = j;
-            let le = self.b[j..]
+            let line_start = next;
+            let line_end = self.bytes[next..]
                 .iter()
                 .position(|c| *c == b'\n')
-                .map_or(self.b.len(), |p| j + p);
-            let raw = self.s[ls..le].trim_end_matches('\r');
-            let sp = raw.bytes().take_while(|c| *c == b' ').count();
+                .map_or(self.bytes.len(), |p| next + p);
+            let raw = self.text[line_start..line_end].trim_end_matches('\r');
+            let spaces = raw.bytes().take_while(|c| *c == b' ').count();
             let blank = raw.trim_matches([' ', '\t']).is_empty();
             if !blank {
-                let ind = *indent.get_or_insert(sp.max(parent + 1));
-                if sp < ind || sp <= parent && !(parent == 0 && explicit.is_none() && sp > 0) {
+                let indentation = *indent.get_or_insert(spaces.max(parent + 1));
+                if spaces < indentation
+                    || spaces <= parent && !(parent == 0 && explicit.is_none() && spaces > 0)
+                {
                     break;
                 }
-                if (raw.starts_with("---") || raw.starts_with("...")) && sp == 0 {
+                if (raw.starts_with("---") || raw.starts_with("...")) && spaces == 0 {
                     break;
                 }
             }
             lines.push(raw);
-            j = le + 1;
+            next = line_end + 1;
             if !blank {
-                end = j.min(self.b.len());
+                end = next.min(self.bytes.len());
             }
         }
         // Trailing blank lines belong to the scalar only for keep chomping, but
         // the position moves past them either way.
-        let ind = indent.unwrap_or(parent + 1);
+        let indentation = indent.unwrap_or(parent + 1);
         let mut content: Vec<String> = lines
             .iter()
             .map(|l| {
-                if l.len() >= ind {
-                    l[ind..].to_string()
+                if l.len() >= indentation {
+                    l[indentation..].to_string()
                 } else {
                     String::new()
                 }
@@ -261,14 +264,14 @@ impl P<'_> {
             }
         }
         content.clear();
-        self.i = if chomp == 1 || trailing_blank == 0 {
-            j.min(self.b.len())
+        self.pos = if chomp == 1 || trailing_blank == 0 {
+            next.min(self.bytes.len())
         } else {
             end
         };
         // Step back so the caller sees the line break before the next content.
-        if self.i > 0 && self.i <= self.b.len() && self.b[self.i - 1] == b'\n' {
-            self.i -= 1;
+        if self.pos > 0 && self.pos <= self.bytes.len() && self.bytes[self.pos - 1] == b'\n' {
+            self.pos -= 1;
         }
         Ok(Value::Str(text))
     }

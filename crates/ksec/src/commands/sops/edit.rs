@@ -2,58 +2,44 @@
 //! while. Buffers live in a private 0700 folder named after this process, removed
 //! on every exit path (also SIGINT/SIGTERM/SIGHUP); folders of dead processes are
 //! swept on the next run.
-use super::{exit, formats, keyring, Common};
+use super::{emit_options, exit, formats, keyring, mac_check, shown, Common};
 use crate::io;
 use anyhow::{bail, Context, Result};
-use ksec_sops::file;
-use ksec_sops::stores::{self, EmitOptions};
-use ksec_sops::{Item, Value};
+use ksec_sops::{Document, LockedFile};
 use std::path::Path;
 use std::process::ExitCode;
 
 const BUFFER_PREFIX: &str = "ksec-sops-edit-";
 
-/// sops's example for a new file.
-const EXAMPLE_YAML: &str = "\
-hello: Welcome to SOPS! Edit this file as you please!
-example_key: example_value
-# Example comment
-example_array:
-    - example_value1
-    - example_value2
-example_number: 1234.56789
-example_booleans:
-    - true
-    - false
-";
-
 pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
-    let kr = keyring(c);
-    let emit = EmitOptions { indent: c.indent };
+    let keys = keyring(c);
+    let emit = emit_options(c);
     // An existing file is decrypted; a new one starts from sops's example.
-    let mut existing = if file.exists() {
-        Some(file::open(inf, &io::read_file(file)?, &kr, c.ignore_mac)?)
+    let existing = if file.exists() {
+        let input = io::read_file(file)?;
+        Some(
+            LockedFile::parse(&input, inf)
+                .and_then(|l| l.open(&keys, mac_check(c)))
+                .with_context(|| shown(Some(file)))?,
+        )
     } else {
         None
     };
-    let plain = zeroize::Zeroizing::new(match &existing {
-        Some(o) => stores::emit_plain(inf, &o.doc, emit)?,
-        None => {
-            let example = stores::load_plain(ksec_sops::Format::Yaml, EXAMPLE_YAML.as_bytes())?;
-            stores::emit_plain(inf, &example, emit)?
-        }
-    });
-    let Some(mut doc) = run_editor(file, &plain, |b| stores::load_plain(inf, b))? else {
+    let plain = match &existing {
+        Some(o) => o.to_plaintext(inf, &emit)?,
+        None => Document::sops_example().emit(inf, &emit)?,
+    };
+    let Some(doc) = run_editor(file, &plain, |b| Document::parse(b, inf))? else {
         eprintln!("file unchanged, not re-encrypting");
         return Ok(ExitCode::from(exit::FILE_UNCHANGED));
     };
-    let out = match &mut existing {
-        Some(o) => file::seal(&mut doc, o.metadata.clone(), &mut o.cipher, inf, emit)?,
-        None => {
-            let opts = super::encrypt_options(c, Some(file), inf)?;
-            file::encrypt_document_for(doc, inf, &opts, &kr)?
+    let out = match existing {
+        Some(mut o) => {
+            o.replace_document(doc);
+            o.seal(&emit)?
         }
+        None => super::encryptor(c, Some(file), inf)?.encrypt_document(doc, inf, &keys)?,
     };
     io::write_atomic(file, &out, 0o600)?;
     Ok(ExitCode::SUCCESS)
@@ -66,8 +52,8 @@ pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
 fn run_editor(
     file: &Path,
     plain: &[u8],
-    parse: impl Fn(&[u8]) -> Result<ksec_sops::Document, ksec_sops::Error>,
-) -> Result<Option<ksec_sops::Document>> {
+    parse: impl Fn(&[u8]) -> Result<Document, ksec_sops::Error>,
+) -> Result<Option<Document>> {
     use std::io::IsTerminal;
     sweep_stale_buffers();
     let dir = tempfile::Builder::new()
@@ -151,24 +137,16 @@ fn child_code(st: std::process::ExitStatus) -> ExitCode {
 pub(super) fn exec_env(c: &Common, file: &Path, command: &str, pristine: bool) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
-    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
+    let open = LockedFile::parse(&input, inf)
+        .and_then(|l| l.open(&keyring(c), mac_check(c)))
+        .with_context(|| shown(Some(file)))?;
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c").arg(command);
     if pristine {
         cmd.env_clear();
     }
-    for it in &o.doc.branches[0] {
-        if let Item::Entry(k, v) = it {
-            if let Some((b, _)) = ksec_sops::cipher::leaf_bytes(v) {
-                let text = String::from_utf8_lossy(&b).into_owned();
-                let text = if matches!(v, Value::Bool(_)) {
-                    text.to_lowercase()
-                } else {
-                    text
-                };
-                cmd.env(k, text);
-            }
-        }
+    for (name, text) in open.document().environment() {
+        cmd.env(name, text.as_str());
     }
     let st = cmd
         .status()
@@ -184,12 +162,10 @@ pub(super) fn exec_file(
 ) -> Result<ExitCode> {
     let (inf, outf) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
-    let o = file::open(inf, &input, &keyring(c), c.ignore_mac)?;
-    let plain = zeroize::Zeroizing::new(stores::emit_plain(
-        outf,
-        &o.doc,
-        EmitOptions { indent: c.indent },
-    )?);
+    let open = LockedFile::parse(&input, inf)
+        .and_then(|l| l.open(&keyring(c), mac_check(c)))
+        .with_context(|| shown(Some(file)))?;
+    let plain = open.to_plaintext(outf, &emit_options(c))?;
     sweep_stale_buffers();
     let dir = tempfile::Builder::new()
         .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))

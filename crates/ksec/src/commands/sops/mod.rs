@@ -1,20 +1,18 @@
 //! `ksec sops …` and the drop-in `sops`: sops's commands, flags and exit codes over
-//! the `ksec-sops` library.
+//! the `ksec-sops` library. This module parses flags into `ksec-sops` options,
+//! calls the library, adds the hints that name flags, and maps errors to sops's
+//! exit codes.
 mod edit;
-mod path;
 mod rekey;
 
 use crate::io;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use edit::{edit, exec_env, exec_file};
-use ksec_sops::config::Config;
-use ksec_sops::file::{self, EncryptOptions};
-use ksec_sops::keys::{Keyring, Recipient};
-use ksec_sops::rules::Rules;
-use ksec_sops::stores::{self, EmitOptions};
-use ksec_sops::{Error, Format};
-use path::{extract, parse_path, set_in};
+use ksec_sops::{
+    Config, Decryptor, EmitOptions, EncryptionOverrides, Encryptor, Error, Format, Keyring,
+    LockedFile, MacCheck, TreePath, Value,
+};
 use rekey::{rotate, updatekeys};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -282,26 +280,72 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
     match r {
         Ok(c) => Ok(c),
         Err(e) => {
-            let code = match e.downcast_ref::<Error>() {
-                Some(Error::MacMismatch | Error::MacMissing) => exit::MAC_MISMATCH,
-                Some(Error::NoKey { .. }) => exit::NO_KEY,
-                Some(Error::AlreadyEncrypted) => exit::ALREADY_ENCRYPTED,
-                Some(Error::MetadataNotFound) => exit::METADATA_NOT_FOUND,
-                Some(Error::Parse { .. }) => exit::COULD_NOT_READ,
-                _ => exit::ERROR,
-            };
-            eprintln!("error: {e:#}");
-            Ok(ExitCode::from(code))
+            let sops_error = e.downcast_ref::<Error>();
+            match sops_error.and_then(hint) {
+                Some(h) => eprintln!("error: {e:#} ({h})"),
+                None => eprintln!("error: {e:#}"),
+            }
+            Ok(ExitCode::from(sops_error.map_or(exit::ERROR, exit_code)))
         }
     }
 }
 
+/// sops's exit code for a library error.
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::MacMismatch | Error::MacMissing => exit::MAC_MISMATCH,
+        Error::NoKey { .. } => exit::NO_KEY,
+        Error::AlreadyEncrypted => exit::ALREADY_ENCRYPTED,
+        Error::MetadataNotFound => exit::METADATA_NOT_FOUND,
+        Error::Parse { .. } => exit::COULD_NOT_READ,
+        _ => exit::ERROR,
+    }
+}
+
+/// What to do about a library error, in terms of this command's flags.
+fn hint(e: &Error) -> Option<String> {
+    Some(match e {
+        Error::MacMismatch | Error::MacMissing => "use --ignore-mac to read it anyway".into(),
+        Error::AlreadyEncrypted => "use edit, or rename that entry if it is plain data".into(),
+        Error::NoRecipients => {
+            "pass --age/--pgp, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml".into()
+        }
+        Error::NoCreationRule { .. } => "and no --age/--pgp was given".into(),
+        Error::Emit {
+            format: Format::Binary,
+            ..
+        } => "use --output-type json or yaml".into(),
+        Error::InvalidRegex { field, .. } if RULE_FLAGS.contains(&field.as_str()) => {
+            format!("in --{}", field.replace('_', "-"))
+        }
+        _ => return None,
+    })
+}
+
+/// The encryption rules that are also flags (`encrypted_regex` is `--encrypted-regex`).
+const RULE_FLAGS: [&str; 4] = [
+    "unencrypted_regex",
+    "encrypted_regex",
+    "unencrypted_comment_regex",
+    "encrypted_comment_regex",
+];
+
+/// The name that picks the format and the `.sops.yaml` rule: --filename-override,
+/// else the file.
+fn name_of<'a>(c: &'a Common, file: Option<&'a Path>) -> Option<&'a Path> {
+    c.filename_override.as_deref().or(file)
+}
+
+/// A file's name for messages.
+pub(super) fn shown(file: Option<&Path>) -> String {
+    match file {
+        Some(p) if p != Path::new("-") => p.display().to_string(),
+        _ => "stdin".into(),
+    }
+}
+
 pub(super) fn formats(c: &Common, file: Option<&Path>) -> Result<(Format, Format)> {
-    let name = c
-        .filename_override
-        .as_deref()
-        .or(file)
-        .unwrap_or(Path::new("-"));
+    let name = name_of(c, file).unwrap_or(Path::new("-"));
     let parse = |s: &Option<String>, what: &str| -> Result<Option<Format>> {
         s.as_deref()
             .map(|t| {
@@ -330,33 +374,29 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
 pub(super) fn keyring(c: &Common) -> Keyring {
     let mut k = Keyring::from_env();
     if let Some(o) = &c.decryption_order {
-        k.decryption_order = o.split(',').map(|s| s.trim().to_string()).collect();
+        k.set_decryption_order(o.split(',').map(str::trim));
     }
     k
 }
 
-fn emit_opts(c: &Common, cfg: Option<&Config>, out: Format) -> EmitOptions {
-    let from_cfg = cfg.and_then(|c| match out {
-        Format::Yaml => c.yaml_indent,
-        Format::Json | Format::Binary => c.json_indent,
-        _ => None,
-    });
-    EmitOptions {
-        indent: c.indent.or(from_cfg),
+pub(super) fn mac_check(c: &Common) -> MacCheck {
+    if c.ignore_mac {
+        MacCheck::Ignore
+    } else {
+        MacCheck::Verify
     }
 }
 
-pub(super) fn load_config(c: &Common, file: Option<&Path>) -> Result<Option<Config>> {
-    let start = file
-        .and_then(|f| std::path::absolute(f).ok())
-        .and_then(|f| f.parent().map(Path::to_path_buf))
-        .or_else(|| std::env::current_dir().ok())
-        .unwrap_or_default();
-    let cwd = std::env::current_dir().unwrap_or(start);
-    match ksec_sops::config::find(c.config.as_deref(), &cwd) {
-        Some(p) => Ok(Some(Config::load(&p)?)),
-        None => Ok(None),
-    }
+/// The emit options of commands that write back a file they read.
+pub(super) fn emit_options(c: &Common) -> EmitOptions {
+    EmitOptions { indent: c.indent }
+}
+
+/// The `.sops.yaml` sops would use: --config, else SOPS_CONFIG, else found
+/// upward from the current directory.
+pub(super) fn load_config(c: &Common) -> Result<Option<Config>> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    Ok(Config::find(c.config.as_deref(), &cwd)?)
 }
 
 pub(super) fn write_out(c: &Common, file: Option<&Path>, bytes: &[u8]) -> Result<()> {
@@ -370,95 +410,66 @@ pub(super) fn write_out(c: &Common, file: Option<&Path>, bytes: &[u8]) -> Result
     }
 }
 
-fn encrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
-    let (inf, outf) = formats(c, file)?;
-    let input = read_input(file)?;
-    let opts = encrypt_options(c, file, outf)?;
-    let out = file::encrypt(inf, outf, &input, &opts, &keyring(c))?;
-    write_out(c, file, &out)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Recipients and rules for a new file: --age/--pgp and the rule flags, else the
-/// first matching creation rule of .sops.yaml.
-pub(super) fn encrypt_options(
-    c: &Common,
-    file: Option<&Path>,
-    outf: Format,
-) -> Result<EncryptOptions> {
-    let cfg = load_config(c, file)?;
-    let name = c
-        .filename_override
-        .as_deref()
-        .or(file)
-        .unwrap_or(Path::new("stdin"));
-    let mut opts = EncryptOptions::default();
-    let split = |v: &Option<String>| -> Vec<String> {
+/// The encryption flags, as the library's options.
+fn overrides(c: &Common) -> EncryptionOverrides {
+    let list = |v: &Option<String>| -> Vec<String> {
         v.iter()
-            .flat_map(|s| s.split(','))
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
+            .flat_map(|s| ksec_text::split_list(s))
             .map(str::to_string)
             .collect()
     };
-    let mut groups: Vec<Recipient> = split(&c.age).iter().map(|a| Recipient::age(a)).collect();
-    groups.extend(split(&c.pgp).iter().map(|p| Recipient::pgp(p)));
-    let cli_rules = rules_from_flags(c)?;
-    if groups.is_empty() {
-        if let Some(rule) = cfg.as_ref().and_then(|cf| cf.rule_for(name)) {
-            opts.groups = rule.groups.clone();
-            opts.shamir_threshold = rule.shamir_threshold;
-            opts.rules = rule.rules.clone();
-        } else if let Some(cf) = &cfg {
-            bail!(
-                "no creation rule in {} matches {}, and no --age/--pgp was given",
-                cf.path.display(),
-                name.display()
-            );
-        }
-    } else {
-        opts.groups = vec![groups];
-    }
-    if cli_rules.count() > 0 || c.mac_only_encrypted {
-        let mac_only = opts.rules.mac_only_encrypted || cli_rules.mac_only_encrypted;
-        if cli_rules.count() > 0 {
-            opts.rules = cli_rules;
-        }
-        opts.rules.mac_only_encrypted = mac_only;
-    }
-    if c.shamir.is_some() {
-        opts.shamir_threshold = c.shamir;
-    }
-    opts.emit = emit_opts(c, cfg.as_ref(), outf);
-    Ok(opts)
-}
-
-fn rules_from_flags(c: &Common) -> Result<Rules> {
-    let re = |f: &str, v: &Option<String>| v.as_deref().map(|s| Rules::regex(f, s)).transpose();
-    Ok(Rules {
+    EncryptionOverrides {
+        age: list(&c.age),
+        pgp: list(&c.pgp),
         unencrypted_suffix: c.unencrypted_suffix.clone(),
         encrypted_suffix: c.encrypted_suffix.clone(),
-        unencrypted_regex: re("--unencrypted-regex", &c.unencrypted_regex)?,
-        encrypted_regex: re("--encrypted-regex", &c.encrypted_regex)?,
-        unencrypted_comment_regex: re("--unencrypted-comment-regex", &c.unencrypted_comment_regex)?,
-        encrypted_comment_regex: re("--encrypted-comment-regex", &c.encrypted_comment_regex)?,
+        unencrypted_regex: c.unencrypted_regex.clone(),
+        encrypted_regex: c.encrypted_regex.clone(),
+        unencrypted_comment_regex: c.unencrypted_comment_regex.clone(),
+        encrypted_comment_regex: c.encrypted_comment_regex.clone(),
         mac_only_encrypted: c.mac_only_encrypted,
-    })
+        shamir_threshold: c.shamir,
+        indent: c.indent,
+    }
+}
+
+/// Recipients and rules for a new file: the flags, else the first matching
+/// creation rule of .sops.yaml.
+pub(super) fn encryptor(c: &Common, file: Option<&Path>, output: Format) -> Result<Encryptor> {
+    let config = load_config(c)?;
+    let name = name_of(c, file).unwrap_or(Path::new("stdin"));
+    Ok(Encryptor::resolve(
+        &overrides(c),
+        config.as_ref(),
+        name,
+        output,
+    )?)
+}
+
+fn encrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
+    let (inf, outf) = formats(c, file)?;
+    let input = read_input(file)?;
+    let encryptor = encryptor(c, file, outf)?.output_format(outf);
+    let out = encryptor
+        .encrypt(&input, inf, &keyring(c))
+        .with_context(|| shown(file))?;
+    write_out(c, file, &out)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn decrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
     let (inf, outf) = formats(c, file)?;
     let input = read_input(file)?;
-    let cfg = load_config(c, file).ok().flatten();
-    let kr = keyring(c);
-    let opened = file::open(inf, &input, &kr, c.ignore_mac)?;
-    let emit = emit_opts(c, cfg.as_ref(), outf);
-    let out = if let Some(x) = &c.extract {
-        let path = parse_path(x)?;
-        let v = extract(&opened.doc.branches[0], &path)?;
-        stores::emit_value(outf, v, emit)
-    } else {
-        stores::emit_plain(outf, &opened.doc, emit)?
+    let config = load_config(c).ok().flatten();
+    let keys = keyring(c);
+    let open = Decryptor::new(&keys)
+        .mac(mac_check(c))
+        .open(&input, inf)
+        .with_context(|| shown(file))?;
+    let emit = EmitOptions::resolve(c.indent, config.as_ref(), outf);
+    let out = match &c.extract {
+        Some(x) => open.document().get(&TreePath::parse(x)?)?.emit(outf, &emit),
+        None => open.to_plaintext(outf, &emit)?,
     };
     write_out(c, file, &out)?;
     Ok(ExitCode::SUCCESS)
@@ -467,35 +478,32 @@ fn decrypt(c: &Common, file: Option<&Path>) -> Result<ExitCode> {
 fn filestatus(c: &Common, file: &Path) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
-    let enc = match stores::load_encrypted(inf, &input) {
-        Ok((_, meta)) => ksec_sops::metadata::Metadata::from_value(&meta).is_ok(),
-        Err(_) => false,
-    };
-    println!("{{\"encrypted\":{enc}}}");
+    let encrypted = ksec_sops::is_encrypted(&input, inf);
+    println!("{{\"encrypted\":{encrypted}}}");
     Ok(ExitCode::SUCCESS)
 }
 
 fn set(c: &Common, file: &Path, index: &str, value: Option<&str>) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
-    let kr = keyring(c);
-    let mut o = file::open(inf, &input, &kr, c.ignore_mac)?;
-    let path = parse_path(index)?;
+    let keys = keyring(c);
+    let mut open = LockedFile::parse(&input, inf)
+        .and_then(|l| l.open(&keys, mac_check(c)))
+        .with_context(|| shown(Some(file)))?;
+    let path = TreePath::parse(index)?;
     if path.is_empty() {
         bail!("empty path");
     }
-    let newv = value
-        .map(|v| ksec_sops::stores::json::parse_value(v.as_bytes()))
-        .transpose()
-        .context("the value must be JSON, e.g. '\"text\"' or 42")?;
-    set_in(&mut o.doc.branches[0], &path, newv)?;
-    let out = file::seal(
-        &mut o.doc,
-        o.metadata.clone(),
-        &mut o.cipher,
-        inf,
-        EmitOptions { indent: c.indent },
-    )?;
+    let doc = open.document_mut();
+    match value {
+        Some(v) => {
+            let v = Value::from_json(v.as_bytes())
+                .context("the value must be JSON, e.g. '\"text\"' or 42")?;
+            doc.set(&path, v)?
+        }
+        None => doc.unset(&path)?,
+    }
+    let out = open.seal(&emit_options(c))?;
     io::write_atomic(file, &out, 0o600)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,7 +7,7 @@ use kube::api::{
 };
 use serde_json::json;
 
-use crate::fake_api::FakeApi;
+use ksec_testkit::cluster::FakeApi;
 
 fn secret(name: &str, labels: serde_json::Value) -> Secret {
     serde_json::from_value(json!({

@@ -1,0 +1,280 @@
+//! The one error type of this crate. Messages name the item (file, document, object,
+//! field, key) and what is wrong with it; they never contain a secret value or key
+//! material, and never a command-line flag (the `ksec` binary adds those hints).
+use crate::Scope;
+use ksec_crypto::CryptoError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong.
+///
+/// Errors about one part of a larger input are wrapped in [`Error::In`], which names
+/// that part: `sealed.yaml: document 2: data.password: not valid base64`. Use
+/// [`Error::innermost`] to match on the problem itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// `error` concerns `item`: a file (`sealed.yaml`), one of its documents
+    /// (`sealed.yaml: document 2`), an object (`SealedSecret prod/db`) or a field
+    /// (`spec.encryptedData.password`).
+    #[error("{item}: {error}")]
+    In {
+        /// The part of the input.
+        item: String,
+        /// What is wrong with it.
+        error: Box<Error>,
+    },
+
+    // Reading manifests.
+    /// The input is not UTF-8 text.
+    #[error("the input is not UTF-8 text")]
+    NotUtf8,
+    /// Invalid YAML.
+    #[error("invalid YAML in document {document}: {message}")]
+    Yaml {
+        /// 1-based document number.
+        document: usize,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// Invalid JSON.
+    #[error("invalid JSON at line {line}, column {column}: {message}")]
+    Json {
+        /// Line (1-based).
+        line: usize,
+        /// Column (1-based).
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The input holds no document of the kind asked for.
+    #[error("no {kind} found in the input{}", if *.kind == "Secret" { " (expected a YAML or JSON v1 Secret)" } else { "" })]
+    NoDocuments {
+        /// `Secret` or `SealedSecret`.
+        kind: &'static str,
+    },
+    /// The input holds several documents where exactly one was expected.
+    #[error("expected exactly one {kind} document, found {found}")]
+    DocumentCount {
+        /// `Secret` or `SealedSecret`.
+        kind: &'static str,
+        /// How many there are.
+        found: usize,
+    },
+    /// A file mixes SealedSecrets with other resources, so it cannot be rewritten whole.
+    #[error("mixes SealedSecrets with other resources; split it so ksec can rewrite it without touching the rest")]
+    MixedKinds,
+
+    // Resources.
+    /// A document of another kind or apiVersion.
+    #[error("expected kind {expected} (apiVersion {expected_api_version}), found kind {found:?}{}", .found_api_version.as_ref().map(|a| format!(" apiVersion {a:?}")).unwrap_or_default())]
+    WrongKind {
+        /// The kind wanted.
+        expected: &'static str,
+        /// Its apiVersion.
+        expected_api_version: &'static str,
+        /// The kind found.
+        found: String,
+        /// The apiVersion found, when it matters.
+        found_api_version: Option<String>,
+    },
+    /// The document is not a mapping.
+    #[error("a {kind} must be a mapping with apiVersion, kind, metadata and {}", if *.kind == "Secret" { "data" } else { "spec" })]
+    NotAMapping {
+        /// `Secret` or `SealedSecret`.
+        kind: &'static str,
+    },
+    /// A field of the wrong type or shape.
+    #[error("{field}: {problem}")]
+    Field {
+        /// The field's path (`metadata.labels.app`, `spec.encryptedData`).
+        field: String,
+        /// What is wrong and what is expected.
+        problem: String,
+    },
+    /// A value under a Secret's `data` that is not base64.
+    #[error("data.{key}: not valid base64 (values under `data` must be base64; put plain text under `stringData`)")]
+    DataNotBase64 {
+        /// The data key.
+        key: String,
+    },
+    /// An unknown scope name.
+    #[error("unknown scope {value:?}: must be one of strict, namespace-wide, cluster-wide")]
+    UnknownScope {
+        /// The name given.
+        value: String,
+    },
+    /// An unknown output format name.
+    #[error("unsupported output format: {value} (use json or yaml)")]
+    UnknownFormat {
+        /// The name given.
+        value: String,
+    },
+
+    // Sealing.
+    /// A Secret without any value (most likely a mistake).
+    #[error("the Secret has no data or stringData; assuming this is a mistake")]
+    EmptyData,
+    /// A Secret without a name, where the scope binds it.
+    #[error("the Secret has no metadata.name")]
+    MissingName,
+    /// A Secret without a namespace, where the scope binds it.
+    #[error("the Secret has no metadata.namespace and the {scope} scope needs one")]
+    MissingNamespace {
+        /// The scope that needs it.
+        scope: Scope,
+    },
+
+    // Sealed values.
+    /// A sealed value is malformed or did not open (wrapped in [`Error::In`] naming its key).
+    #[error("{0}")]
+    SealedValue(ValueProblem),
+    /// Several values of one SealedSecret failed; keys that failed the same way share one
+    /// message: `a, b: no key could decrypt …; c: not valid base64 …`.
+    #[error("{}", group_by_reason(.failures))]
+    Values {
+        /// (key or field, what went wrong) pairs.
+        failures: Vec<(String, Error)>,
+    },
+    /// The legacy `spec.data` blob opened but does not hold a JSON Secret.
+    #[error("the sealed blob is not a JSON Secret")]
+    LegacyNotASecret,
+    /// A `spec.template.data` template did not render.
+    #[error("template: {message}")]
+    Template {
+        /// What is wrong (never a value).
+        message: String,
+    },
+    /// No private keys were given to open values with.
+    #[error("no private keys to try")]
+    NoKeys,
+
+    // Keys and certificates.
+    /// A key file holds no private key.
+    #[error("no private key found (expected PEM, or a Secret with tls.key)")]
+    NoPrivateKey,
+    /// A key file is neither PEM nor YAML/JSON.
+    #[error("neither a PEM private key nor a YAML/JSON key Secret ({reason})")]
+    NotAKeyFile {
+        /// Why it did not parse as YAML/JSON.
+        reason: Box<Error>,
+    },
+    /// A document of a key file is not a Secret.
+    #[error("not a Secret; expected key Secrets holding tls.key")]
+    NotAKeySecret,
+    /// A key Secret lacks a field.
+    #[error("the Secret has no {field}")]
+    MissingKeyField {
+        /// `data.tls.key`.
+        field: &'static str,
+    },
+    /// A key without its certificate where one is needed.
+    #[error("no certificate for this key")]
+    NoCertificate,
+    /// The sealing certificate has expired.
+    #[error("the certificate expired on {date}")]
+    CertificateExpired {
+        /// Expiry date (UTC, `YYYY-MM-DD`).
+        date: String,
+    },
+    /// A key or certificate could not be parsed, generated or used.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// Why a sealed value could not be opened or made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueProblem {
+    /// Shorter than its own length prefix says, or too short to hold a tag.
+    #[error("sealed value is truncated ({0} bytes): it was cut off or is not a sealed value")]
+    Truncated(usize),
+    /// The RSA part did not open: another key, or sealed for another scope/name/namespace.
+    #[error("no key could decrypt the value: sealed with another key, or for another name/namespace/scope")]
+    WrongKeyOrLabel,
+    /// The RSA part opened but the AES part did not authenticate.
+    #[error("the sealed value was altered: its AES-GCM tag does not verify")]
+    Tampered,
+    /// Not valid base64.
+    #[error("not valid base64: {0}")]
+    Base64(String),
+    /// Encryption failed (key too small, RNG failure).
+    #[error("sealing failed: {0}")]
+    Seal(CryptoError),
+}
+
+impl From<ValueProblem> for Error {
+    fn from(p: ValueProblem) -> Self {
+        Error::SealedValue(p)
+    }
+}
+
+impl Error {
+    /// This error, said to concern `item`.
+    pub fn within(self, item: impl Into<String>) -> Self {
+        Error::In {
+            item: item.into(),
+            error: Box::new(self),
+        }
+    }
+
+    /// The problem itself, under every [`Error::In`] that names where it is.
+    pub fn innermost(&self) -> &Error {
+        match self {
+            Error::In { error, .. } => error.innermost(),
+            other => other,
+        }
+    }
+}
+
+/// "a, b: reason; c: other reason".
+fn group_by_reason(failures: &[(String, Error)]) -> String {
+    let mut groups: Vec<(Vec<&str>, String)> = vec![];
+    for (key, e) in failures {
+        let reason = e.to_string();
+        match groups.iter_mut().find(|(_, r)| *r == reason) {
+            Some((keys, _)) => keys.push(key),
+            None => groups.push((vec![key], reason)),
+        }
+    }
+    groups
+        .iter()
+        .map(|(keys, r)| format!("{}: {r}", keys.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_nest_and_innermost_finds_the_problem() {
+        let e = Error::DataNotBase64 { key: "pw".into() }
+            .within("document 2")
+            .within("in.yaml");
+        assert_eq!(
+            e.to_string(),
+            "in.yaml: document 2: data.pw: not valid base64 (values under `data` must be base64; put plain text under `stringData`)"
+        );
+        assert_eq!(e.innermost(), &Error::DataNotBase64 { key: "pw".into() });
+    }
+
+    #[test]
+    fn failures_group_by_reason() {
+        let e = Error::Values {
+            failures: vec![
+                ("a".into(), ValueProblem::WrongKeyOrLabel.into()),
+                ("b".into(), ValueProblem::Tampered.into()),
+                ("c".into(), ValueProblem::WrongKeyOrLabel.into()),
+            ],
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("a, c: no key could decrypt"), "{text}");
+        assert!(
+            text.ends_with("; b: the sealed value was altered: its AES-GCM tag does not verify"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,10 @@
+//! Integration tests of ksec-seal's public API. One test binary for the crate (link
+//! time); modules by theme.
+#![allow(clippy::unwrap_used)]
+
+#[path = "ksec-seal/interop.rs"]
+mod interop;
+#[path = "peers/peers.rs"]
+mod peers;
+#[path = "ksec-seal/readers.rs"]
+mod readers;
