@@ -64,15 +64,13 @@ impl Decryptor {
     /// A decryptor for `config`. KMS providers are reached through their plugin socket
     /// (connected on first use) unless [`use_key_backend`](Self::use_key_backend) says otherwise.
     pub fn new(config: EncryptionConfiguration) -> Self {
-        let kms = config
-            .kms_providers()
-            .map(|k| {
-                (
-                    (k.api_version, k.name.clone()),
-                    KmsConnection::plugin(&k.endpoint, k.socket_path(), k.timeout),
-                )
-            })
-            .collect();
+        // KMS v1 names may repeat (without automatic reload); as in the apiserver, the
+        // first provider with a prefix is the one that reads it.
+        let mut kms = HashMap::new();
+        for k in config.kms_providers() {
+            kms.entry((k.api_version, k.name.clone()))
+                .or_insert_with(|| KmsConnection::plugin(&k.endpoint, k.socket_path(), k.timeout));
+        }
         Self {
             config,
             kms,
