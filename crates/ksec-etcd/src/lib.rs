@@ -55,12 +55,14 @@
 //! `k8s.io/apiserver/pkg/storage/value/encrypt`); the etcd protos are etcd's (trimmed,
 //! see `proto/README.md`); the snapshot reader follows bbolt's on-disk layout.
 //!
-//! Testing: unit and property tests next to the code; the real values kube-apiserver
-//! 1.27 and 1.28 wrote under KMS v2 (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`); and, in
-//! the `ksec` binary's tests, a real etcd 3.4 started on 127.0.0.1, filled by an
+//! Testing: unit and property tests next to the code. The crate's integration tests
+//! (`tests/ksec-etcd/`) decrypt the real values kube-apiserver 1.27 and 1.28 wrote under
+//! KMS v2 (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`), and read a real etcd 3.4 started
+//! on 127.0.0.1 (pages, history, `etcdctl snapshot save` files) against what was written
+//! and against `etcdctl get`. The `ksec` binary's tests fill a real etcd through an
 //! independent Python writer (`cryptography`, PyNaCl, grpcio through `ksec kms serve`)
-//! with every format, audited and decrypted live and from `etcdctl snapshot save` files.
-//! The bbolt reader and the value decoders have fuzz targets (`fuzz/fuzz_targets/etcd_*`).
+//! with every format, and audit and decrypt it live and from snapshots. The bbolt reader
+//! and the value decoders have fuzz targets (`fuzz/fuzz_targets/etcd_*`).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -78,6 +80,12 @@ pub mod storage;
 mod wire;
 
 pub use error::{Error, Result, SnapshotError, ValueError};
+
+/// The EncryptionConfiguration check other tools build on (`ksec scan` among them):
+/// [`check(text, options)`](encryption_config::check) returns every finding with its
+/// field path ([`check_document`] on a parsed document). The same items as in
+/// [`encryption_config`], kept stable at the root.
+pub use encryption_config::{check, check_document, CheckOptions, Finding, Severity};
 
 /// Code generated from the vendored etcd protos.
 mod proto {

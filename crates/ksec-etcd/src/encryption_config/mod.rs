@@ -97,6 +97,12 @@ pub fn check(text: &[u8], opts: CheckOptions) -> Vec<Finding> {
     }
 }
 
+/// [`check`] on a document already parsed (by a scanner that read the file with its
+/// own YAML loader, say): the same findings as for its text.
+pub fn check_document(doc: &Value, opts: CheckOptions) -> Vec<Finding> {
+    check::check_value(doc, opts)
+}
+
 /// Parses the text into one document. serde_norway bounds nesting depth and alias
 /// expansion, so a hostile file cannot blow up memory or the stack.
 fn parse(text: &[u8]) -> std::result::Result<Value, String> {
