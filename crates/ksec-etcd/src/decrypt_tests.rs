@@ -1,5 +1,6 @@
-//! The read path against values built here with each cipher, and against the values
-//! kube-apiserver 1.27/1.28 wrote (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`).
+//! The read path against values built here with each cipher. The values kube-apiserver
+//! 1.27/1.28 wrote (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`) are read in
+//! `tests/ksec-etcd/fixtures.rs`.
 use super::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -197,58 +198,6 @@ fn an_unreachable_plugin_is_a_per_value_error() {
 }
 
 #[test]
-fn kms_v2_values_written_by_kube_apiserver_1_27_and_1_28() {
-    let Some(dir) = std::env::var_os("KSEC_FIXTURES") else {
-        eprintln!("SKIPPED: KSEC_FIXTURES is not set");
-        return;
-    };
-    let dir = std::path::Path::new(&dir).join("kubernetes/kmsv2-legacy");
-    let mut d = Decryptor::new(config(
-        "  - kms: {apiVersion: v2, name: kms-provider, endpoint: 'unix:///@kms-provider.sock'}\n",
-    ));
-    d.use_key_backend("kms-provider", Arc::new(Base64Kms))
-        .unwrap();
-    for (file, name, source) in [
-        ("aesgcmkey", "dek-source-aes-gcm-key", DekSource::AesGcmKey),
-        (
-            "hkdfseed",
-            "dek-source-hkdf-sha256-xnonce-aes-gcm-seed",
-            DekSource::HkdfSeed,
-        ),
-    ] {
-        let value = std::fs::read(dir.join(format!("{file}.bin"))).unwrap();
-        let want = std::fs::read(dir.join(format!("{file}.plain.bin"))).unwrap();
-        let key = format!(
-            "/43da1478-5e9c-4ef3-a92a-2b19d540c8a5/registry/secrets/kms-v2-legacy-data/{name}"
-        );
-        let out = run(d.decrypt("secrets", key.as_bytes(), &value)).unwrap();
-        assert_eq!(out.plaintext.expose(), &want[..], "{file}");
-        let Storage::KmsV2 {
-            name: provider,
-            key_id,
-            dek_source,
-        } = out.storage
-        else {
-            panic!()
-        };
-        assert_eq!(
-            (provider.as_str(), key_id.as_str(), dek_source),
-            ("kms-provider", "1", source)
-        );
-        assert_eq!(
-            storage::classify(&value).unwrap(),
-            Storage::KmsV2 {
-                name: "kms-provider".into(),
-                key_id: "1".into(),
-                dek_source: source
-            }
-        );
-        // Moved to another etcd key, it no longer opens.
-        assert!(run(d.decrypt("secrets", b"/registry/secrets/x/y", &value)).is_err());
-    }
-}
-
-#[test]
 fn providers_are_picked_as_the_apiserver_picks_them() {
     let text = "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers: [{identity: {}}]\n- resources: ['*.apps']\n  providers: [{secretbox: {keys: [{name: a, secret: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=}]}}]\n- resources: ['*.*']\n  providers: [{aescbc: {keys: [{name: z, secret: AAAAAAAAAAAAAAAAAAAAAA==}]}}]\n";
     let d = Decryptor::new(EncryptionConfiguration::from_text(text.as_bytes(), "t").unwrap());
@@ -266,4 +215,23 @@ fn providers_are_picked_as_the_apiserver_picks_them() {
     assert_eq!(kinds("secrets"), ["identity"]);
     assert_eq!(kinds("deployments.apps"), ["secretbox"]);
     assert_eq!(kinds("configmaps"), ["aescbc"]);
+}
+
+#[test]
+fn a_repeated_kms_v1_name_is_read_by_the_first_provider() {
+    // Without automatic reload kube-apiserver accepts two KMS v1 providers with one
+    // name; the first one with the prefix reads the value, so its plugin is asked.
+    let d = Decryptor::new(config(
+        "  - kms: {name: dup, endpoint: 'unix:///nonexistent/first.sock', timeout: 1s}\n  - kms: {name: dup, endpoint: 'unix:///nonexistent/second.sock', timeout: 1s}\n",
+    ));
+    let mut v = b"k8s:enc:kms:v1:dup:".to_vec();
+    v.extend_from_slice(&4u16.to_be_bytes());
+    v.extend_from_slice(b"d2Vr");
+    v.extend_from_slice(&[0; 40]);
+    let e = run(d.decrypt("secrets", KEY, &v)).unwrap_err();
+    let ValueError::Kms { provider, reason } = e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(provider, "dup");
+    assert!(reason.contains("first.sock"), "{reason}");
 }
