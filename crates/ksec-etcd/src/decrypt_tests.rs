@@ -1,41 +1,9 @@
-//! The read path against values built here with each cipher. The values kube-apiserver
-//! 1.27/1.28 wrote (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`) are read in
-//! `tests/ksec-etcd/fixtures.rs`.
+//! The read path against values built here with each local cipher. KMS data keys
+//! unwrapped by a key backend, and the values kube-apiserver 1.27/1.28 wrote
+//! (`$KSEC_FIXTURES/kubernetes/kmsv2-legacy`), are read in `tests/ksec-etcd/kms.rs`.
 use super::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use ksec_keys::{Health, KeyId, WrapContext, WrappedKey};
-
-/// The apiserver's test KMS plugin: its "ciphertext" is base64 of the plaintext.
-#[derive(Debug)]
-struct Base64Kms;
-
-#[async_trait::async_trait]
-impl KeyBackend for Base64Kms {
-    fn kind(&self) -> &'static str {
-        "test"
-    }
-    fn key_id(&self) -> KeyId {
-        KeyId::new("1")
-    }
-    async fn wrap(&self, dek: &SecretBytes, _: &WrapContext) -> ksec_keys::Result<WrappedKey> {
-        Ok(WrappedKey {
-            key_id: self.key_id(),
-            ciphertext: STANDARD.encode(dek.expose()).into_bytes(),
-        })
-    }
-    async fn unwrap(&self, w: &WrappedKey, _: &WrapContext) -> ksec_keys::Result<SecretBytes> {
-        Ok(SecretBytes::new(
-            STANDARD.decode(&w.ciphertext).unwrap_or_default(),
-        ))
-    }
-    async fn health(&self) -> ksec_keys::Result<Health> {
-        Ok(Health {
-            key_id: self.key_id(),
-            detail: String::new(),
-        })
-    }
-}
 
 const OBJ: &[u8] = b"k8s\x00\x0a\x0c\x0a\x02v1\x12\x06Secret";
 const KEY: &[u8] = b"/registry/secrets/default/s1";
@@ -148,38 +116,6 @@ fn aes_cbc_with_the_wrong_key_is_caught_by_the_object_check() {
         }
     }
     assert_eq!(hits, 64);
-}
-
-#[test]
-fn kms_v1_gcm_and_pre_125_cbc_data_through_a_key_backend() {
-    let mut d = Decryptor::new(config(
-        "  - kms: {name: old, endpoint: 'unix:///nonexistent.sock'}\n",
-    ));
-    d.use_key_backend("old", Arc::new(Base64Kms)).unwrap();
-    let dek = [8u8; 32];
-    let wrapped = STANDARD.encode(dek).into_bytes();
-    let head = |v: &mut Vec<u8>| {
-        v.extend_from_slice(b"k8s:enc:kms:v1:old:");
-        v.extend_from_slice(&(wrapped.len() as u16).to_be_bytes());
-        v.extend_from_slice(&wrapped);
-    };
-    let mut gcm = vec![];
-    head(&mut gcm);
-    gcm.extend_from_slice(&[1; 12]);
-    gcm.extend(aead::seal_any(&dek, &[1; 12], KEY, OBJ).unwrap());
-    let mut old = vec![];
-    head(&mut old);
-    old.extend_from_slice(&[2; 16]);
-    old.extend(cbc::encrypt(&dek, &[2; 16], OBJ).unwrap());
-    for v in [&gcm, &old] {
-        let out = run(d.decrypt("secrets", KEY, v)).unwrap();
-        assert_eq!(out.plaintext.expose(), OBJ);
-        assert_eq!(out.storage, Storage::KmsV1 { name: "old".into() });
-    }
-    assert!(matches!(
-        d.use_key_backend("nope", Arc::new(Base64Kms)),
-        Err(Error::NoSuchKmsProvider { .. })
-    ));
 }
 
 #[test]

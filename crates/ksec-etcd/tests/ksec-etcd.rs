@@ -5,7 +5,7 @@
 //! `ksec kms serve`, audit and decrypt) is tested through the binary in `crates/ksec`.
 #![allow(clippy::unwrap_used)]
 
-#[path = "ksec-etcd/fixtures.rs"]
-mod fixtures;
+#[path = "ksec-etcd/kms.rs"]
+mod kms;
 #[path = "ksec-etcd/store.rs"]
 mod store;
