@@ -117,6 +117,66 @@ pub fn open_wide(
     Ok(buf)
 }
 
+/// AES-GCM with a 12-byte nonce and any AES key size (16, 24 or 32 bytes), as
+/// kube-apiserver's `aesgcm` provider takes its keys; returns `ciphertext ‖ tag`.
+pub fn seal_any(
+    key_bytes: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let k = any_key(key_bytes)?;
+    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    buf.extend_from_slice(plaintext);
+    k.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(*nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .map_err(|_| CryptoError::Encrypt("AES-GCM seal failed"))?;
+    Ok(buf)
+}
+
+/// Decrypts `ciphertext ‖ tag` sealed by [`seal_any`] (AES-128/192/256-GCM, 12-byte nonce).
+pub fn open_any(
+    key_bytes: &[u8],
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<SecretBytes> {
+    let k = any_key(key_bytes)?;
+    if ciphertext.len() < TAG_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let mut buf = SecretBytes::from_slice(ciphertext);
+    let n = k
+        .open_in_place(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            buf.expose_mut(),
+        )
+        .map_err(|_| CryptoError::Decrypt)?
+        .len();
+    buf.expose_mut().truncate(n);
+    Ok(buf)
+}
+
+fn any_key(k: &[u8]) -> Result<LessSafeKey> {
+    let alg = match k.len() {
+        16 => &aws_lc_rs::aead::AES_128_GCM,
+        24 => &aws_lc_rs::aead::AES_192_GCM,
+        32 => &AES_256_GCM,
+        n => {
+            return Err(CryptoError::InvalidKey(format!(
+                "AES-GCM needs a 16, 24 or 32-byte key, got {n} bytes"
+            )))
+        }
+    };
+    let unbound = UnboundKey::new(alg, k)
+        .map_err(|_| CryptoError::InvalidKey("AES-GCM key rejected".into()))?;
+    Ok(LessSafeKey::new(unbound))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +233,28 @@ mod tests {
     }
     fn hexs(b: &[u8]) -> String {
         b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn any_key_size_round_trips() {
+        for len in [16, 24, 32] {
+            let k = vec![3u8; len];
+            let ct = seal_any(&k, &[1; 12], b"aad", b"hello").unwrap();
+            assert_eq!(
+                open_any(&k, &[1; 12], b"aad", &ct).unwrap().expose(),
+                b"hello"
+            );
+            assert_eq!(open_any(&k, &[1; 12], b"x", &ct), Err(CryptoError::Decrypt));
+        }
+        // The 32-byte form is the same cipher as `seal`.
+        assert_eq!(
+            seal_any(&[9; 32], &[0; 12], b"", b"x").unwrap(),
+            seal(&[9; 32], &[0; 12], b"", b"x").unwrap()
+        );
+        assert!(matches!(
+            open_any(&[0; 20], &[0; 12], b"", &[0; 20]),
+            Err(CryptoError::InvalidKey(_))
+        ));
     }
 
     proptest! {

@@ -1,8 +1,9 @@
 //! The one place ksec touches cryptographic primitives.
 //!
 //! Everything here wraps [aws-lc-rs](https://docs.rs/aws-lc-rs) (constant-time RSA,
-//! FIPS-capable AES-GCM), except the 32-byte-nonce AES-GCM that SOPS needs, which
-//! aws-lc-rs cannot do and which comes from RustCrypto's `aes-gcm`.
+//! FIPS-capable AES-GCM and AES-CBC), except the 32-byte-nonce AES-GCM that SOPS needs
+//! and the XSalsa20-Poly1305 of kube-apiserver's `secretbox` provider, which aws-lc-rs
+//! cannot do and which come from RustCrypto's `aes-gcm` and `crypto_secretbox`.
 //! The rest of the workspace never calls a primitive directly, so one review of this
 //! crate covers all of ksec's own cryptography.
 //!
@@ -37,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aead;
+pub mod cbc;
 mod der;
 pub mod hash;
 pub mod hmac;
@@ -44,6 +46,7 @@ pub mod pem;
 pub mod rand;
 pub mod rsa;
 mod secret;
+pub mod secretbox;
 pub mod tls;
 pub mod x509;
 

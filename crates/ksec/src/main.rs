@@ -38,6 +38,9 @@ enum Command {
     /// kube-apiserver EncryptionConfiguration: generate one, or check one as the apiserver would.
     #[command(subcommand, name = "encryption-config")]
     EncryptionConfig(commands::encryption_config::EncryptionConfigCommand),
+    /// etcd at rest: audit how every stored object is protected, or decrypt them back.
+    #[command(subcommand)]
+    Etcd(commands::etcd::EtcdCommand),
     /// Run the in-cluster SealedSecret controller (Bitnami's flags and SEALED_SECRETS_* variables).
     #[cfg(feature = "controller")]
     Controller(Box<commands::controller::ControllerArgs>),
@@ -139,6 +142,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(k) => commands::keys::run(k),
         Command::Kms(k) => commands::kms::run(k),
         Command::EncryptionConfig(c) => commands::encryption_config::run(c),
+        Command::Etcd(c) => commands::etcd::run(c),
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
         Command::Sops(a) => commands::sops::run(*a),

@@ -13,6 +13,8 @@ mod deploy;
 mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
+#[path = "ksec/etcd.rs"]
+mod etcd;
 #[path = "ksec/helm.rs"]
 mod helm;
 #[path = "ksec/interop.rs"]

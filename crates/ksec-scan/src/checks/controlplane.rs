@@ -18,8 +18,8 @@ pub(crate) struct ConfigIssue {
 
 /// The one place that calls `ksec-etcd`'s EncryptionConfiguration checker.
 pub(crate) fn check_encryption_config(doc: &Value) -> Vec<ConfigIssue> {
-    use ksec_etcd::encryption_config::{check, CheckOptions, Severity as EtcdSeverity};
-    check(doc, CheckOptions::default())
+    use ksec_etcd::{check_document, CheckOptions, Severity as EtcdSeverity};
+    check_document(doc, CheckOptions::default())
         .into_iter()
         .map(|f| {
             let severity = match f.severity {

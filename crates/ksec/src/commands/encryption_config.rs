@@ -66,24 +66,30 @@ pub fn run(cmd: EncryptionConfigCommand) -> Result<ExitCode> {
                 kms_endpoint: a.kms_endpoint,
                 kms_timeout: a.kms_timeout,
                 identity_fallback: !a.no_identity_fallback,
-            })
-            .map_err(anyhow::Error::msg)?;
+            })?;
             io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
             Ok(ExitCode::SUCCESS)
         }
         EncryptionConfigCommand::Check(a) => {
             let name = a.file.display().to_string();
-            let doc =
-                ec::parse(&io::read_file(&a.file)?).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             let findings = ec::check(
-                &doc,
+                &io::read_file(&a.file)?,
                 CheckOptions {
                     kms_v1_enabled: a.kms_v1,
                     reload: a.reload,
                 },
             );
             for f in &findings {
-                eprintln!("{name}: {f}");
+                if f.path.is_empty() {
+                    eprintln!("{name}: {}", f.message);
+                } else {
+                    eprintln!("{name}: {f}");
+                }
+                if f.path.ends_with(".kms.apiVersion") && f.message.contains("KMSv1=true") {
+                    eprintln!(
+                        "  hint: if the apiserver runs with that feature gate, check with --kms-v1"
+                    );
+                }
             }
             let errors = findings
                 .iter()

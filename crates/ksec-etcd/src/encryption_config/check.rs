@@ -1,58 +1,10 @@
-//! kube-apiserver's `EncryptionConfiguration` (`apiserver.config.k8s.io/v1`).
-//!
-//! [`check`] reads a file strictly (unknown fields are errors, as the apiserver's strict
-//! decoder makes them), applies the apiserver's defaults (KMS `apiVersion: v1`,
-//! `timeout: 3s`, `cachesize: 1000` for v1) and its validation rules with its messages
-//! and field paths, then adds warnings for valid but unwise choices. [`generate`] writes
-//! a correct configuration with fresh keys.
-use crate::duration::parse_go_duration;
+//! kube-apiserver's validation of an EncryptionConfiguration (`ValidateEncryptionConfiguration`
+//! and the strict decoder), on the untyped document so that every finding keeps its field
+//! path and one mistake does not hide the next.
+use super::{CheckOptions, Finding, Severity, API_VERSION, KIND};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
-use std::fmt;
-
-/// How serious a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Severity {
-    /// kube-apiserver would refuse to start with this file.
-    Error,
-    /// Valid, but probably not what was meant.
-    Warning,
-}
-
-/// One problem, at a field path such as `resources[0].providers[1].kms.timeout`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    /// Error or warning.
-    pub severity: Severity,
-    /// The field.
-    pub path: String,
-    /// What is wrong and what to do. Never contains key material.
-    pub message: String,
-}
-
-impl fmt::Display for Finding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(f, "{s}: {}: {}", self.path, self.message)
-    }
-}
-
-/// Options of the check that depend on the cluster.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CheckOptions {
-    /// The apiserver runs with `--feature-gates=KMSv1=true` (KMS v1 is off since 1.29).
-    pub kms_v1_enabled: bool,
-    /// The apiserver reloads the file (`--encryption-provider-config-automatic-reload`):
-    /// then KMS v1 names must be unique too.
-    pub reload: bool,
-}
-
-const API_VERSION: &str = "apiserver.config.k8s.io/v1";
-const KIND: &str = "EncryptionConfiguration";
 
 struct Checker {
     findings: Vec<Finding>,
@@ -111,28 +63,8 @@ impl Checker {
     }
 }
 
-/// Parses the YAML or JSON text of an EncryptionConfiguration.
-pub fn parse(text: &[u8]) -> Result<Value, String> {
-    use serde::Deserialize;
-    let s = std::str::from_utf8(text).map_err(|_| "the file is not UTF-8 text".to_string())?;
-    let mut docs = vec![];
-    for d in serde_norway::Deserializer::from_str(s) {
-        let v = Value::deserialize(d).map_err(|e| format!("invalid YAML: {e}"))?;
-        if !v.is_null() {
-            docs.push(v);
-        }
-    }
-    match docs.len() {
-        1 => Ok(docs.remove(0)),
-        0 => Err("the file is empty".into()),
-        n => Err(format!(
-            "the file holds {n} documents; kube-apiserver reads exactly one"
-        )),
-    }
-}
-
 /// Checks a parsed configuration as kube-apiserver would, plus warnings.
-pub fn check(doc: &Value, opts: CheckOptions) -> Vec<Finding> {
+pub(crate) fn check_value(doc: &Value, opts: CheckOptions) -> Vec<Finding> {
     let mut c = Checker {
         findings: vec![],
         opts,
@@ -213,7 +145,7 @@ pub fn check(doc: &Value, opts: CheckOptions) -> Vec<Finding> {
 }
 
 /// (group, resource) as `schema.ParseGroupResource` splits `resource.group`.
-fn group_resource(s: &str) -> (&str, &str) {
+pub(crate) fn group_resource(s: &str) -> (&str, &str) {
     match s.split_once('.') {
         Some((r, g)) => (g, r),
         None => ("", s),
@@ -436,14 +368,14 @@ fn check_kms(c: &mut Checker, v: &Value, path: &str) {
     c.kms_names.push(name.to_string());
     match obj.get("timeout") {
         None | Some(Value::Null) => {}
-        Some(Value::String(t)) => match parse_go_duration(t) {
-            Some(ns) if ns > 0 => {}
-            Some(_) => c.invalid(
+        Some(Value::String(t)) => match ksec_text::parse_signed_duration(t) {
+            Ok(ns) if ns > 0 => {}
+            Ok(_) => c.invalid(
                 &format!("{path}.timeout"),
                 &format!("{t:?}"),
                 "timeout should be a positive value",
             ),
-            None => c.invalid(
+            Err(_) => c.invalid(
                 &format!("{path}.timeout"),
                 &format!("{t:?}"),
                 "not a duration: use e.g. 3s, 500ms, 1m",
@@ -493,7 +425,7 @@ fn check_kms(c: &mut Checker, v: &Value, path: &str) {
             if !c.opts.kms_v1_enabled {
                 c.err(
                     format!("{path}.apiVersion"),
-                    "KMS v1 (the default when apiVersion is unset) is deprecated and disabled since Kubernetes 1.29; set apiVersion: v2, or start the apiserver with --feature-gates=KMSv1=true (ksec: --kms-v1)",
+                    "KMS v1 (the default when apiVersion is unset) is deprecated and disabled since Kubernetes 1.29; set apiVersion: v2, or start the apiserver with --feature-gates=KMSv1=true",
                 );
             }
         }
@@ -514,59 +446,14 @@ fn check_kms(c: &mut Checker, v: &Value, path: &str) {
     }
 }
 
-/// What `ksec encryption-config generate` writes.
-#[derive(Clone, Debug)]
-pub struct GenerateSpec {
-    /// `kms`, `aescbc`, `aesgcm`, `secretbox` or `identity`.
-    pub provider: String,
-    /// Resources to encrypt.
-    pub resources: Vec<String>,
-    /// KMS provider name.
-    pub kms_name: String,
-    /// KMS endpoint (`unix:///…`).
-    pub kms_endpoint: String,
-    /// KMS timeout (Go duration).
-    pub kms_timeout: String,
-    /// Keep `identity` as the last provider so data written before encryption stays readable.
-    pub identity_fallback: bool,
-}
-
-/// Writes a configuration (YAML) with a fresh 32-byte key where the provider needs one.
-/// The text holds key material: write it with mode 0600.
-pub fn generate(spec: &GenerateSpec) -> Result<zeroize::Zeroizing<String>, String> {
-    let mut out = zeroize::Zeroizing::new(String::new());
-    out.push_str(&format!(
-        "apiVersion: {API_VERSION}\nkind: {KIND}\nresources:\n  - resources:\n"
-    ));
-    for r in &spec.resources {
-        out.push_str(&format!("      - {r}\n"));
-    }
-    out.push_str("    providers:\n");
-    match spec.provider.as_str() {
-        "kms" => out.push_str(&format!(
-            "      - kms:\n          apiVersion: v2\n          name: {}\n          endpoint: {}\n          timeout: {}\n",
-            spec.kms_name, spec.kms_endpoint, spec.kms_timeout
-        )),
-        p @ ("aescbc" | "aesgcm" | "secretbox") => {
-            let key = ksec_crypto::rand::secret(32).map_err(|e| e.to_string())?;
-            let b64 = zeroize::Zeroizing::new(STANDARD.encode(key.expose()));
-            out.push_str(&format!("      - {p}:\n          keys:\n            - name: key1\n              secret: {}\n", *b64));
-        }
-        "identity" => {}
-        other => return Err(format!("unknown provider {other:?}: use kms, secretbox, aesgcm, aescbc or identity")),
-    }
-    if spec.identity_fallback || spec.provider == "identity" {
-        out.push_str("      - identity: {}\n");
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::{check, CheckOptions, Finding, Severity};
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
 
     fn findings(yaml: &str) -> Vec<Finding> {
-        check(&parse(yaml.as_bytes()).unwrap(), CheckOptions::default())
+        check(yaml.as_bytes(), CheckOptions::default())
     }
 
     fn errors(yaml: &str) -> Vec<String> {
@@ -628,7 +515,7 @@ mod tests {
             assert!(e.contains(want), "missing {want:?} in\n{e}");
         }
         let with_gate = check(
-            &parse(y.as_bytes()).unwrap(),
+            y.as_bytes(),
             CheckOptions {
                 kms_v1_enabled: true,
                 reload: false,
@@ -700,60 +587,26 @@ mod tests {
             .any(|f| f.message.contains("identity is first")));
     }
 
-    #[test]
-    fn generated_configurations_are_valid() {
-        for p in ["kms", "aescbc", "aesgcm", "secretbox", "identity"] {
-            let spec = GenerateSpec {
-                provider: p.into(),
-                resources: vec!["secrets".into(), "configmaps".into()],
-                kms_name: "ksec".into(),
-                kms_endpoint: "unix:///var/run/ksec/kms.sock".into(),
-                kms_timeout: "3s".into(),
-                identity_fallback: true,
-            };
-            let text = generate(&spec).unwrap();
-            let errs: Vec<_> = check(&parse(text.as_bytes()).unwrap(), CheckOptions::default())
-                .into_iter()
-                .filter(|f| f.severity == Severity::Error)
-                .collect();
-            assert!(errs.is_empty(), "{p}: {errs:?}\n{}", *text);
-        }
-        let a = generate(&GenerateSpec {
-            provider: "secretbox".into(),
-            resources: vec!["secrets".into()],
-            kms_name: String::new(),
-            kms_endpoint: String::new(),
-            kms_timeout: String::new(),
-            identity_fallback: false,
-        })
-        .unwrap();
-        let b = generate(&GenerateSpec {
-            provider: "secretbox".into(),
-            resources: vec!["secrets".into()],
-            kms_name: String::new(),
-            kms_endpoint: String::new(),
-            kms_timeout: String::new(),
-            identity_fallback: false,
-        })
-        .unwrap();
-        assert_ne!(*a, *b, "every generated key is fresh");
-    }
-
     proptest::proptest! {
         /// The checker never panics, whatever the document (same entry point as the fuzz target).
         #[test]
         fn check_never_panics(text in "[a-z:{}\\[\\], \n'-]{0,200}") {
-            if let Ok(v) = parse(text.as_bytes()) {
-                let _ = check(&v, CheckOptions::default());
-            }
+            let _ = check(text.as_bytes(), CheckOptions::default());
         }
     }
 
     #[test]
-    fn parse_refuses_several_documents() {
-        assert!(parse(b"a: 1\n---\nb: 2\n")
-            .unwrap_err()
-            .contains("2 documents"));
-        assert!(parse(b"").is_err());
+    fn unreadable_files_are_one_finding_at_the_root() {
+        let f = check(b"a: 1\n---\nb: 2\n", CheckOptions::default());
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("2 documents"), "{f:?}");
+        assert_eq!(f[0].path, "");
+        assert_eq!(
+            check(b"", CheckOptions::default())[0].message,
+            "the file is empty"
+        );
+        assert!(check(b"a: [", CheckOptions::default())[0]
+            .message
+            .contains("invalid YAML"));
     }
 }
