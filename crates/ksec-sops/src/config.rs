@@ -17,6 +17,8 @@ pub struct CreationRule {
     pub shamir_threshold: Option<u64>,
     /// Encryption rules.
     pub rules: Rules,
+    /// The keys were listed directly in the rule, not in `key_groups`.
+    flat: bool,
 }
 
 /// A loaded `.sops.yaml`.
@@ -68,29 +70,155 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn group(v: &Value) -> Vec<Recipient> {
-    let mut g: Vec<Recipient> = strings(v.get("age"))
+/// The keys of a flat creation rule (no `key_groups`): comma strings or lists,
+/// KMS keys as `ARN[+ROLE]` with the rule's `aws_profile` (their encryption
+/// context comes from the command line: [`CreationRule::groups_with_context`]).
+fn flat_group(rule: &Value, at: &At<'_>) -> Result<Vec<Recipient>, Error> {
+    let mut g: Vec<Recipient> = strings(rule.get("age"))
         .iter()
         .map(|s| Recipient::age(s))
         .collect();
-    g.extend(strings(v.get("pgp")).iter().map(|s| Recipient::pgp(s)));
-    // Other key types are named as in the file metadata (`MasterKey::kind`), so a
-    // key service registered for that kind handles both sides.
+    g.extend(strings(rule.get("pgp")).iter().map(|s| Recipient::pgp(s)));
+    let profile = match rule.get("aws_profile") {
+        Some(Value::Str(p)) if !p.is_empty() => Some(p.as_str()),
+        _ => None,
+    };
+    g.extend(
+        strings(rule.get("kms"))
+            .iter()
+            .map(|s| Recipient::kms(s, &[], profile)),
+    );
     for (field, kind) in [
-        ("kms", "kms"),
         ("gcp_kms", "gcp_kms"),
-        ("azure_keyvault", "azure_kv"),
-        ("hc_vault_transit_uri", "hc_vault"),
         ("hckms", "hckms"),
+        ("azure_keyvault", "azure_kv"),
     ] {
-        for s in strings(v.get(field)) {
-            g.push(Recipient {
-                kind: kind.into(),
-                id: s,
-            });
+        g.extend(
+            strings(rule.get(field))
+                .iter()
+                .map(|s| Recipient::other(kind, s)),
+        );
+    }
+    for uri in strings(rule.get("hc_vault_transit_uri")) {
+        g.push(Recipient::hc_vault(&uri).map_err(|e| config_error(at, "hc_vault_transit_uri", e))?);
+    }
+    Ok(dedup(g))
+}
+
+/// One entry of `key_groups`: lists of keys, KMS keys as mappings
+/// (`arn`, `role`, `context`, `aws_profile`), Vault keys as URIs, and `merge`
+/// (groups whose keys are added to this one).
+fn group(v: &Value, at: &At<'_>, depth: usize) -> Result<Vec<Recipient>, Error> {
+    let mut g = Vec::new();
+    if let Some(Value::Seq(subs)) = v.get("merge") {
+        if depth > 16 {
+            return Err(config_error(at, "merge", "nested more than 16 levels"));
+        }
+        for sub in subs {
+            g.extend(group(sub, at, depth + 1)?);
         }
     }
-    g
+    let text = |m: &Value, k: &str| match m.get(k) {
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    };
+    if let Some(Value::Seq(keys)) = v.get("kms") {
+        for k in keys {
+            let arn =
+                text(k, "arn").ok_or_else(|| config_error(at, "kms", "an entry has no arn"))?;
+            let context = crate::keys::cloud::context_from_value(k.get("context"));
+            g.push(Recipient::kms_key(
+                &arn,
+                text(k, "role").as_deref(),
+                &context,
+                text(k, "aws_profile").as_deref(),
+            ));
+        }
+    }
+    if let Some(Value::Seq(keys)) = v.get("gcp_kms") {
+        g.extend(
+            keys.iter()
+                .filter_map(|k| text(k, "resource_id"))
+                .map(|id| Recipient::other("gcp_kms", &id)),
+        );
+    }
+    if let Some(Value::Seq(keys)) = v.get("hckms") {
+        g.extend(
+            keys.iter()
+                .filter_map(|k| text(k, "key_id"))
+                .map(|id| Recipient::other("hckms", &id)),
+        );
+    }
+    if let Some(Value::Seq(keys)) = v.get("azure_keyvault") {
+        for k in keys {
+            let url = text(k, "vaultUrl").unwrap_or_default();
+            let name = text(k, "key").unwrap_or_default();
+            let version = text(k, "version").unwrap_or_default();
+            g.push(Recipient::other(
+                "azure_kv",
+                &format!("{}/keys/{name}/{version}", url.trim_end_matches('/')),
+            ));
+        }
+    }
+    for uri in strings(v.get("hc_vault")) {
+        g.push(Recipient::hc_vault(&uri).map_err(|e| config_error(at, "hc_vault", e))?);
+    }
+    for a in strings(v.get("age")) {
+        g.extend(ksec_text::split_list(&a).map(Recipient::age));
+    }
+    g.extend(strings(v.get("pgp")).iter().map(|s| Recipient::pgp(s)));
+    Ok(dedup(g))
+}
+
+/// Drops repeated keys, keeping the first (sops's `deduplicateKeygroup`).
+fn dedup(group: Vec<Recipient>) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::with_capacity(group.len());
+    for r in group {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Where in a `.sops.yaml` a key list is: the file and the rule's path in it.
+struct At<'a> {
+    file: &'a Path,
+    rule: String,
+}
+
+fn config_error(at: &At<'_>, field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Config {
+        path: at.file.to_path_buf(),
+        reason: format!("{}.{field}: {reason}", at.rule),
+    }
+}
+
+impl CreationRule {
+    /// The key groups, with `context` as the encryption context of the KMS keys
+    /// a flat rule names (sops's `--encryption-context`; `key_groups` entries
+    /// carry their own).
+    pub fn groups_with_context(&self, context: &[(String, String)]) -> Vec<Vec<Recipient>> {
+        if !self.flat || context.is_empty() {
+            return self.groups.clone();
+        }
+        self.groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|r| match r.kms_key_detail() {
+                        Some(k) => Recipient::kms_key(
+                            &k.arn,
+                            k.role.as_deref(),
+                            context,
+                            k.aws_profile.as_deref(),
+                        ),
+                        None => r.clone(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl Config {
@@ -139,13 +267,23 @@ impl Config {
                         .transpose()
                 };
                 let path_re = re("path_regex")?;
+                let rule_at = format!("creation_rules[{n}]");
                 let mut groups = Vec::new();
-                if let Some(Value::Seq(gs)) = r.get("key_groups") {
-                    for g in gs {
-                        groups.push(group(g));
+                let flat = !matches!(r.get("key_groups"), Some(Value::Seq(gs)) if !gs.is_empty());
+                if let (false, Some(Value::Seq(gs))) = (flat, r.get("key_groups")) {
+                    for (i, g) in gs.iter().enumerate() {
+                        let at = At {
+                            file: path,
+                            rule: format!("{rule_at}.key_groups[{i}]"),
+                        };
+                        groups.push(group(g, &at, 0)?);
                     }
                 } else {
-                    let g = group(r);
+                    let at = At {
+                        file: path,
+                        rule: rule_at,
+                    };
+                    let g = flat_group(r, &at)?;
                     if !g.is_empty() {
                         groups.push(g);
                     }
@@ -172,6 +310,7 @@ impl Config {
                         groups,
                         shamir_threshold,
                         rules,
+                        flat,
                     },
                 ));
             }

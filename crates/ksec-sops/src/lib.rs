@@ -103,6 +103,8 @@ pub mod keys;
 mod locked;
 mod master_key;
 mod metadata;
+#[cfg(feature = "network-keys")]
+pub mod network;
 mod options;
 mod path;
 mod rules;
@@ -114,7 +116,9 @@ pub use config::{Config, CreationRule};
 pub use encryptor::{Encryptor, SOPS_VERSION};
 pub use error::{Error, KeyAttempt};
 pub use format::{EmitOptions, Format};
-pub use keys::{DataKey, KeyChanges, KeyService, Keyring, Recipient, RecipientChanges};
+pub use keys::{
+    parse_encryption_context, DataKey, KeyChanges, KeyService, Keyring, Recipient, RecipientChanges,
+};
 pub use locked::{decrypt, is_encrypted, Decryptor, LockedFile, MacCheck, OpenFile, Unlocker};
 pub use master_key::{KeyIdentity, MasterKey};
 pub use metadata::{KeyGroup, Metadata};
