@@ -327,6 +327,12 @@ impl Config {
         Self::parse(path, &text)
     }
 
+    /// True if a creation rule has a `path_regex` (so not every file is meant
+    /// to be encrypted).
+    pub fn has_path_rules(&self) -> bool {
+        self.rules.iter().any(|(re, _)| re.is_some())
+    }
+
     /// The first creation rule whose `path_regex` matches `file` (relative to the
     /// config's folder when the file is inside it), or a rule without `path_regex`.
     pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {

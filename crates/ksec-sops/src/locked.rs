@@ -444,11 +444,26 @@ impl OpenFile {
             Some(g) => g,
             None => self.metadata.recipients()?,
         };
+        let threshold = self.metadata.shamir_threshold;
+        self.rekey(groups, threshold, keys, options)
+    }
+
+    /// Encrypts the tree under a fresh data key for `groups` (any `threshold`
+    /// of them needed when there are several), keeping the rules. This is how
+    /// a key is removed honestly: whoever held it may have kept the old data
+    /// key, so every value is encrypted again under a new one.
+    pub fn rekey(
+        self,
+        groups: Vec<Vec<Recipient>>,
+        shamir_threshold: Option<u64>,
+        keys: &Keyring,
+        options: &EmitOptions,
+    ) -> Result<Vec<u8>, Error> {
         let mut encryptor = crate::Encryptor::new()
             .key_groups(groups)
             .rules(self.metadata.rules.clone())
             .emit_options(*options);
-        if let Some(t) = self.metadata.shamir_threshold {
+        if let Some(t) = shamir_threshold {
             encryptor = encryptor.shamir_threshold(t);
         }
         let format = self.format;
