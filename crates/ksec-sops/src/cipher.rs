@@ -185,6 +185,13 @@ impl ValueCipher {
         &self.key
     }
 
+    /// Remembers the IVs `other` saw too (the caller checked the keys match).
+    pub(crate) fn absorb(&mut self, other: &ValueCipher) {
+        for (k, iv) in &other.stash {
+            self.stash.entry(*k).or_insert(*iv);
+        }
+    }
+
     /// Encrypts a leaf to its `ENC[…]` string; empty strings and comments stay empty.
     pub(crate) fn encrypt(&self, v: &Value, aad: &str) -> Result<String, Error> {
         let (plain, kind) = leaf_bytes(v).ok_or(Error::Internal("encrypting a non-leaf"))?;

@@ -327,6 +327,22 @@ impl Config {
         Self::parse(path, &text)
     }
 
+    /// For each creation rule, in order, a `.gitattributes` glob that selects
+    /// exactly the files its `path_regex` matches (relative to this file's
+    /// folder), when the regex reduces to a literal directory and/or suffix:
+    /// `^secrets/` is `secrets/**`, `\.enc\.yaml$` is `*.enc.yaml`,
+    /// `^k8s/.*\.yaml$` is `k8s/**/*.yaml`. `Err` carries the regex (or says
+    /// there is none) when it does not reduce.
+    pub fn path_globs(&self) -> Vec<Result<String, String>> {
+        self.rules
+            .iter()
+            .map(|(re, _)| match re {
+                None => Err("(a rule without path_regex matches every file)".to_string()),
+                Some(re) => regex_to_glob(re.as_str()).ok_or_else(|| re.as_str().to_string()),
+            })
+            .collect()
+    }
+
     /// True if a creation rule has a `path_regex` (so not every file is meant
     /// to be encrypted).
     pub fn has_path_rules(&self) -> bool {
@@ -369,9 +385,126 @@ impl Config {
     }
 }
 
+/// One token of a path regex that reduces to a glob.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Lit(char),
+    /// `.*` or `.+`: anything, slashes included.
+    Any,
+    /// `[^/]*` or `[^/]+`: one path segment's worth.
+    Segment,
+}
+
+/// See [`Config::path_globs`]. Conservative: anything it does not recognise
+/// (an unescaped `.`, alternatives, classes) gives `None`.
+fn regex_to_glob(re: &str) -> Option<String> {
+    let (anchored, mut rest) = match re.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, re),
+    };
+    let ends = rest.ends_with('$') && !rest.ends_with("\\$");
+    if ends {
+        rest = &rest[..rest.len() - 1];
+    }
+    let mut tokens = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                e @ ('.' | '-' | '/' | '_') => tokens.push(Token::Lit(e)),
+                _ => return None,
+            },
+            '.' => match chars.next()? {
+                '*' | '+' => tokens.push(Token::Any),
+                _ => return None,
+            },
+            '[' => {
+                let class: String = chars.by_ref().take(3).collect();
+                if class != "^/]" {
+                    return None;
+                }
+                match chars.next()? {
+                    '*' | '+' => tokens.push(Token::Segment),
+                    _ => return None,
+                }
+            }
+            c if c.is_ascii_alphanumeric() || "_-/".contains(c) => tokens.push(Token::Lit(c)),
+            _ => return None,
+        }
+    }
+    // A leading "anything" is the same as no anchor.
+    let anchored = anchored && tokens.first() != Some(&Token::Any);
+    while tokens.first() == Some(&Token::Any) {
+        tokens.remove(0);
+    }
+    let lit = |ts: &[Token]| -> Option<String> {
+        ts.iter()
+            .map(|t| match t {
+                Token::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    let wild = tokens.iter().position(|t| !matches!(t, Token::Lit(_)));
+    match (anchored, wild) {
+        // ^dir/…: a directory, then anything (or one segment), then a suffix.
+        (true, Some(w)) => {
+            let dir = lit(&tokens[..w])?;
+            let tail = lit(&tokens[w + 1..])?;
+            if !dir.ends_with('/') || tail.contains('/') || (!ends && !tail.is_empty()) {
+                return None;
+            }
+            match (&tokens[w], tail.is_empty()) {
+                (Token::Any, true) => Some(format!("{dir}**")),
+                (Token::Any, false) => Some(format!("{dir}**/*{tail}")),
+                (_, _) if ends => Some(format!("{dir}*{tail}")),
+                _ => None,
+            }
+        }
+        // ^dir/ (prefix) or ^path$ (one file).
+        (true, None) => {
+            let text = lit(&tokens)?;
+            if ends {
+                Some(format!("/{text}"))
+            } else if text.ends_with('/') {
+                Some(format!("{text}**"))
+            } else {
+                None
+            }
+        }
+        // …suffix$: a file-name suffix at any depth.
+        (false, None) if ends => {
+            let text = lit(&tokens)?;
+            (!text.contains('/') && !text.is_empty()).then(|| format!("*{text}"))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_regexes_reduce_to_globs() {
+        for (re, glob) in [
+            ("^secrets/", Some("secrets/**")),
+            ("^secrets/.*", Some("secrets/**")),
+            ("^secrets/.*\\.yaml$", Some("secrets/**/*.yaml")),
+            ("^k8s/prod/[^/]*\\.yaml$", Some("k8s/prod/*.yaml")),
+            ("\\.enc\\.yaml$", Some("*.enc.yaml")),
+            (".*\\.enc\\.json$", Some("*.enc.json")),
+            ("^.*_secret\\.env$", Some("*_secret.env")),
+            ("^config/app\\.yaml$", Some("/config/app.yaml")),
+            ("secrets/", None),
+            ("secrets/.*\\.yaml$", None),
+            ("^secrets/.*.yaml$", None),
+            ("(a|b)\\.yaml$", None),
+            (".*", None),
+        ] {
+            assert_eq!(super::regex_to_glob(re).as_deref(), glob, "{re}");
+        }
+    }
 
     #[test]
     fn first_matching_rule_wins() {

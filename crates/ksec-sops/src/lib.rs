@@ -102,6 +102,7 @@ mod format;
 pub mod keys;
 mod locked;
 mod master_key;
+pub mod merge;
 mod metadata;
 #[cfg(feature = "network-keys")]
 pub mod network;

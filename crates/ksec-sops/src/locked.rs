@@ -389,6 +389,16 @@ impl OpenFile {
         self.cipher.key()
     }
 
+    /// When `other` has the same data key, values of this file that equal one
+    /// of `other`'s (same path, same plaintext) get `other`'s ciphertext when
+    /// sealed, as its own unchanged values do (a merge keeps both sides'
+    /// ciphertexts).
+    pub fn adopt_ciphertexts(&mut self, other: &OpenFile) {
+        if self.data_key() == other.data_key() {
+            self.cipher.absorb(&other.cipher);
+        }
+    }
+
     /// The plaintext tree, as its format (or another) writes it.
     pub fn to_plaintext(
         &self,

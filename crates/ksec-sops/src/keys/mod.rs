@@ -26,6 +26,15 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
+/// Compared in constant time.
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for DataKey {}
+
 impl DataKey {
     /// The length of a data key.
     pub const LEN: usize = 32;

@@ -4,6 +4,7 @@
 //! exit codes.
 mod batch;
 mod edit;
+mod git;
 mod rekey;
 
 use crate::io;
@@ -227,6 +228,37 @@ pub enum SopsCommand {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Configure this git repository to diff and merge SOPS files by their
+    /// decrypted content (files chosen from .sops.yaml's path_regex, or --pattern).
+    #[command(name = "git-setup")]
+    GitSetup {
+        #[command(flatten)]
+        common: Common,
+        /// A .gitattributes glob of the encrypted files (repeatable); default:
+        /// derived from the .sops.yaml creation rules.
+        #[arg(long = "pattern")]
+        patterns: Vec<String>,
+    },
+    /// git's diff driver (textconv): prints the plaintext when a key opens
+    /// FILE, else FILE unchanged.
+    #[command(name = "git-textconv")]
+    GitTextconv {
+        /// The file git gives.
+        file: PathBuf,
+    },
+    /// git's merge driver: merges BASE, OURS and THEIRS (%O %A %B) of PATH
+    /// (%P) by their decrypted content into OURS; exits 1 on a conflict.
+    #[command(name = "git-merge")]
+    GitMerge {
+        /// The common ancestor (%O).
+        base: PathBuf,
+        /// Our version, replaced by the result (%A).
+        ours: PathBuf,
+        /// Their version (%B).
+        theirs: PathBuf,
+        /// The file's path in the repository (%P), for its format.
+        path: PathBuf,
+    },
     /// Add or delete key groups.
     Groups {
         #[command(subcommand)]
@@ -282,6 +314,14 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
         }) => rotate(&common, &file, &changes),
         Some(SopsCommand::Updatekeys { common, yes, files }) => updatekeys(&common, &files, yes),
         Some(SopsCommand::Groups { cmd }) => rekey::groups(cmd),
+        Some(SopsCommand::GitSetup { common, patterns }) => git::setup(&common, &patterns),
+        Some(SopsCommand::GitTextconv { file }) => git::textconv(&file),
+        Some(SopsCommand::GitMerge {
+            base,
+            ours,
+            theirs,
+            path,
+        }) => git::merge_driver(&base, &ours, &theirs, &path),
         Some(SopsCommand::ExecEnv {
             common,
             file,
