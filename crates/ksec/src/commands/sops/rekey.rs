@@ -380,9 +380,11 @@ fn change_groups(
     let (groups, removal) = f(before.clone())?;
     let threshold = flags.shamir.or(old_threshold);
     if let Some(t) = threshold {
-        if groups.len() > 1 && t as usize > groups.len() {
+        // As sops: a threshold above the number of groups is refused (pass a
+        // lower --shamir-secret-sharing-threshold with the change).
+        if t as usize > groups.len() {
             bail!(
-                "the Shamir threshold would be {t} with only {} key groups: no one could decrypt the file",
+                "the Shamir threshold would be {t} with only {} key group(s): no one could decrypt the file (pass --shamir-secret-sharing-threshold)",
                 groups.len()
             );
         }
