@@ -397,7 +397,7 @@ enum Token {
 
 /// See [`Config::path_globs`]. Conservative: anything it does not recognise
 /// (an unescaped `.`, alternatives, classes) gives `None`.
-fn regex_to_glob(re: &str) -> Option<String> {
+pub(crate) fn regex_to_glob(re: &str) -> Option<String> {
     let (anchored, mut rest) = match re.strip_prefix('^') {
         Some(r) => (true, r),
         None => (false, re),

@@ -152,4 +152,21 @@ pub mod internal {
 
     /// At most this many YAML nodes may come from alias expansion.
     pub const MAX_ALIASED_NODES: u64 = crate::stores::yaml::MAX_ALIASED_NODES;
+
+    /// Merges three plaintext documents as the merge driver does; returns the
+    /// merged document and the conflicting paths.
+    pub fn merge_documents(
+        base: &crate::Document,
+        ours: &crate::Document,
+        theirs: &crate::Document,
+    ) -> (crate::Document, Vec<String>) {
+        let mut conflicts = Vec::new();
+        let merged = crate::merge::merge_plain(base, ours, theirs, &mut conflicts);
+        (merged, conflicts)
+    }
+
+    /// The `.gitattributes` glob a `path_regex` reduces to, if any.
+    pub fn path_regex_glob(regex: &str) -> Option<String> {
+        crate::config::regex_to_glob(regex)
+    }
 }

@@ -95,7 +95,7 @@ pub fn merge(
     let empty = Document::default();
     let base_doc = base_file.as_ref().map_or(&empty, OpenFile::document);
     let mut conflicts = Vec::new();
-    let merged = merge_documents(
+    let merged = merge_plain(
         base_doc,
         ours_file.document(),
         theirs_file.document(),
@@ -138,17 +138,17 @@ fn same_keys(a: &OpenFile, b: &OpenFile) -> bool {
             })
 }
 
-fn merge_documents(
+pub(crate) fn merge_plain(
     base: &Document,
     ours: &Document,
     theirs: &Document,
     conflicts: &mut Vec<String>,
 ) -> Document {
     let (b, o, t) = (&base.branches, &ours.branches, &theirs.branches);
-    if o == t || t == b {
+    if same_branches(o, t) || same_branches(t, b) {
         return ours.clone();
     }
-    if o == b {
+    if same_branches(o, b) {
         return theirs.clone();
     }
     if o.len() != t.len() {
@@ -269,18 +269,61 @@ fn merge_maps(
 
 /// The three-way rule for one slot (`None`: absent): the same on both sides,
 /// or changed on one side only. `None` when both changed it differently.
-fn merge3<'a, T: PartialEq + ?Sized>(
+fn merge3<'a, T: Same + ?Sized>(
     base: Option<&'a T>,
     ours: Option<&'a T>,
     theirs: Option<&'a T>,
 ) -> Option<Option<&'a T>> {
-    if ours == theirs || theirs == base {
+    let eq = |a: Option<&T>, b: Option<&T>| match (a, b) {
+        (Some(a), Some(b)) => a.same(b),
+        (None, None) => true,
+        _ => false,
+    };
+    if eq(ours, theirs) || eq(theirs, base) {
         Some(ours)
-    } else if ours == base {
+    } else if eq(ours, base) {
         Some(theirs)
     } else {
         None
     }
+}
+
+/// Equality for merging: floats by their bits, so an unchanged NaN is
+/// unchanged.
+trait Same {
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl Same for Vec<&str> {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+impl Same for Value {
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::Map(a), Value::Map(b)) => same_items(a, b),
+            (Value::Seq(a), Value::Seq(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y))
+            }
+            (a, b) => a == b,
+        }
+    }
+}
+
+fn same_items(a: &[Item], b: &[Item]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (Item::Entry(k, v), Item::Entry(l, w)) => k == l && v.same(w),
+            (Item::Comment(c), Item::Comment(d)) => c == d,
+            _ => false,
+        })
+}
+
+fn same_branches(a: &[Vec<Item>], b: &[Vec<Item>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_items(x, y))
 }
 
 #[cfg(test)]
@@ -293,7 +336,7 @@ mod tests {
 
     fn run(b: &str, o: &str, t: &str) -> (String, Vec<String>) {
         let mut c = Vec::new();
-        let m = merge_documents(&doc(b), &doc(o), &doc(t), &mut c);
+        let m = merge_plain(&doc(b), &doc(o), &doc(t), &mut c);
         let text = String::from_utf8(
             m.emit(Format::Yaml, &EmitOptions::default())
                 .unwrap()

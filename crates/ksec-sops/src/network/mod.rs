@@ -292,11 +292,11 @@ impl NetworkKeys {
                 context,
                 aws_profile,
             } => {
-                let kms = KmsKey::new(arn, role, context, aws_profile);
-                let backend = self.kms_backend(&kms)?;
                 let blob = B64.decode(enc.trim()).map_err(|e| {
                     Error::key_service(format!("error base64-decoding encrypted data key: {e}"))
                 })?;
+                let kms = KmsKey::new(arn, role, context, aws_profile);
+                let backend = self.kms_backend(&kms)?;
                 let ctx: WrapContext = kms.context.iter().cloned().collect();
                 Ok(Box::pin(async move {
                     let wrapped = WrappedKey {
