@@ -41,6 +41,8 @@ enum Command {
     Controller(Box<commands::controller::ControllerArgs>),
     /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
     Sops(Box<commands::sops::SopsArgs>),
+    /// Find what exposes Secrets in manifests, charts, Kustomize directories and git history.
+    Scan(Box<commands::scan::ScanArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -138,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
         Command::Sops(a) => commands::sops::run(*a),
+        Command::Scan(a) => commands::scan::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

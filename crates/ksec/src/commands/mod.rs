@@ -7,6 +7,7 @@ pub mod encryption_config;
 pub mod keys;
 pub mod kms;
 pub mod reseal;
+pub mod scan;
 pub mod seal;
 pub mod sops;
 pub mod unseal;
