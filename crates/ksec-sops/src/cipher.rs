@@ -212,13 +212,37 @@ impl ValueCipher {
         .format())
     }
 
-    /// Decrypts an `ENC[…]` string at `path` (for messages) with additional data `aad`.
+    /// Decrypts an `ENC[…]` string at `path` (for messages) with additional data
+    /// `aad`, and remembers its IV (see [`open`](Self::open)).
     pub(crate) fn decrypt(&mut self, s: &str, aad: &str, path: &str) -> Result<Value, Error> {
+        let mut seen = Vec::new();
+        let v = self.open(s, aad, Some(path), Some(&mut seen))?;
+        self.remember(seen);
+        Ok(v)
+    }
+
+    /// Remembers IVs gathered by [`open`](Self::open).
+    pub(crate) fn remember(&mut self, seen: Vec<StashEntry>) {
+        self.stash.extend(seen);
+    }
+
+    /// Decrypts an `ENC[…]` string with additional data `aad`; errors name
+    /// `path` (by default the key path the AAD spells). With `remember`,
+    /// pushes the value's IV keyed by what would be encrypted again, so an
+    /// unchanged value gets its old ciphertext back.
+    pub(crate) fn open(
+        &self,
+        s: &str,
+        aad: &str,
+        path: Option<&str>,
+        remember: Option<&mut Vec<StashEntry>>,
+    ) -> Result<Value, Error> {
         if s.is_empty() {
             return Ok(Value::Str(String::new()));
         }
+        let path = || path.map_or_else(|| crate::pass::shown(aad), str::to_string);
         let ev = EncValue::parse(s).map_err(|why| Error::MalformedValue {
-            path: path.to_string(),
+            path: path(),
             reason: why,
         })?;
         let tag: [u8; TAG_LEN] =
@@ -226,7 +250,7 @@ impl ValueCipher {
                 .as_slice()
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
-                    path: path.to_string(),
+                    path: path(),
                     reason: "bad tag length".into(),
                 })?;
         let iv: [u8; SOPS_NONCE_LEN] =
@@ -234,7 +258,7 @@ impl ValueCipher {
                 .as_slice()
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
-                    path: path.to_string(),
+                    path: path(),
                     reason: format!(
                         "its iv has {} bytes, expected {SOPS_NONCE_LEN}",
                         ev.iv.len()
@@ -243,20 +267,25 @@ impl ValueCipher {
         let plain =
             open_wide(self.key.expose(), &iv, aad.as_bytes(), &ev.data, &tag).map_err(|_| {
                 Error::ValueDecrypt {
-                    path: path.to_string(),
+                    path: path(),
                 }
             })?;
         let v = typed(&ev.kind, plain).map_err(|why| Error::MalformedValue {
-            path: path.to_string(),
+            path: path(),
             reason: why,
         })?;
         // Stash the IV under the exact bytes we would encrypt again.
-        if let Some((bytes, kind)) = leaf_bytes(&v) {
-            self.stash.insert(stash_key(aad, kind, &bytes), iv);
+        if let Some(seen) = remember {
+            if let Some((bytes, kind)) = leaf_bytes(&v) {
+                seen.push((stash_key(aad, kind, &bytes), iv));
+            }
         }
         Ok(v)
     }
 }
+
+/// A remembered IV: the digest of (path, type, plaintext) and the IV.
+pub(crate) type StashEntry = ([u8; 32], [u8; SOPS_NONCE_LEN]);
 
 #[cfg(test)]
 mod tests {

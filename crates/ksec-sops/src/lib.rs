@@ -19,6 +19,15 @@
 //! checks the MAC. Local age and PGP keys go through the same path
 //! ([`Unlocker::try_keyring`]).
 //!
+//! AWS KMS and Vault / OpenBao Transit keys (`kms`, `hc_vault`) are read,
+//! written and compared as sops does ([`Recipient::kms`],
+//! [`Recipient::hc_vault`], `.sops.yaml`); with the `network-keys` feature the
+//! `network` module reaches them through `ksec-keys` (a remote [`KeyService`]
+//! whose keys are tried after the local ones, all at once, on one runtime) and
+//! `network::decrypt_from_env` is the one-call entry point for other programs.
+//! [`merge`] merges three versions of an encrypted file by their plaintext (the
+//! git merge driver's core).
+//!
 //! ```
 //! # fn main() -> Result<(), ksec_sops::Error> {
 //! use ksec_sops::keys::age::{self, AgeService};
@@ -107,6 +116,7 @@ mod metadata;
 #[cfg(feature = "network-keys")]
 pub mod network;
 mod options;
+mod pass;
 mod path;
 mod rules;
 mod stores;

@@ -8,7 +8,7 @@ use crate::cipher::ValueCipher;
 use crate::error::KeyAttempt;
 use crate::keys::{DataKey, Keyring, Recipient};
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
-use crate::rules::decrypt_document;
+use crate::pass::decrypt_document;
 use crate::tree::{Document, Value};
 use crate::{stores, EmitOptions, Error, Format};
 use ksec_crypto::SecretBytes;
@@ -125,7 +125,7 @@ impl LockedFile {
             metadata,
         } = self;
         let mut cipher = ValueCipher::new(key);
-        let digest = match decrypt_document(&mut doc, &mut cipher, &metadata.rules) {
+        let digest = match decrypt_document(&mut doc, &mut cipher, &metadata.rules, true) {
             Ok(d) => d,
             // A value that does not authenticate, under a key that cannot even
             // open the MAC: the key is wrong, not the value.

@@ -385,7 +385,7 @@ impl KeyChanges {
 
 /// One way of wrapping and unwrapping data keys: local keys (age identities,
 /// the gpg keyring) or keys behind a network service (AWS KMS, Vault Transit:
-/// the `network-keys` feature's [`NetworkKeys`](crate::network::NetworkKeys)).
+/// `network::NetworkKeys` with the `network-keys` feature).
 ///
 /// The interface is synchronous; a remote service says so with
 /// [`is_remote`](Self::is_remote) and unwraps many keys at once in

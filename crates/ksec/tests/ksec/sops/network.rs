@@ -847,3 +847,99 @@ fn the_vault_allowlist_keeps_tokens_home() {
     let _ = child.wait();
     assert!(thief.saw_token.load(Ordering::SeqCst));
 }
+
+/// A Vault behind TLS with its own CA (`bao server -dev -dev-tls`): sops
+/// encrypts with `VAULT_CACERT`; ksec decrypts with it, refuses the unknown
+/// certificate without it, and accepts it with `VAULT_SKIP_VERIFY=true`.
+#[test]
+fn vault_over_tls_with_vault_cacert_or_skip_verify() {
+    let Some(bao) = ksec_testkit::peer("bao") else {
+        return;
+    };
+    let Some(sops) = ksec_testkit::peer("sops") else {
+        return;
+    };
+    let dir = ksec_testkit::tempdir();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let port = ksec_testkit::free_port();
+    let _server = ksec_testkit::ChildGuard::spawn(
+        "bao (tls)",
+        Command::new(&bao)
+            .args(["server", "-dev", "-dev-tls", "-dev-root-token-id=root"])
+            .arg(format!("-dev-tls-cert-dir={}", certs.display()))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null()),
+    )
+    .unwrap();
+    ksec_testkit::wait_for_port(port, Duration::from_secs(30));
+    let addr = format!("https://127.0.0.1:{port}");
+    let ca = certs.join("vault-ca.pem");
+    let cli = |args: &[&str]| {
+        Command::new(&bao)
+            .args(args)
+            .env("BAO_ADDR", &addr)
+            .env("BAO_TOKEN", "root")
+            .env("BAO_CACERT", &ca)
+            .output()
+            .unwrap()
+    };
+    let start = Instant::now();
+    while !cli(&["status"]).status.success() {
+        assert!(start.elapsed() < Duration::from_secs(30), "bao (tls) never became ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(cli(&["secrets", "enable", "transit"]).status.success());
+    assert!(cli(&["write", "-f", "transit/keys/tls"]).status.success());
+    std::fs::write(dir.path().join("p.yaml"), "k: over-tls\n").unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let run = |bin: &Path, args: &[&str], env: &[(&str, &Path)]| {
+        let mut c = Command::new(bin);
+        if bin != sops.as_path() {
+            c.arg("sops");
+        }
+        c.args(args)
+            .current_dir(dir.path())
+            .env("HOME", &home)
+            .env("VAULT_TOKEN", "root")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("SOPS_AGE_KEY_FILE", home.join("none.txt"))
+            .env_remove("VAULT_CACERT")
+            .env_remove("VAULT_SKIP_VERIFY")
+            .env_remove("SOPS_HC_VAULT_ALLOWLIST");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let uri = format!("{addr}/v1/transit/keys/tls");
+    let enc = ok(
+        "sops encrypts over TLS",
+        run(&sops, &["encrypt", "--hc-vault-transit", &uri, "p.yaml"], &[("VAULT_CACERT", &ca)]),
+    );
+    std::fs::write(dir.path().join("tls.yaml"), enc).unwrap();
+    let ksec = crate::common::ksec_path();
+    assert_eq!(
+        ok("VAULT_CACERT", run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_CACERT", &ca)])),
+        b"k: over-tls\n"
+    );
+    let o = run(&ksec, &["decrypt", "tls.yaml"], &[]);
+    assert_eq!(o.status.code(), Some(128));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot reach"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        ok(
+            "VAULT_SKIP_VERIFY",
+            run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_SKIP_VERIFY", Path::new("true"))])
+        ),
+        b"k: over-tls\n"
+    );
+    let o = run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_SKIP_VERIFY", Path::new("maybe"))]);
+    assert_eq!(o.status.code(), Some(128));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("VAULT_SKIP_VERIFY"));
+}
