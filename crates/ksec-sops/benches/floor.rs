@@ -9,8 +9,7 @@
 //! wrapping) and decrypt (data key given, MAC checked). The floor is parse +
 //! AES-GCM on every core + emit.
 use ksec_sops::{
-    DataKey, Document, EmitOptions, Encryptor, Format, Item, LockedFile, MacCheck, MasterKey,
-    Value,
+    DataKey, Document, EmitOptions, Encryptor, Format, Item, LockedFile, MacCheck, MasterKey, Value,
 };
 use std::time::{Duration, Instant};
 
@@ -71,7 +70,10 @@ fn seal_all(key: &[u8; 32], leaves: &[(Vec<u8>, String)]) -> usize {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let Some(path) = args.first() else {
         eprintln!("usage: floor FILE [yaml|json]");
         std::process::exit(2);
@@ -96,7 +98,9 @@ fn main() {
                 .chunks(chunk)
                 .map(|c| s.spawn(|| seal_all(&key, c)))
                 .collect();
-            hs.into_iter().map(|h| h.join().expect("join")).sum::<usize>()
+            hs.into_iter()
+                .map(|h| h.join().expect("join"))
+                .sum::<usize>()
         })
     });
     let (emit, _) = best(|| doc.emit(format, &EmitOptions::default()).expect("emit"));
@@ -133,7 +137,10 @@ fn main() {
     println!("  AES-GCM, 1 core        {:8.1} ms", ms(aes1));
     println!("  AES-GCM, {cores} cores       {:8.1} ms", ms(aes_n));
     println!("  emit                   {:8.1} ms", ms(emit));
-    println!("  floor (parse + AES-GCM on {cores} cores + emit) {:8.1} ms", ms(floor));
+    println!(
+        "  floor (parse + AES-GCM on {cores} cores + emit) {:8.1} ms",
+        ms(floor)
+    );
     println!(
         "  encrypt (library)      {:8.1} ms   {:.2}x the floor",
         ms(encrypt),

@@ -264,12 +264,8 @@ impl ValueCipher {
                         ev.iv.len()
                     ),
                 })?;
-        let plain =
-            open_wide(self.key.expose(), &iv, aad.as_bytes(), &ev.data, &tag).map_err(|_| {
-                Error::ValueDecrypt {
-                    path: path(),
-                }
-            })?;
+        let plain = open_wide(self.key.expose(), &iv, aad.as_bytes(), &ev.data, &tag)
+            .map_err(|_| Error::ValueDecrypt { path: path() })?;
         let v = typed(&ev.kind, plain).map_err(|why| Error::MalformedValue {
             path: path(),
             reason: why,

@@ -38,15 +38,16 @@ pub(crate) fn shown(aad: &str) -> String {
 }
 
 impl Leaf<'_> {
-    /// Whether the MAC covers this leaf.
-    fn in_mac(&self, rules: &Rules) -> bool {
-        !self.is_comment && (!rules.mac_only_encrypted || self.encrypt)
-    }
-
-    fn value(&self) -> Option<&Value> {
+    /// The value the MAC covers, if any: never a comment, judged by what the
+    /// leaf holds now (a string `ENC[…]` of type `comment` in a file sops
+    /// wrote turns into a comment once decrypted).
+    fn in_mac(&self, rules: &Rules) -> Option<&Value> {
+        if rules.mac_only_encrypted && !self.encrypt {
+            return None;
+        }
         match &self.slot {
+            Slot::Value(Value::Comment(_)) | Slot::Comment(_) => None,
             Slot::Value(v) => Some(v),
-            Slot::Comment(_) => None,
         }
     }
 }
@@ -208,8 +209,8 @@ fn mac_start(rules: &Rules) -> Sha512 {
 /// Hashes the MAC's leaves in document order.
 fn mac_of(leaves: &[Leaf<'_>], rules: &Rules) -> String {
     let mut h = mac_start(rules);
-    for leaf in leaves.iter().filter(|l| l.in_mac(rules)) {
-        if let Some((b, _)) = leaf.value().and_then(leaf_bytes) {
+    for leaf in leaves {
+        if let Some((b, _)) = leaf.in_mac(rules).and_then(leaf_bytes) {
             h.update(&b);
         }
     }
@@ -241,7 +242,7 @@ pub(crate) fn encrypt_document(
         }
         match &mut leaf.slot {
             Slot::Value(v) => {
-                let s = cipher.encrypt(&**v, &leaf.aad)?;
+                let s = cipher.encrypt(v, &leaf.aad)?;
                 **v = if leaf.is_comment {
                     Value::Comment(s)
                 } else {

@@ -113,6 +113,10 @@ type KmsBackendId = (String, Option<String>, Option<String>);
 /// How long one key may take by default, all retries included.
 const DEFAULT_KEY_TIMEOUT: Duration = Duration::from_secs(45);
 
+/// One key's unwrap in flight: a future that owns what it needs.
+type UnwrapTask =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<SecretBytes, Error>> + Send>>;
+
 impl NetworkKeys {
     /// The service as the environment sets it up (see the module docs). It
     /// reads the environment now and contacts nothing until a key is used.
@@ -254,13 +258,7 @@ impl NetworkKeys {
     }
 
     /// One key's unwrap, as a future that owns what it needs.
-    fn unwrap_task(
-        &self,
-        key: &MasterKey,
-    ) -> Result<
-        std::pin::Pin<Box<dyn std::future::Future<Output = Result<SecretBytes, Error>> + Send>>,
-        Error,
-    > {
+    fn unwrap_task(&self, key: &MasterKey) -> Result<UnwrapTask, Error> {
         let enc = key
             .enc()
             .filter(|e| !e.is_empty())

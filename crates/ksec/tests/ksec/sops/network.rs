@@ -887,7 +887,10 @@ fn vault_over_tls_with_vault_cacert_or_skip_verify() {
     };
     let start = Instant::now();
     while !cli(&["status"]).status.success() {
-        assert!(start.elapsed() < Duration::from_secs(30), "bao (tls) never became ready");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "bao (tls) never became ready"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(cli(&["secrets", "enable", "transit"]).status.success());
@@ -917,12 +920,19 @@ fn vault_over_tls_with_vault_cacert_or_skip_verify() {
     let uri = format!("{addr}/v1/transit/keys/tls");
     let enc = ok(
         "sops encrypts over TLS",
-        run(&sops, &["encrypt", "--hc-vault-transit", &uri, "p.yaml"], &[("VAULT_CACERT", &ca)]),
+        run(
+            &sops,
+            &["encrypt", "--hc-vault-transit", &uri, "p.yaml"],
+            &[("VAULT_CACERT", &ca)],
+        ),
     );
     std::fs::write(dir.path().join("tls.yaml"), enc).unwrap();
     let ksec = crate::common::ksec_path();
     assert_eq!(
-        ok("VAULT_CACERT", run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_CACERT", &ca)])),
+        ok(
+            "VAULT_CACERT",
+            run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_CACERT", &ca)])
+        ),
         b"k: over-tls\n"
     );
     let o = run(&ksec, &["decrypt", "tls.yaml"], &[]);
@@ -935,11 +945,19 @@ fn vault_over_tls_with_vault_cacert_or_skip_verify() {
     assert_eq!(
         ok(
             "VAULT_SKIP_VERIFY",
-            run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_SKIP_VERIFY", Path::new("true"))])
+            run(
+                &ksec,
+                &["decrypt", "tls.yaml"],
+                &[("VAULT_SKIP_VERIFY", Path::new("true"))]
+            )
         ),
         b"k: over-tls\n"
     );
-    let o = run(&ksec, &["decrypt", "tls.yaml"], &[("VAULT_SKIP_VERIFY", Path::new("maybe"))]);
+    let o = run(
+        &ksec,
+        &["decrypt", "tls.yaml"],
+        &[("VAULT_SKIP_VERIFY", Path::new("maybe"))],
+    );
     assert_eq!(o.status.code(), Some(128));
     assert!(String::from_utf8_lossy(&o.stderr).contains("VAULT_SKIP_VERIFY"));
 }
