@@ -389,18 +389,19 @@ impl VaultBackend {
 /// set to true, the server's certificate is not checked (a test server with a
 /// self-signed certificate). A value that is not a boolean is an error.
 fn skip_verify() -> Result<bool> {
-    match std::env::var("VAULT_SKIP_VERIFY") {
-        Err(_) => Ok(false),
-        Ok(v) => match v.as_str() {
-            "" => Ok(false),
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-            other => Err(KeyError::config(
-                KIND,
-                "VAULT_SKIP_VERIFY",
-                format!("`{other}` is not a boolean (true or false)"),
-            )),
-        },
+    parse_skip_verify(std::env::var("VAULT_SKIP_VERIFY").ok().as_deref())
+}
+
+fn parse_skip_verify(value: Option<&str>) -> Result<bool> {
+    match value.unwrap_or("") {
+        "" => Ok(false),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(KeyError::config(
+            KIND,
+            "VAULT_SKIP_VERIFY",
+            format!("`{other}` is not a boolean (true or false)"),
+        )),
     }
 }
 
@@ -517,6 +518,22 @@ impl KeyBackend for VaultBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_verify_reads_booleans_as_go_does() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert!(parse_skip_verify(Some(t)).unwrap(), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False", ""] {
+            assert!(!parse_skip_verify(Some(f)).unwrap(), "{f}");
+        }
+        assert!(!parse_skip_verify(None).unwrap());
+        let err = parse_skip_verify(Some("yes")).unwrap_err().to_string();
+        assert!(
+            err.contains("VAULT_SKIP_VERIFY") && err.contains("yes"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn versions_parse() {

@@ -1,5 +1,6 @@
 //! Many files at once (a tree of 200 SOPS files, one corrupted, one ignored by
-//! git) and quiet re-encryption (`set` keeps every other ciphertext).
+//! git) and quiet re-encryption (`set`, `edit` and `unset` keep every other
+//! ciphertext).
 use super::{code, env, Env};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -221,6 +222,70 @@ fn set_keeps_every_other_ciphertext() {
         assert_eq!(
             String::from_utf8_lossy(&o.stdout),
             "a: one\nb: changed\nnested:\n    c: 3\n    list:\n        - x\n        - true\n# a comment\nd: 4.5\n",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// `edit` of one value and `unset` of another keep every other value's
+/// ciphertext byte for byte (the stash of IVs), and sops still opens the file
+/// (its MAC and `lastmodified` were written again).
+#[test]
+fn edit_and_unset_keep_every_other_ciphertext() {
+    let Some(e) = env() else { return };
+    let f = e.encrypt(
+        "quiet2.yaml",
+        "a: one\nb: two\nnested:\n    c: 3\n    list:\n        - x\n        - true\n# a comment\nd: 4.5\n",
+    );
+    let values = |t: &str| -> Vec<String> {
+        t.lines()
+            .take_while(|l| !l.starts_with("sops:"))
+            .map(str::to_string)
+            .collect()
+    };
+    let field = |t: &str, name: &str| -> String {
+        t.lines()
+            .find(|l| l.trim_start().starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = std::fs::read_to_string(&f).unwrap();
+    let o = e
+        .ksec()
+        .env("SOPS_EDITOR", "sed -i s/two/deux/")
+        .args(["sops", "edit"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let edited = std::fs::read_to_string(&f).unwrap();
+    let (b, a) = (values(&before), values(&edited));
+    assert_eq!(b.len(), a.len());
+    let changed: Vec<_> = b.iter().zip(&a).filter(|(x, y)| x != y).collect();
+    assert_eq!(changed.len(), 1, "only b's ciphertext changes: {changed:?}");
+    assert!(changed[0].0.starts_with("b: ENC["));
+    assert_ne!(field(&before, "mac:"), field(&edited, "mac:"));
+
+    let o = e
+        .ksec()
+        .args(["sops", "unset"])
+        .arg(&f)
+        .arg("[\"nested\"][\"c\"]")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let unset = std::fs::read_to_string(&f).unwrap();
+    let kept: Vec<_> = values(&edited)
+        .into_iter()
+        .filter(|l| !l.trim_start().starts_with("c: ENC["))
+        .collect();
+    assert_eq!(values(&unset), kept, "unset touches no other ciphertext");
+    assert_ne!(field(&edited, "mac:"), field(&unset, "mac:"));
+    if let Some(o) = e.real_sops(&["decrypt", f.to_str().unwrap()]) {
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "a: one\nb: deux\nnested:\n    list:\n        - x\n        - true\n# a comment\nd: 4.5\n",
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
