@@ -198,7 +198,12 @@ impl ValueCipher {
         if plain.is_empty() && matches!(v, Value::Str(_) | Value::Comment(_) | Value::Bytes(_)) {
             return Ok(String::new());
         }
-        let iv = match self.stash.get(&stash_key(aad, kind, &plain)) {
+        // A new file has nothing stashed: skip hashing every value for nothing.
+        let stashed = match self.stash.is_empty() {
+            true => None,
+            false => self.stash.get(&stash_key(aad, kind, &plain)),
+        };
+        let iv = match stashed {
             Some(iv) => *iv,
             None => ksec_crypto::rand::array::<SOPS_NONCE_LEN>()?,
         };
