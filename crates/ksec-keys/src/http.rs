@@ -46,6 +46,17 @@ pub(crate) fn client(
     })
 }
 
+/// A client that does not check the server's certificate (Vault's
+/// `VAULT_SKIP_VERIFY`); `field` names the setting in an error.
+pub(crate) fn insecure_client(backend: &'static str, field: &str) -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("ksec/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(64)
+        .danger_accept_invalid_certs(true)
+        .build()
+        .map_err(|e| KeyError::config(backend, field, format!("cannot build the HTTP client: {e}")))
+}
+
 /// Maps a transport error (no HTTP answer) to [`KeyError::Unavailable`].
 pub(crate) fn transport_error(
     backend: &'static str,

@@ -185,13 +185,25 @@ impl ValueCipher {
         &self.key
     }
 
+    /// Remembers the IVs `other` saw too (the caller checked the keys match).
+    pub(crate) fn absorb(&mut self, other: &ValueCipher) {
+        for (k, iv) in &other.stash {
+            self.stash.entry(*k).or_insert(*iv);
+        }
+    }
+
     /// Encrypts a leaf to its `ENC[…]` string; empty strings and comments stay empty.
     pub(crate) fn encrypt(&self, v: &Value, aad: &str) -> Result<String, Error> {
         let (plain, kind) = leaf_bytes(v).ok_or(Error::Internal("encrypting a non-leaf"))?;
         if plain.is_empty() && matches!(v, Value::Str(_) | Value::Comment(_) | Value::Bytes(_)) {
             return Ok(String::new());
         }
-        let iv = match self.stash.get(&stash_key(aad, kind, &plain)) {
+        // A new file has nothing stashed: skip hashing every value for nothing.
+        let stashed = match self.stash.is_empty() {
+            true => None,
+            false => self.stash.get(&stash_key(aad, kind, &plain)),
+        };
+        let iv = match stashed {
             Some(iv) => *iv,
             None => ksec_crypto::rand::array::<SOPS_NONCE_LEN>()?,
         };
@@ -205,13 +217,37 @@ impl ValueCipher {
         .format())
     }
 
-    /// Decrypts an `ENC[…]` string at `path` (for messages) with additional data `aad`.
+    /// Decrypts an `ENC[…]` string at `path` (for messages) with additional data
+    /// `aad`, and remembers its IV (see [`open`](Self::open)).
     pub(crate) fn decrypt(&mut self, s: &str, aad: &str, path: &str) -> Result<Value, Error> {
+        let mut seen = Vec::new();
+        let v = self.open(s, aad, Some(path), Some(&mut seen))?;
+        self.remember(seen);
+        Ok(v)
+    }
+
+    /// Remembers IVs gathered by [`open`](Self::open).
+    pub(crate) fn remember(&mut self, seen: Vec<StashEntry>) {
+        self.stash.extend(seen);
+    }
+
+    /// Decrypts an `ENC[…]` string with additional data `aad`; errors name
+    /// `path` (by default the key path the AAD spells). With `remember`,
+    /// pushes the value's IV keyed by what would be encrypted again, so an
+    /// unchanged value gets its old ciphertext back.
+    pub(crate) fn open(
+        &self,
+        s: &str,
+        aad: &str,
+        path: Option<&str>,
+        remember: Option<&mut Vec<StashEntry>>,
+    ) -> Result<Value, Error> {
         if s.is_empty() {
             return Ok(Value::Str(String::new()));
         }
+        let path = || path.map_or_else(|| crate::pass::shown(aad), str::to_string);
         let ev = EncValue::parse(s).map_err(|why| Error::MalformedValue {
-            path: path.to_string(),
+            path: path(),
             reason: why,
         })?;
         let tag: [u8; TAG_LEN] =
@@ -219,7 +255,7 @@ impl ValueCipher {
                 .as_slice()
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
-                    path: path.to_string(),
+                    path: path(),
                     reason: "bad tag length".into(),
                 })?;
         let iv: [u8; SOPS_NONCE_LEN] =
@@ -227,29 +263,30 @@ impl ValueCipher {
                 .as_slice()
                 .try_into()
                 .map_err(|_| Error::MalformedValue {
-                    path: path.to_string(),
+                    path: path(),
                     reason: format!(
                         "its iv has {} bytes, expected {SOPS_NONCE_LEN}",
                         ev.iv.len()
                     ),
                 })?;
-        let plain =
-            open_wide(self.key.expose(), &iv, aad.as_bytes(), &ev.data, &tag).map_err(|_| {
-                Error::ValueDecrypt {
-                    path: path.to_string(),
-                }
-            })?;
+        let plain = open_wide(self.key.expose(), &iv, aad.as_bytes(), &ev.data, &tag)
+            .map_err(|_| Error::ValueDecrypt { path: path() })?;
         let v = typed(&ev.kind, plain).map_err(|why| Error::MalformedValue {
-            path: path.to_string(),
+            path: path(),
             reason: why,
         })?;
         // Stash the IV under the exact bytes we would encrypt again.
-        if let Some((bytes, kind)) = leaf_bytes(&v) {
-            self.stash.insert(stash_key(aad, kind, &bytes), iv);
+        if let Some(seen) = remember {
+            if let Some((bytes, kind)) = leaf_bytes(&v) {
+                seen.push((stash_key(aad, kind, &bytes), iv));
+            }
         }
         Ok(v)
     }
 }
+
+/// A remembered IV: the digest of (path, type, plaintext) and the IV.
+pub(crate) type StashEntry = ([u8; 32], [u8; SOPS_NONCE_LEN]);
 
 #[cfg(test)]
 mod tests {

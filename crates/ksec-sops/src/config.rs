@@ -17,6 +17,8 @@ pub struct CreationRule {
     pub shamir_threshold: Option<u64>,
     /// Encryption rules.
     pub rules: Rules,
+    /// The keys were listed directly in the rule, not in `key_groups`.
+    flat: bool,
 }
 
 /// A loaded `.sops.yaml`.
@@ -68,29 +70,155 @@ fn strings(v: Option<&Value>) -> Vec<String> {
     }
 }
 
-fn group(v: &Value) -> Vec<Recipient> {
-    let mut g: Vec<Recipient> = strings(v.get("age"))
+/// The keys of a flat creation rule (no `key_groups`): comma strings or lists,
+/// KMS keys as `ARN[+ROLE]` with the rule's `aws_profile` (their encryption
+/// context comes from the command line: [`CreationRule::groups_with_context`]).
+fn flat_group(rule: &Value, at: &At<'_>) -> Result<Vec<Recipient>, Error> {
+    let mut g: Vec<Recipient> = strings(rule.get("age"))
         .iter()
         .map(|s| Recipient::age(s))
         .collect();
-    g.extend(strings(v.get("pgp")).iter().map(|s| Recipient::pgp(s)));
-    // Other key types are named as in the file metadata (`MasterKey::kind`), so a
-    // key service registered for that kind handles both sides.
+    g.extend(strings(rule.get("pgp")).iter().map(|s| Recipient::pgp(s)));
+    let profile = match rule.get("aws_profile") {
+        Some(Value::Str(p)) if !p.is_empty() => Some(p.as_str()),
+        _ => None,
+    };
+    g.extend(
+        strings(rule.get("kms"))
+            .iter()
+            .map(|s| Recipient::kms(s, &[], profile)),
+    );
     for (field, kind) in [
-        ("kms", "kms"),
         ("gcp_kms", "gcp_kms"),
-        ("azure_keyvault", "azure_kv"),
-        ("hc_vault_transit_uri", "hc_vault"),
         ("hckms", "hckms"),
+        ("azure_keyvault", "azure_kv"),
     ] {
-        for s in strings(v.get(field)) {
-            g.push(Recipient {
-                kind: kind.into(),
-                id: s,
-            });
+        g.extend(
+            strings(rule.get(field))
+                .iter()
+                .map(|s| Recipient::other(kind, s)),
+        );
+    }
+    for uri in strings(rule.get("hc_vault_transit_uri")) {
+        g.push(Recipient::hc_vault(&uri).map_err(|e| config_error(at, "hc_vault_transit_uri", e))?);
+    }
+    Ok(dedup(g))
+}
+
+/// One entry of `key_groups`: lists of keys, KMS keys as mappings
+/// (`arn`, `role`, `context`, `aws_profile`), Vault keys as URIs, and `merge`
+/// (groups whose keys are added to this one).
+fn group(v: &Value, at: &At<'_>, depth: usize) -> Result<Vec<Recipient>, Error> {
+    let mut g = Vec::new();
+    if let Some(Value::Seq(subs)) = v.get("merge") {
+        if depth > 16 {
+            return Err(config_error(at, "merge", "nested more than 16 levels"));
+        }
+        for sub in subs {
+            g.extend(group(sub, at, depth + 1)?);
         }
     }
-    g
+    let text = |m: &Value, k: &str| match m.get(k) {
+        Some(Value::Str(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        _ => None,
+    };
+    if let Some(Value::Seq(keys)) = v.get("kms") {
+        for k in keys {
+            let arn =
+                text(k, "arn").ok_or_else(|| config_error(at, "kms", "an entry has no arn"))?;
+            let context = crate::keys::cloud::context_from_value(k.get("context"));
+            g.push(Recipient::kms_key(
+                &arn,
+                text(k, "role").as_deref(),
+                &context,
+                text(k, "aws_profile").as_deref(),
+            ));
+        }
+    }
+    if let Some(Value::Seq(keys)) = v.get("gcp_kms") {
+        g.extend(
+            keys.iter()
+                .filter_map(|k| text(k, "resource_id"))
+                .map(|id| Recipient::other("gcp_kms", &id)),
+        );
+    }
+    if let Some(Value::Seq(keys)) = v.get("hckms") {
+        g.extend(
+            keys.iter()
+                .filter_map(|k| text(k, "key_id"))
+                .map(|id| Recipient::other("hckms", &id)),
+        );
+    }
+    if let Some(Value::Seq(keys)) = v.get("azure_keyvault") {
+        for k in keys {
+            let url = text(k, "vaultUrl").unwrap_or_default();
+            let name = text(k, "key").unwrap_or_default();
+            let version = text(k, "version").unwrap_or_default();
+            g.push(Recipient::other(
+                "azure_kv",
+                &format!("{}/keys/{name}/{version}", url.trim_end_matches('/')),
+            ));
+        }
+    }
+    for uri in strings(v.get("hc_vault")) {
+        g.push(Recipient::hc_vault(&uri).map_err(|e| config_error(at, "hc_vault", e))?);
+    }
+    for a in strings(v.get("age")) {
+        g.extend(ksec_text::split_list(&a).map(Recipient::age));
+    }
+    g.extend(strings(v.get("pgp")).iter().map(|s| Recipient::pgp(s)));
+    Ok(dedup(g))
+}
+
+/// Drops repeated keys, keeping the first (sops's `deduplicateKeygroup`).
+fn dedup(group: Vec<Recipient>) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::with_capacity(group.len());
+    for r in group {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Where in a `.sops.yaml` a key list is: the file and the rule's path in it.
+struct At<'a> {
+    file: &'a Path,
+    rule: String,
+}
+
+fn config_error(at: &At<'_>, field: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Config {
+        path: at.file.to_path_buf(),
+        reason: format!("{}.{field}: {reason}", at.rule),
+    }
+}
+
+impl CreationRule {
+    /// The key groups, with `context` as the encryption context of the KMS keys
+    /// a flat rule names (sops's `--encryption-context`; `key_groups` entries
+    /// carry their own).
+    pub fn groups_with_context(&self, context: &[(String, String)]) -> Vec<Vec<Recipient>> {
+        if !self.flat || context.is_empty() {
+            return self.groups.clone();
+        }
+        self.groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|r| match r.kms_key_detail() {
+                        Some(k) => Recipient::kms_key(
+                            &k.arn,
+                            k.role.as_deref(),
+                            context,
+                            k.aws_profile.as_deref(),
+                        ),
+                        None => r.clone(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 impl Config {
@@ -139,13 +267,23 @@ impl Config {
                         .transpose()
                 };
                 let path_re = re("path_regex")?;
+                let rule_at = format!("creation_rules[{n}]");
                 let mut groups = Vec::new();
-                if let Some(Value::Seq(gs)) = r.get("key_groups") {
-                    for g in gs {
-                        groups.push(group(g));
+                let flat = !matches!(r.get("key_groups"), Some(Value::Seq(gs)) if !gs.is_empty());
+                if let (false, Some(Value::Seq(gs))) = (flat, r.get("key_groups")) {
+                    for (i, g) in gs.iter().enumerate() {
+                        let at = At {
+                            file: path,
+                            rule: format!("{rule_at}.key_groups[{i}]"),
+                        };
+                        groups.push(group(g, &at, 0)?);
                     }
                 } else {
-                    let g = group(r);
+                    let at = At {
+                        file: path,
+                        rule: rule_at,
+                    };
+                    let g = flat_group(r, &at)?;
                     if !g.is_empty() {
                         groups.push(g);
                     }
@@ -172,6 +310,7 @@ impl Config {
                         groups,
                         shamir_threshold,
                         rules,
+                        flat,
                     },
                 ));
             }
@@ -186,6 +325,28 @@ impl Config {
             reason: format!("cannot read it: {e}"),
         })?;
         Self::parse(path, &text)
+    }
+
+    /// For each creation rule, in order, a `.gitattributes` glob that selects
+    /// exactly the files its `path_regex` matches (relative to this file's
+    /// folder), when the regex reduces to a literal directory and/or suffix:
+    /// `^secrets/` is `secrets/**`, `\.enc\.yaml$` is `*.enc.yaml`,
+    /// `^k8s/.*\.yaml$` is `k8s/**/*.yaml`. `Err` carries the regex (or says
+    /// there is none) when it does not reduce.
+    pub fn path_globs(&self) -> Vec<Result<String, String>> {
+        self.rules
+            .iter()
+            .map(|(re, _)| match re {
+                None => Err("(a rule without path_regex matches every file)".to_string()),
+                Some(re) => regex_to_glob(re.as_str()).ok_or_else(|| re.as_str().to_string()),
+            })
+            .collect()
+    }
+
+    /// True if a creation rule has a `path_regex` (so not every file is meant
+    /// to be encrypted).
+    pub fn has_path_rules(&self) -> bool {
+        self.rules.iter().any(|(re, _)| re.is_some())
     }
 
     /// The first creation rule whose `path_regex` matches `file` (relative to the
@@ -224,9 +385,126 @@ impl Config {
     }
 }
 
+/// One token of a path regex that reduces to a glob.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Lit(char),
+    /// `.*` or `.+`: anything, slashes included.
+    Any,
+    /// `[^/]*` or `[^/]+`: one path segment's worth.
+    Segment,
+}
+
+/// See [`Config::path_globs`]. Conservative: anything it does not recognise
+/// (an unescaped `.`, alternatives, classes) gives `None`.
+pub(crate) fn regex_to_glob(re: &str) -> Option<String> {
+    let (anchored, mut rest) = match re.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, re),
+    };
+    let ends = rest.ends_with('$') && !rest.ends_with("\\$");
+    if ends {
+        rest = &rest[..rest.len() - 1];
+    }
+    let mut tokens = Vec::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next()? {
+                e @ ('.' | '-' | '/' | '_') => tokens.push(Token::Lit(e)),
+                _ => return None,
+            },
+            '.' => match chars.next()? {
+                '*' | '+' => tokens.push(Token::Any),
+                _ => return None,
+            },
+            '[' => {
+                let class: String = chars.by_ref().take(3).collect();
+                if class != "^/]" {
+                    return None;
+                }
+                match chars.next()? {
+                    '*' | '+' => tokens.push(Token::Segment),
+                    _ => return None,
+                }
+            }
+            c if c.is_ascii_alphanumeric() || "_-/".contains(c) => tokens.push(Token::Lit(c)),
+            _ => return None,
+        }
+    }
+    // A leading "anything" is the same as no anchor.
+    let anchored = anchored && tokens.first() != Some(&Token::Any);
+    while tokens.first() == Some(&Token::Any) {
+        tokens.remove(0);
+    }
+    let lit = |ts: &[Token]| -> Option<String> {
+        ts.iter()
+            .map(|t| match t {
+                Token::Lit(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    };
+    let wild = tokens.iter().position(|t| !matches!(t, Token::Lit(_)));
+    match (anchored, wild) {
+        // ^dir/…: a directory, then anything (or one segment), then a suffix.
+        (true, Some(w)) => {
+            let dir = lit(&tokens[..w])?;
+            let tail = lit(&tokens[w + 1..])?;
+            if !dir.ends_with('/') || tail.contains('/') || (!ends && !tail.is_empty()) {
+                return None;
+            }
+            match (&tokens[w], tail.is_empty()) {
+                (Token::Any, true) => Some(format!("{dir}**")),
+                (Token::Any, false) => Some(format!("{dir}**/*{tail}")),
+                (_, _) if ends => Some(format!("{dir}*{tail}")),
+                _ => None,
+            }
+        }
+        // ^dir/ (prefix) or ^path$ (one file).
+        (true, None) => {
+            let text = lit(&tokens)?;
+            if ends {
+                Some(format!("/{text}"))
+            } else if text.ends_with('/') {
+                Some(format!("{text}**"))
+            } else {
+                None
+            }
+        }
+        // …suffix$: a file-name suffix at any depth.
+        (false, None) if ends => {
+            let text = lit(&tokens)?;
+            (!text.contains('/') && !text.is_empty()).then(|| format!("*{text}"))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_regexes_reduce_to_globs() {
+        for (re, glob) in [
+            ("^secrets/", Some("secrets/**")),
+            ("^secrets/.*", Some("secrets/**")),
+            ("^secrets/.*\\.yaml$", Some("secrets/**/*.yaml")),
+            ("^k8s/prod/[^/]*\\.yaml$", Some("k8s/prod/*.yaml")),
+            ("\\.enc\\.yaml$", Some("*.enc.yaml")),
+            (".*\\.enc\\.json$", Some("*.enc.json")),
+            ("^.*_secret\\.env$", Some("*_secret.env")),
+            ("^config/app\\.yaml$", Some("/config/app.yaml")),
+            ("secrets/", None),
+            ("secrets/.*\\.yaml$", None),
+            ("^secrets/.*.yaml$", None),
+            ("(a|b)\\.yaml$", None),
+            (".*", None),
+        ] {
+            assert_eq!(super::regex_to_glob(re).as_deref(), glob, "{re}");
+        }
+    }
 
     #[test]
     fn first_matching_rule_wins() {

@@ -2,7 +2,8 @@
 use crate::cipher::ValueCipher;
 use crate::keys::{DataKey, Keyring, Recipient};
 use crate::metadata::{KeyGroup, Metadata};
-use crate::rules::{encrypt_document, Rules, DEFAULT_UNENCRYPTED_SUFFIX};
+use crate::pass::encrypt_document;
+use crate::rules::{Rules, DEFAULT_UNENCRYPTED_SUFFIX};
 use crate::tree::{Document, Value};
 use crate::{stores, EmitOptions, Error, Format};
 

@@ -94,12 +94,22 @@ pub enum Error {
         reason: String,
     },
     /// A key type this process has no key service for.
-    #[error("cannot encrypt a data key for {key}: that key type is not supported by ksec yet")]
+    #[error("cannot encrypt a data key for {key}: there is no key service for {kind} keys here (ksec handles age, pgp, and with network keys hc_vault and kms)")]
     UnsupportedKeyType {
         /// The key type (`kms`, `hc_vault`, …).
         kind: String,
         /// The key, as [`MasterKey::describe`](crate::MasterKey::describe) or the recipient text.
         key: String,
+    },
+    /// A recipient's text (a Vault URI, an encryption context) is malformed.
+    #[error("invalid {kind} recipient {recipient:?}: {reason}")]
+    InvalidRecipient {
+        /// The key type (`hc_vault`, `kms`).
+        kind: String,
+        /// The text as given.
+        recipient: String,
+        /// What is wrong.
+        reason: String,
     },
     /// Encryption was asked for without any recipient.
     #[error("no recipients to encrypt the data key for")]

@@ -19,6 +19,15 @@
 //! checks the MAC. Local age and PGP keys go through the same path
 //! ([`Unlocker::try_keyring`]).
 //!
+//! AWS KMS and Vault / OpenBao Transit keys (`kms`, `hc_vault`) are read,
+//! written and compared as sops does ([`Recipient::kms`],
+//! [`Recipient::hc_vault`], `.sops.yaml`); with the `network-keys` feature the
+//! `network` module reaches them through `ksec-keys` (a remote [`KeyService`]
+//! whose keys are tried after the local ones, all at once, on one runtime) and
+//! `network::decrypt_from_env` is the one-call entry point for other programs.
+//! [`merge`] merges three versions of an encrypted file by their plaintext (the
+//! git merge driver's core).
+//!
 //! ```
 //! # fn main() -> Result<(), ksec_sops::Error> {
 //! use ksec_sops::keys::age::{self, AgeService};
@@ -102,8 +111,12 @@ mod format;
 pub mod keys;
 mod locked;
 mod master_key;
+pub mod merge;
 mod metadata;
+#[cfg(feature = "network-keys")]
+pub mod network;
 mod options;
+mod pass;
 mod path;
 mod rules;
 mod stores;
@@ -114,7 +127,9 @@ pub use config::{Config, CreationRule};
 pub use encryptor::{Encryptor, SOPS_VERSION};
 pub use error::{Error, KeyAttempt};
 pub use format::{EmitOptions, Format};
-pub use keys::{DataKey, KeyChanges, KeyService, Keyring, Recipient, RecipientChanges};
+pub use keys::{
+    parse_encryption_context, DataKey, KeyChanges, KeyService, Keyring, Recipient, RecipientChanges,
+};
 pub use locked::{decrypt, is_encrypted, Decryptor, LockedFile, MacCheck, OpenFile, Unlocker};
 pub use master_key::{KeyIdentity, MasterKey};
 pub use metadata::{KeyGroup, Metadata};
@@ -147,4 +162,21 @@ pub mod internal {
 
     /// At most this many YAML nodes may come from alias expansion.
     pub const MAX_ALIASED_NODES: u64 = crate::stores::yaml::MAX_ALIASED_NODES;
+
+    /// Merges three plaintext documents as the merge driver does; returns the
+    /// merged document and the conflicting paths.
+    pub fn merge_documents(
+        base: &crate::Document,
+        ours: &crate::Document,
+        theirs: &crate::Document,
+    ) -> (crate::Document, Vec<String>) {
+        let mut conflicts = Vec::new();
+        let merged = crate::merge::merge_plain(base, ours, theirs, &mut conflicts);
+        (merged, conflicts)
+    }
+
+    /// The `.gitattributes` glob a `path_regex` reduces to, if any.
+    pub fn path_regex_glob(regex: &str) -> Option<String> {
+        crate::config::regex_to_glob(regex)
+    }
 }

@@ -8,7 +8,7 @@ use crate::cipher::ValueCipher;
 use crate::error::KeyAttempt;
 use crate::keys::{DataKey, Keyring, Recipient};
 use crate::metadata::{KeyGroup, MasterKey, Metadata};
-use crate::rules::decrypt_document;
+use crate::pass::decrypt_document;
 use crate::tree::{Document, Value};
 use crate::{stores, EmitOptions, Error, Format};
 use ksec_crypto::SecretBytes;
@@ -125,7 +125,7 @@ impl LockedFile {
             metadata,
         } = self;
         let mut cipher = ValueCipher::new(key);
-        let digest = match decrypt_document(&mut doc, &mut cipher, &metadata.rules) {
+        let digest = match decrypt_document(&mut doc, &mut cipher, &metadata.rules, true) {
             Ok(d) => d,
             // A value that does not authenticate, under a key that cannot even
             // open the MAC: the key is wrong, not the value.
@@ -227,9 +227,28 @@ impl<'f> Unlocker<'f> {
     }
 
     /// Tries the keys of every group not open yet with the services of `keys`,
-    /// in its decryption order; the first key of a group that works opens it.
-    /// Keys of types `keys` has no service for are noted, not tried.
+    /// in its decryption order: local keys one at a time (the first key of a
+    /// group that works opens it), and the keys of remote services (KMS, Vault)
+    /// all at once, at the place of the first remote key type in the order —
+    /// after age and PGP by default. Keys of types `keys` has no service for
+    /// are noted, not tried.
     pub fn try_keyring(&mut self, keys: &Keyring) {
+        let remote_rank = self
+            .pending()
+            .filter(|(_, k)| keys.service(k.kind()).is_some_and(|s| s.is_remote()))
+            .map(|(_, k)| keys.rank(k.kind()))
+            .min()
+            .unwrap_or(usize::MAX);
+        self.try_local(keys, |rank| rank < remote_rank);
+        if !self.is_ready() {
+            self.try_remote(keys);
+        }
+        if !self.is_ready() {
+            self.try_local(keys, |rank| rank >= remote_rank);
+        }
+    }
+
+    fn try_local(&mut self, keys: &Keyring, in_stage: impl Fn(usize) -> bool) {
         for (g, group) in self.file.metadata.key_groups.iter().enumerate() {
             if self.is_ready() {
                 break;
@@ -237,12 +256,19 @@ impl<'f> Unlocker<'f> {
             if self.secrets[g].is_some() {
                 continue;
             }
-            let mut ordered: Vec<&MasterKey> = group.iter().collect();
+            let mut ordered: Vec<&MasterKey> = group
+                .iter()
+                .filter(|k| in_stage(keys.rank(k.kind())))
+                .collect();
             ordered.sort_by_key(|k| keys.rank(k.kind()));
             for key in ordered {
-                if !keys.handles(key.kind()) {
-                    self.failed(key, "key type not supported by ksec yet");
-                    continue;
+                match keys.service(key.kind()) {
+                    None => {
+                        self.failed(key, crate::keys::no_service_reason(key.kind()));
+                        continue;
+                    }
+                    Some(s) if s.is_remote() => continue,
+                    Some(_) => {}
                 }
                 match keys.unwrap(key) {
                     Ok(secret) => {
@@ -252,6 +278,40 @@ impl<'f> Unlocker<'f> {
                     Err(e) => self.failed(key, e),
                 }
             }
+        }
+    }
+
+    /// Hands every pending key of each remote service to it at once; a group
+    /// opens with its first key that answers, and the rest are abandoned as
+    /// soon as enough groups are open.
+    fn try_remote(&mut self, keys: &Keyring) {
+        for service in keys.remote_services() {
+            if self.is_ready() {
+                return;
+            }
+            let batch: Vec<(usize, &'f MasterKey)> = self
+                .pending()
+                .filter(|(_, k)| service.kinds().contains(&k.kind()))
+                .filter(|(_, k)| keys.service(k.kind()).is_some_and(|s| s.is_remote()))
+                .collect();
+            if batch.is_empty() {
+                continue;
+            }
+            let only_keys: Vec<&MasterKey> = batch.iter().map(|(_, k)| *k).collect();
+            service.unwrap_all(&only_keys, &mut |i, result| {
+                let Some(&(g, key)) = batch.get(i) else {
+                    return !self.is_ready();
+                };
+                match result {
+                    Ok(secret) => {
+                        if self.secrets[g].is_none() {
+                            self.secrets[g] = Some(secret);
+                        }
+                    }
+                    Err(e) => self.failed(key, e),
+                }
+                !self.is_ready()
+            });
         }
     }
 
@@ -329,6 +389,16 @@ impl OpenFile {
         self.cipher.key()
     }
 
+    /// When `other` has the same data key, values of this file that equal one
+    /// of `other`'s (same path, same plaintext) get `other`'s ciphertext when
+    /// sealed, as its own unchanged values do (a merge keeps both sides'
+    /// ciphertexts).
+    pub fn adopt_ciphertexts(&mut self, other: &OpenFile) {
+        if self.data_key() == other.data_key() {
+            self.cipher.absorb(&other.cipher);
+        }
+    }
+
     /// The plaintext tree, as its format (or another) writes it.
     pub fn to_plaintext(
         &self,
@@ -384,11 +454,26 @@ impl OpenFile {
             Some(g) => g,
             None => self.metadata.recipients()?,
         };
+        let threshold = self.metadata.shamir_threshold;
+        self.rekey(groups, threshold, keys, options)
+    }
+
+    /// Encrypts the tree under a fresh data key for `groups` (any `threshold`
+    /// of them needed when there are several), keeping the rules. This is how
+    /// a key is removed honestly: whoever held it may have kept the old data
+    /// key, so every value is encrypted again under a new one.
+    pub fn rekey(
+        self,
+        groups: Vec<Vec<Recipient>>,
+        shamir_threshold: Option<u64>,
+        keys: &Keyring,
+        options: &EmitOptions,
+    ) -> Result<Vec<u8>, Error> {
         let mut encryptor = crate::Encryptor::new()
             .key_groups(groups)
             .rules(self.metadata.rules.clone())
             .emit_options(*options);
-        if let Some(t) = self.metadata.shamir_threshold {
+        if let Some(t) = shamir_threshold {
             encryptor = encryptor.shamir_threshold(t);
         }
         let format = self.format;

@@ -47,26 +47,13 @@ impl MasterKey {
         }
     }
 
-    /// A one-line description for messages (no secret material).
+    /// A one-line description for messages (no secret material): the key type
+    /// and the key as sops names it (`kms key ARN+ROLE|k:v`, `hc_vault key
+    /// https://vault:8200/v1/transit/keys/NAME`, `gcp_kms key projects/…`).
     pub fn describe(&self) -> String {
-        match self {
-            MasterKey::Age { recipient, .. } => format!("age recipient {recipient}"),
-            MasterKey::Pgp { fp, .. } => format!("pgp key {fp}"),
-            MasterKey::Other { kind, fields } => {
-                let id = fields
-                    .iter()
-                    .find_map(|i| match i {
-                        Item::Entry(k, Value::Str(v))
-                            if ["arn", "resource_id", "vault_url", "key_name", "key_id"]
-                                .contains(&k.as_str()) =>
-                        {
-                            Some(v.clone())
-                        }
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                format!("{kind} key {id}")
-            }
+        match self.recipient() {
+            Some(r) => r.describe(),
+            None => format!("{} key", self.kind()),
         }
     }
 }

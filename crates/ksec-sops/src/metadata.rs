@@ -97,21 +97,19 @@ fn group_from(m: &Value) -> Result<KeyGroup, Error> {
 }
 
 impl Metadata {
-    /// The recipients of the key groups, to encrypt a new data key for the same
-    /// people (`rotate`). Key types that have no recipient form here (the
-    /// cloud KMS types) are an error naming the key.
+    /// The recipients of the key groups, to encrypt a new data key for the
+    /// same keys (`rotate`). A key of a type this crate does not know is an
+    /// error naming it.
     pub fn recipients(&self) -> Result<Vec<Vec<Recipient>>, Error> {
         self.key_groups
             .iter()
             .map(|g| {
                 g.iter()
-                    .map(|k| match k {
-                        MasterKey::Age { recipient, .. } => Ok(Recipient::age(recipient)),
-                        MasterKey::Pgp { fp, .. } => Ok(Recipient::pgp(fp)),
-                        other => Err(Error::UnsupportedKeyType {
-                            kind: other.kind().to_string(),
-                            key: other.describe(),
-                        }),
+                    .map(|k| {
+                        k.recipient().ok_or_else(|| Error::UnsupportedKeyType {
+                            kind: k.kind().to_string(),
+                            key: k.describe(),
+                        })
                     })
                     .collect()
             })

@@ -14,6 +14,15 @@ pub struct EncryptionOverrides {
     pub age: Vec<String>,
     /// PGP fingerprints.
     pub pgp: Vec<String>,
+    /// AWS KMS keys, `ARN[+ROLE_ARN]`.
+    pub kms: Vec<String>,
+    /// The encryption context of the KMS keys (given directly, or named by a
+    /// creation rule without `key_groups`), as [`parse_encryption_context`](crate::keys::parse_encryption_context) reads it.
+    pub encryption_context: Vec<(String, String)>,
+    /// The AWS profile of the KMS keys given directly.
+    pub aws_profile: Option<String>,
+    /// Vault Transit keys, `https://vault:8200/v1/transit/keys/NAME`.
+    pub hc_vault_transit: Vec<String>,
     /// Keys with this suffix stay in plaintext.
     pub unencrypted_suffix: Option<String>,
     /// Only keys with this suffix are encrypted.
@@ -58,10 +67,20 @@ impl EncryptionOverrides {
         })
     }
 
-    fn recipients(&self) -> Vec<Recipient> {
+    /// The recipients given directly, as one key group. A malformed Vault URI
+    /// is an error naming it.
+    pub fn recipients(&self) -> Result<Vec<Recipient>, Error> {
         let mut group: Vec<Recipient> = self.age.iter().map(|a| Recipient::age(a)).collect();
         group.extend(self.pgp.iter().map(|p| Recipient::pgp(p)));
-        group
+        group.extend(
+            self.kms
+                .iter()
+                .map(|k| Recipient::kms(k, &self.encryption_context, self.aws_profile.as_deref())),
+        );
+        for uri in &self.hc_vault_transit {
+            group.push(Recipient::hc_vault(uri)?);
+        }
+        Ok(group)
     }
 }
 
@@ -83,14 +102,14 @@ impl Encryptor {
         file: &Path,
         output: Format,
     ) -> Result<Encryptor, Error> {
-        let recipients = overrides.recipients();
+        let recipients = overrides.recipients()?;
         let direct_rules = overrides.rules()?;
         let mut groups = Vec::new();
         let mut threshold = None;
         let mut rules = Rules::default();
         if recipients.is_empty() {
             if let Some(rule) = config.and_then(|c| c.rule_for(file)) {
-                groups = rule.groups.clone();
+                groups = rule.groups_with_context(&overrides.encryption_context);
                 threshold = rule.shamir_threshold;
                 rules = rule.rules.clone();
             } else if let Some(c) = config {

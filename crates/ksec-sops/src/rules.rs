@@ -1,10 +1,6 @@
 //! Which values get encrypted: the six suffix/regex rules and `mac_only_encrypted`
-//! (sops's `shouldBeEncrypted`), plus the walk over a document that applies them
-//! and computes the MAC.
-use crate::cipher::{leaf_bytes, ValueCipher};
-use crate::tree::{Document, Item, Value};
+//! (sops's `shouldBeEncrypted`). The passes that apply them are in `pass.rs`.
 use crate::Error;
-use ksec_crypto::hash::Sha512;
 use regex::Regex;
 
 /// The default `unencrypted_suffix` sops writes when no other rule is set.
@@ -12,7 +8,7 @@ pub(crate) const DEFAULT_UNENCRYPTED_SUFFIX: &str = "_unencrypted";
 
 /// `sha256("sops")`: the MAC of a `mac_only_encrypted` file starts from these bytes
 /// so that it can never equal the MAC of the same file without the setting.
-const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
+pub(crate) const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
     0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
     0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
@@ -60,7 +56,12 @@ impl Rules {
         })
     }
 
-    fn should_encrypt(&self, path: &[String], comments: &[Vec<String>], is_comment: bool) -> bool {
+    pub(crate) fn should_encrypt(
+        &self,
+        path: &[String],
+        comments: &[Vec<String>],
+        is_comment: bool,
+    ) -> bool {
         let mut enc = true;
         if let Some(s) = &self.unencrypted_suffix {
             if path.iter().any(|p| p.ends_with(s.as_str())) {
@@ -96,175 +97,4 @@ impl Rules {
         }
         enc
     }
-}
-
-/// Walks every leaf in document order: `f(leaf, path, comments, is_comment)`
-/// returns the replacement. Comments in maps are visited as `Value::Comment`.
-fn walk_items<F>(
-    items: &mut [Item],
-    path: &mut Vec<String>,
-    stack: &mut Vec<Vec<String>>,
-    f: &mut F,
-) -> Result<(), Error>
-where
-    F: FnMut(&mut Value, &[String], &[Vec<String>]) -> Result<(), Error>,
-{
-    stack.push(Vec::new());
-    for item in items.iter_mut() {
-        match item {
-            Item::Comment(c) => {
-                push_comment(stack, c);
-                let mut v = Value::Comment(std::mem::take(c));
-                f(&mut v, path, stack)?;
-                *c = match v {
-                    Value::Comment(s) | Value::Str(s) => s,
-                    _ => return Err(Error::Internal("a comment turned into a non-string")),
-                };
-            }
-            Item::Entry(k, v) => {
-                path.push(k.clone());
-                walk_value(v, path, stack, f)?;
-                path.pop();
-                if let Some(l) = stack.last_mut() {
-                    l.clear();
-                }
-            }
-        }
-    }
-    stack.pop();
-    Ok(())
-}
-
-fn push_comment(stack: &mut [Vec<String>], c: &str) {
-    if let Some(l) = stack.last_mut() {
-        l.push(c.to_string());
-    }
-}
-
-fn walk_value<F>(
-    v: &mut Value,
-    path: &mut Vec<String>,
-    stack: &mut Vec<Vec<String>>,
-    f: &mut F,
-) -> Result<(), Error>
-where
-    F: FnMut(&mut Value, &[String], &[Vec<String>]) -> Result<(), Error>,
-{
-    match v {
-        Value::Map(items) => walk_items(items, path, stack, f),
-        Value::Seq(vals) => {
-            stack.push(Vec::new());
-            for x in vals.iter_mut() {
-                let is_comment = if let Value::Comment(c) = x {
-                    push_comment(stack, &c.clone());
-                    true
-                } else {
-                    false
-                };
-                walk_value(x, path, stack, f)?;
-                if !is_comment {
-                    if let Some(l) = stack.last_mut() {
-                        l.clear();
-                    }
-                }
-            }
-            stack.pop();
-            Ok(())
-        }
-        Value::Null => Ok(()),
-        _ => f(v, path, stack),
-    }
-}
-
-fn aad(path: &[String]) -> String {
-    let mut s = path.join(":");
-    s.push(':');
-    s
-}
-
-fn hex_upper(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{b:02X}")).collect()
-}
-
-/// Encrypts every leaf the rules select, in place; returns the MAC (uppercase hex
-/// SHA-512 over the plaintext leaves in document order).
-pub(crate) fn encrypt_document(
-    doc: &mut Document,
-    cipher: &ValueCipher,
-    rules: &Rules,
-) -> Result<String, Error> {
-    let mut h = Sha512::new();
-    if rules.mac_only_encrypted {
-        h.update(&MAC_ONLY_ENCRYPTED_INIT);
-    }
-    let mut f = |v: &mut Value, path: &[String], comments: &[Vec<String>]| {
-        let is_comment = matches!(v, Value::Comment(_));
-        let enc = rules.should_encrypt(path, comments, is_comment);
-        if (!rules.mac_only_encrypted || enc) && !is_comment {
-            if let Some((b, _)) = leaf_bytes(v) {
-                h.update(&b);
-            }
-        }
-        if enc {
-            let s = cipher.encrypt(v, &aad(path))?;
-            *v = if is_comment {
-                Value::Comment(s)
-            } else {
-                Value::Str(s)
-            };
-        }
-        Ok(())
-    };
-    for b in &mut doc.branches {
-        walk_items(b, &mut Vec::new(), &mut Vec::new(), &mut f)?;
-    }
-    Ok(hex_upper(&h.finish()))
-}
-
-/// Decrypts every leaf the rules select, in place; returns the MAC of the plaintext.
-pub(crate) fn decrypt_document(
-    doc: &mut Document,
-    cipher: &mut ValueCipher,
-    rules: &Rules,
-) -> Result<String, Error> {
-    let mut h = Sha512::new();
-    if rules.mac_only_encrypted {
-        h.update(&MAC_ONLY_ENCRYPTED_INIT);
-    }
-    let mut f = |v: &mut Value, path: &[String], comments: &[Vec<String>]| {
-        let is_comment = matches!(v, Value::Comment(_));
-        let enc = rules.should_encrypt(path, comments, is_comment);
-        if enc {
-            let a = aad(path);
-            let shown = path.join(".");
-            match v {
-                Value::Comment(c) => {
-                    // Comments written by sops before 3.x are not encrypted: keep them.
-                    if let Ok(Value::Comment(p)) = cipher.decrypt(c, &a, &shown) {
-                        *v = Value::Comment(p);
-                    }
-                }
-                Value::Str(s) => {
-                    let s = std::mem::take(s);
-                    *v = cipher.decrypt(&s, &a, &shown)?;
-                }
-                other => {
-                    return Err(Error::NotEncrypted {
-                        path: shown,
-                        kind: other.kind(),
-                    })
-                }
-            }
-        }
-        if (!rules.mac_only_encrypted || enc) && !matches!(v, Value::Comment(_)) {
-            if let Some((b, _)) = leaf_bytes(v) {
-                h.update(&b);
-            }
-        }
-        Ok(())
-    };
-    for b in &mut doc.branches {
-        walk_items(b, &mut Vec::new(), &mut Vec::new(), &mut f)?;
-    }
-    Ok(hex_upper(&h.finish()))
 }

@@ -13,6 +13,8 @@ mod interop;
 #[cfg(feature = "test-plugin")]
 #[path = "ksec_sops/plugin.rs"]
 mod plugin;
+#[path = "ksec_sops/remote.rs"]
+mod remote;
 #[path = "ksec_sops/roundtrip.rs"]
 mod roundtrip;
 #[path = "ksec_sops/sans_io.rs"]

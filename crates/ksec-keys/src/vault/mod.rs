@@ -51,6 +51,8 @@ pub struct VaultConfig {
     #[serde(default)]
     pub auth: VaultAuth,
     /// PEM bundle of CA certificates to trust for TLS (default `$VAULT_CACERT`).
+    /// `VAULT_SKIP_VERIFY=true` in the environment turns certificate checks off,
+    /// as with Vault's own clients.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
     /// The Transit key is a derived key: send the context as `context`, not `associated_data`.
@@ -299,7 +301,13 @@ impl VaultBackend {
             .ca_file
             .clone()
             .or_else(|| std::env::var_os("VAULT_CACERT").map(PathBuf::from));
-        let http = http::client(KIND, "vault.ca_file", ca.as_deref())?;
+        let http = match skip_verify()? {
+            false => http::client(KIND, "vault.ca_file", ca.as_deref())?,
+            true => {
+                tracing::warn!(backend = KIND, address = %address, "VAULT_SKIP_VERIFY is set: the Vault server's certificate is not checked");
+                http::insecure_client(KIND, "VAULT_SKIP_VERIFY")?
+            }
+        };
         Ok(Self {
             client: VaultClient {
                 http,
@@ -374,6 +382,26 @@ impl VaultBackend {
             "associated_data"
         };
         body.insert(name.into(), B64.encode(ctx.aad()).into());
+    }
+}
+
+/// `VAULT_SKIP_VERIFY`, as Vault's own clients read it (Go's `strconv.ParseBool`):
+/// set to true, the server's certificate is not checked (a test server with a
+/// self-signed certificate). A value that is not a boolean is an error.
+fn skip_verify() -> Result<bool> {
+    parse_skip_verify(std::env::var("VAULT_SKIP_VERIFY").ok().as_deref())
+}
+
+fn parse_skip_verify(value: Option<&str>) -> Result<bool> {
+    match value.unwrap_or("") {
+        "" => Ok(false),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        other => Err(KeyError::config(
+            KIND,
+            "VAULT_SKIP_VERIFY",
+            format!("`{other}` is not a boolean (true or false)"),
+        )),
     }
 }
 
@@ -490,6 +518,22 @@ impl KeyBackend for VaultBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn skip_verify_reads_booleans_as_go_does() {
+        for t in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert!(parse_skip_verify(Some(t)).unwrap(), "{t}");
+        }
+        for f in ["0", "f", "F", "false", "FALSE", "False", ""] {
+            assert!(!parse_skip_verify(Some(f)).unwrap(), "{f}");
+        }
+        assert!(!parse_skip_verify(None).unwrap());
+        let err = parse_skip_verify(Some("yes")).unwrap_err().to_string();
+        assert!(
+            err.contains("VAULT_SKIP_VERIFY") && err.contains("yes"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn versions_parse() {

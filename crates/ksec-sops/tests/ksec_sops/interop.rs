@@ -151,7 +151,7 @@ fn sops_encrypts_ksec_decrypts() {
         );
         let ef = p.write(&format!("enc2.{name}"), &enc);
         let theirs = p.sops(&["decrypt", ef.to_str().unwrap()], p.dir.path());
-        let ours = decrypt_to(*fmt, *fmt, &enc, &kr).unwrap();
+        let ours = decrypt_to(*fmt, *fmt, &enc, &kr).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
             String::from_utf8_lossy(&ours),
             String::from_utf8_lossy(&theirs.stdout),

@@ -517,9 +517,24 @@ fn rotate_and_updatekeys_are_read_by_sops() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // updatekeys: the creation rule now names only the second key.
+    // updatekeys adding a key: the same data key, the values untouched.
     let g = e.encrypt("u.yaml", "k: w\n");
     let before = value_line(&g);
+    write(
+        e.dir.path(),
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {}, {r2}\n", e.recipient),
+    );
+    let o = e
+        .ksec()
+        .args(["sops", "updatekeys", "-y"])
+        .arg(&g)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(value_line(&g), before, "adding a key keeps the data key");
+    // updatekeys dropping the first key: whoever held it may have kept the
+    // data key, so there is a new one and every value is encrypted again.
     write(
         e.dir.path(),
         ".sops.yaml",
@@ -532,7 +547,16 @@ fn rotate_and_updatekeys_are_read_by_sops() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(value_line(&g), before, "updatekeys keeps the data key");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("new data key"),
+        "the removal says so: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_ne!(
+        value_line(&g),
+        before,
+        "removing a key makes a new data key"
+    );
     if let Some(out) = sops_with(&key2, &g) {
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
@@ -735,3 +759,10 @@ fn edit_exits_130_on_sigint() {
     assert_eq!(status.code(), Some(130));
     e.no_buffers_left();
 }
+
+#[path = "sops/git.rs"]
+mod git;
+#[path = "sops/many.rs"]
+mod many;
+#[path = "sops/network.rs"]
+mod network;

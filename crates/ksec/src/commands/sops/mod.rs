@@ -2,7 +2,9 @@
 //! the `ksec-sops` library. This module parses flags into `ksec-sops` options,
 //! calls the library, adds the hints that name flags, and maps errors to sops's
 //! exit codes.
+mod batch;
 mod edit;
+mod git;
 mod rekey;
 
 use crate::io;
@@ -21,6 +23,7 @@ use std::process::ExitCode;
 pub(super) mod exit {
     pub const ERROR: u8 = 1;
     pub const COULD_NOT_READ: u8 = 2;
+    pub const INVALID_ENCRYPTION_CONTEXT: u8 = 6;
     pub const MAC_MISMATCH: u8 = 51;
     pub const METADATA_NOT_FOUND: u8 = 100;
     pub const NO_KEY: u8 = 128;
@@ -62,6 +65,19 @@ pub struct Common {
     /// Comma-separated PGP fingerprints.
     #[arg(short = 'p', long, env = "SOPS_PGP_FP")]
     pgp: Option<String>,
+    /// Comma-separated AWS KMS key ARNs; ARN+ROLE_ARN assumes that role.
+    #[arg(short = 'k', long, env = "SOPS_KMS_ARN")]
+    kms: Option<String>,
+    /// The AWS profile of the KMS keys given here.
+    #[arg(long = "aws-profile")]
+    aws_profile: Option<String>,
+    /// The encryption context of the KMS keys: key:value,key2:value2.
+    #[arg(long = "encryption-context")]
+    encryption_context: Option<String>,
+    /// Comma-separated Vault/OpenBao Transit keys:
+    /// https://vault.example.org:8200/v1/transit/keys/NAME.
+    #[arg(long = "hc-vault-transit", env = "SOPS_VAULT_URIS")]
+    hc_vault_transit: Option<String>,
     /// yaml, json, dotenv, ini or binary (default: from the file name).
     #[arg(long = "input-type")]
     input_type: Option<String>,
@@ -122,11 +138,16 @@ pub enum SopsCommand {
         /// The file ('-' or none: stdin).
         file: Option<PathBuf>,
     },
-    /// Decrypt a file (stdout unless -i/--output).
+    /// Decrypt a file (stdout unless -i/--output), or every SOPS file of a
+    /// directory (with --output-dir DIR or -i).
     Decrypt {
         #[command(flatten)]
         common: Common,
-        /// The file ('-' or none: stdin).
+        /// With a directory: write the decrypted files (0600) under DIR, in the
+        /// same layout.
+        #[arg(long = "output-dir")]
+        output_dir: Option<PathBuf>,
+        /// The file or directory ('-' or none: stdin).
         file: Option<PathBuf>,
     },
     /// Open the decrypted file in $SOPS_EDITOR/$EDITOR and re-encrypt it if changed.
@@ -190,36 +211,65 @@ pub enum SopsCommand {
     Rotate {
         #[command(flatten)]
         common: Common,
-        /// Add these age recipients (comma-separated).
-        #[arg(long = "add-age")]
-        add_age: Option<String>,
-        /// Remove these age recipients (comma-separated).
-        #[arg(long = "rm-age")]
-        rm_age: Option<String>,
-        /// Add these PGP fingerprints (comma-separated).
-        #[arg(long = "add-pgp")]
-        add_pgp: Option<String>,
-        /// Remove these PGP fingerprints (comma-separated).
-        #[arg(long = "rm-pgp")]
-        rm_pgp: Option<String>,
-        /// The file.
+        #[command(flatten)]
+        changes: rekey::RotateFlags,
+        /// The file, or a directory (with -i).
         file: PathBuf,
     },
-    /// Re-wrap the data key for the recipients the .sops.yaml creation rule names now.
+    /// Re-wrap the data key for the recipients the .sops.yaml creation rule names
+    /// now; when a recipient is dropped, a new data key re-encrypts every value.
     Updatekeys {
         #[command(flatten)]
         common: Common,
         /// Do not ask for confirmation.
         #[arg(short = 'y', long)]
         yes: bool,
-        /// The file.
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Configure this git repository to diff and merge SOPS files by their
+    /// decrypted content (files chosen from .sops.yaml's path_regex, or --pattern).
+    #[command(name = "git-setup")]
+    GitSetup {
+        #[command(flatten)]
+        common: Common,
+        /// A .gitattributes glob of the encrypted files (repeatable); default:
+        /// derived from the .sops.yaml creation rules.
+        #[arg(long = "pattern")]
+        patterns: Vec<String>,
+    },
+    /// git's diff driver (textconv): prints the plaintext when a key opens
+    /// FILE, else FILE unchanged.
+    #[command(name = "git-textconv")]
+    GitTextconv {
+        /// The file git gives.
         file: PathBuf,
     },
-    /// Print whether a file is encrypted: {"encrypted": true|false}.
+    /// git's merge driver: merges BASE, OURS and THEIRS (%O %A %B) of PATH
+    /// (%P) by their decrypted content into OURS; exits 1 on a conflict.
+    #[command(name = "git-merge")]
+    GitMerge {
+        /// The common ancestor (%O).
+        base: PathBuf,
+        /// Our version, replaced by the result (%A).
+        ours: PathBuf,
+        /// Their version (%B).
+        theirs: PathBuf,
+        /// The file's path in the repository (%P), for its format.
+        path: PathBuf,
+    },
+    /// Add or delete key groups.
+    Groups {
+        #[command(subcommand)]
+        cmd: rekey::GroupsCommand,
+    },
+    /// Print whether a file is encrypted: {"encrypted": true|false} (for a
+    /// directory, one line per file with its name).
     Filestatus {
         #[command(flatten)]
         common: Common,
-        /// The file.
+        /// The file or directory.
         file: PathBuf,
     },
 }
@@ -228,7 +278,14 @@ pub enum SopsCommand {
 pub fn run(args: SopsArgs) -> Result<ExitCode> {
     let r = match args.cmd {
         Some(SopsCommand::Encrypt { common, file }) => encrypt(&common, file.as_deref()),
-        Some(SopsCommand::Decrypt { common, file }) => decrypt(&common, file.as_deref()),
+        Some(SopsCommand::Decrypt {
+            common,
+            output_dir,
+            file,
+        }) => match file.as_deref() {
+            Some(dir) if dir.is_dir() => batch::decrypt_dir(&common, dir, output_dir.as_deref()),
+            f => decrypt(&common, f),
+        },
         Some(SopsCommand::Edit { common, file }) => edit(&common, &file),
         Some(SopsCommand::Set {
             common,
@@ -241,16 +298,30 @@ pub fn run(args: SopsArgs) -> Result<ExitCode> {
             file,
             index,
         }) => set(&common, &file, &index, None),
+        Some(SopsCommand::Filestatus { common, file }) if file.is_dir() => {
+            batch::filestatus_dir(&common, &file)
+        }
         Some(SopsCommand::Filestatus { common, file }) => filestatus(&common, &file),
         Some(SopsCommand::Rotate {
             common,
-            add_age,
-            rm_age,
-            add_pgp,
-            rm_pgp,
+            changes,
             file,
-        }) => rotate(&common, &file, [add_age, rm_age, add_pgp, rm_pgp]),
-        Some(SopsCommand::Updatekeys { common, yes, file }) => updatekeys(&common, &file, yes),
+        }) if file.is_dir() => batch::rotate_dir(&common, &file, &changes),
+        Some(SopsCommand::Rotate {
+            common,
+            changes,
+            file,
+        }) => rotate(&common, &file, &changes),
+        Some(SopsCommand::Updatekeys { common, yes, files }) => updatekeys(&common, &files, yes),
+        Some(SopsCommand::Groups { cmd }) => rekey::groups(cmd),
+        Some(SopsCommand::GitSetup { common, patterns }) => git::setup(&common, &patterns),
+        Some(SopsCommand::GitTextconv { file }) => git::textconv(&file),
+        Some(SopsCommand::GitMerge {
+            base,
+            ours,
+            theirs,
+            path,
+        }) => git::merge_driver(&base, &ours, &theirs, &path),
         Some(SopsCommand::ExecEnv {
             common,
             file,
@@ -298,6 +369,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::AlreadyEncrypted => exit::ALREADY_ENCRYPTED,
         Error::MetadataNotFound => exit::METADATA_NOT_FOUND,
         Error::Parse { .. } => exit::COULD_NOT_READ,
+        Error::InvalidRecipient { kind, .. } if kind == "kms" => exit::INVALID_ENCRYPTION_CONTEXT,
         _ => exit::ERROR,
     }
 }
@@ -308,9 +380,15 @@ fn hint(e: &Error) -> Option<String> {
         Error::MacMismatch | Error::MacMissing => "use --ignore-mac to read it anyway".into(),
         Error::AlreadyEncrypted => "use edit, or rename that entry if it is plain data".into(),
         Error::NoRecipients => {
-            "pass --age/--pgp, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml".into()
+            "pass --age/--pgp/--kms/--hc-vault-transit, set SOPS_AGE_RECIPIENTS, or add a creation rule to .sops.yaml".into()
         }
-        Error::NoCreationRule { .. } => "and no --age/--pgp was given".into(),
+        Error::NoCreationRule { .. } => "and no --age/--pgp/--kms/--hc-vault-transit was given".into(),
+        Error::InvalidRecipient { kind, .. } if kind == "kms" => {
+            "--encryption-context takes key:value pairs separated by commas".into()
+        }
+        Error::NoKey { tried } if tried.iter().any(|t| t.reason.contains("SOPS_HC_VAULT_ALLOWLIST")) => {
+            "add the Vault address to SOPS_HC_VAULT_ALLOWLIST if you trust it".into()
+        }
         Error::Emit {
             format: Format::Binary,
             ..
@@ -371,8 +449,10 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
     }
 }
 
+/// The local keys and the network ones (AWS KMS, Vault Transit), as sops
+/// reads the environment.
 pub(super) fn keyring(c: &Common) -> Keyring {
-    let mut k = Keyring::from_env();
+    let mut k = ksec_sops::network::keyring_from_env();
     if let Some(o) = &c.decryption_order {
         k.set_decryption_order(o.split(',').map(str::trim));
     }
@@ -410,17 +490,28 @@ pub(super) fn write_out(c: &Common, file: Option<&Path>, bytes: &[u8]) -> Result
     }
 }
 
+/// A comma-list flag's items.
+pub(super) fn list(v: &Option<String>) -> Vec<String> {
+    v.iter()
+        .flat_map(|s| ksec_text::split_list(s))
+        .map(str::to_string)
+        .collect()
+}
+
+/// `--encryption-context`, parsed.
+pub(super) fn encryption_context(c: &Common) -> Result<Vec<(String, String)>, Error> {
+    ksec_sops::parse_encryption_context(c.encryption_context.as_deref().unwrap_or_default())
+}
+
 /// The encryption flags, as the library's options.
-fn overrides(c: &Common) -> EncryptionOverrides {
-    let list = |v: &Option<String>| -> Vec<String> {
-        v.iter()
-            .flat_map(|s| ksec_text::split_list(s))
-            .map(str::to_string)
-            .collect()
-    };
-    EncryptionOverrides {
+fn overrides(c: &Common) -> Result<EncryptionOverrides, Error> {
+    Ok(EncryptionOverrides {
         age: list(&c.age),
         pgp: list(&c.pgp),
+        kms: list(&c.kms),
+        encryption_context: encryption_context(c)?,
+        aws_profile: c.aws_profile.clone(),
+        hc_vault_transit: list(&c.hc_vault_transit),
         unencrypted_suffix: c.unencrypted_suffix.clone(),
         encrypted_suffix: c.encrypted_suffix.clone(),
         unencrypted_regex: c.unencrypted_regex.clone(),
@@ -430,7 +521,7 @@ fn overrides(c: &Common) -> EncryptionOverrides {
         mac_only_encrypted: c.mac_only_encrypted,
         shamir_threshold: c.shamir,
         indent: c.indent,
-    }
+    })
 }
 
 /// Recipients and rules for a new file: the flags, else the first matching
@@ -439,7 +530,7 @@ pub(super) fn encryptor(c: &Common, file: Option<&Path>, output: Format) -> Resu
     let config = load_config(c)?;
     let name = name_of(c, file).unwrap_or(Path::new("stdin"));
     Ok(Encryptor::resolve(
-        &overrides(c),
+        &overrides(c)?,
         config.as_ref(),
         name,
         output,
