@@ -7,5 +7,7 @@
 
 #[path = "ksec-etcd/kms.rs"]
 mod kms;
+#[path = "ksec-etcd/protos.rs"]
+mod protos;
 #[path = "ksec-etcd/store.rs"]
 mod store;
