@@ -12,7 +12,7 @@ use ksec_sops::{Config, EmitOptions, Format, Item, LockedFile, Zeroizing};
 use std::path::Path;
 
 /// A values file after looking at it.
-pub enum Plain {
+pub(crate) enum Plain {
     /// It was a SOPS file: its plaintext.
     Decrypted(Zeroizing<Vec<u8>>),
     /// It has no SOPS metadata: its bytes are the values as they are.
@@ -51,7 +51,7 @@ pub fn is_encrypted(name: &str, bytes: &[u8]) -> bool {
 /// (and picks dotenv/INI); `config` is the `.sops.yaml` in effect, for its YAML/JSON
 /// indent (as sops uses it) and to name its creation rule when no key opens the file.
 /// `keys` is called only for an encrypted file (loading keys may run gpg).
-pub fn decrypt<K: std::borrow::Borrow<Keys>>(
+pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
     name: &str,
     bytes: &[u8],
     config: Option<&Config>,

@@ -85,7 +85,9 @@ pub use getter::{download, Downloaded};
 pub use keys::{ImportedKey, Keys};
 pub use settings::Settings;
 pub use source::MAX_FILE_BYTES;
-pub use url::{is_http, Backend, KeyLocation, Protocol, SecretKeyRef, SecretsUrl, Target};
+pub use url::{
+    is_http, Backend, KeyLocation, Protocol, SecretKeyRef, SecretsUrl, Target, MAX_URL_LEN,
+};
 
 /// Entry points for the fuzz targets; not part of the API.
 #[doc(hidden)]

@@ -42,9 +42,7 @@ pub fn manifest(name: &str) -> String {
             "{head}name: \"secrets-getter\"\n\
              version: \"{version}\"\n\
              usage: \"secrets:// values files decrypted on the fly (ksec, helm-secrets compatible)\"\n\
-             description: |-\n  \
-             Serves helm-secrets' downloader protocols (secrets://, secrets+age-import://,\n  \
-             secrets+gpg-import://, the -kubernetes variants, secrets+literal://) and ksec://.\n\
+             description: \"The getter of ksec's helm-secrets drop-in: secrets://, secrets+*-import://, secrets+literal://, ksec://\"\n\
              downloaders:\n  \
              - command: \"{LINK_NAME} helm downloader\"\n    \
              protocols:\n{protocols}"
@@ -54,9 +52,7 @@ pub fn manifest(name: &str) -> String {
             "{head}name: \"secrets\"\n\
              version: \"{version}\"\n\
              usage: \"SOPS-encrypted values for Helm (ksec, helm-secrets compatible)\"\n\
-             description: |-\n  \
-             helm secrets encrypt|decrypt|edit|dir FILE, or helm secrets COMMAND ARGS to run\n  \
-             helm COMMAND with SOPS-encrypted -f/--set-file files decrypted on the fly.\n\
+             description: \"helm secrets encrypt|decrypt|edit|dir FILE, or helm secrets COMMAND ARGS with encrypted values files\"\n\
              platformCommand:\n  \
              - command: \"$HELM_PLUGIN_DIR/{LINK_NAME} helm secrets\"\n"
         )

@@ -9,7 +9,7 @@
 //! started for a keyring inside is stopped before the folder goes.
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 

@@ -4,6 +4,7 @@ pub mod completion;
 pub mod controller;
 pub mod demo;
 pub mod encryption_config;
+pub mod helm;
 pub mod keys;
 pub mod kms;
 pub mod reseal;
