@@ -60,6 +60,13 @@ pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
     let format = detect_format(name, bytes);
     let locked = match LockedFile::parse(bytes, format) {
         Ok(l) => l,
+        // Encrypted values without metadata: the file lost its end.
+        Err(e @ ksec_sops::Error::MetadataNotFound) if has(bytes, b"ENC[AES256_GCM,") => {
+            return Err(Error::Damaged {
+                file: name.to_string(),
+                source: e,
+            })
+        }
         Err(ksec_sops::Error::MetadataNotFound) => return Ok(Plain::NotEncrypted),
         Err(e) if looks_like_sops(bytes) => {
             return Err(Error::Damaged {
@@ -84,7 +91,7 @@ pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
         Error::Decrypt {
             file: name.to_string(),
             keys: if no_key { described } else { Vec::new() },
-            rule: config.filter(|_| no_key).and_then(|c| describe_rule(c, name)),
+            rule: if no_key { rule_for(config, name) } else { None },
             source,
         }
     })?;
@@ -116,8 +123,22 @@ fn is_binary_store(branch: Option<&Vec<Item>>) -> bool {
 /// A file that does not parse but carries SOPS's marks (an encrypted value, or a
 /// `sops` metadata entry) is a damaged SOPS file, not plaintext to pass on.
 fn looks_like_sops(bytes: &[u8]) -> bool {
-    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    has(b"ENC[AES256_GCM,") || has(b"\nsops:") || has(b"\"sops\":")
+    has(bytes, b"ENC[AES256_GCM,") || has(bytes, b"\nsops:") || has(bytes, b"\"sops\":")
+}
+
+fn has(bytes: &[u8], needle: &[u8]) -> bool {
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The creation rule that applies to `file`: of the `.sops.yaml` in effect, else of
+/// the one found upward from the file's folder (where its author ran sops).
+fn rule_for(config: Option<&Config>, file: &str) -> Option<String> {
+    if let Some(c) = config {
+        return describe_rule(c, file);
+    }
+    let folder = std::path::absolute(Path::new(file)).ok()?.parent()?.to_path_buf();
+    let found = Config::find(None, &folder).ok().flatten()?;
+    describe_rule(&found, file)
 }
 
 /// The creation rule of `.sops.yaml` that matches `file`, as a message line.
