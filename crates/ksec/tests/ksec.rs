@@ -11,6 +11,8 @@ mod deploy;
 mod encryption_config;
 #[path = "ksec/errors.rs"]
 mod errors;
+#[path = "ksec/helm.rs"]
+mod helm;
 #[path = "ksec/interop.rs"]
 mod interop;
 #[path = "ksec/keys.rs"]
