@@ -31,9 +31,8 @@ impl std::fmt::Debug for Plain {
 /// The SOPS format a file is read in: from its name for dotenv and INI, else from its
 /// content (`{` first: JSON, else YAML).
 pub fn detect_format(name: &str, bytes: &[u8]) -> Format {
-    match Format::from_path(Path::new(name)) {
-        f @ (Format::Dotenv | Format::Ini) => return f,
-        _ => {}
+    if let f @ (Format::Dotenv | Format::Ini) = Format::from_path(Path::new(name)) {
+        return f;
     }
     let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     match text.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -64,14 +63,14 @@ pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
         Err(e @ ksec_sops::Error::MetadataNotFound) if has(bytes, b"ENC[AES256_GCM,") => {
             return Err(Error::Damaged {
                 file: name.to_string(),
-                source: e,
+                source: Box::new(e),
             })
         }
         Err(ksec_sops::Error::MetadataNotFound) => return Ok(Plain::NotEncrypted),
         Err(e) if looks_like_sops(bytes) => {
             return Err(Error::Damaged {
                 file: name.to_string(),
-                source: e,
+                source: Box::new(e),
             })
         }
         // Not a SOPS file in any shape (a certificate, a properties file): the
@@ -92,7 +91,7 @@ pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
             file: name.to_string(),
             keys: if no_key { described } else { Vec::new() },
             rule: if no_key { rule_for(config, name) } else { None },
-            source,
+            source: Box::new(source),
         }
     })?;
     let output = match format {
@@ -106,7 +105,7 @@ pub(crate) fn decrypt<K: std::borrow::Borrow<Keys>>(
             file: name.to_string(),
             keys: Vec::new(),
             rule: None,
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -136,7 +135,10 @@ fn rule_for(config: Option<&Config>, file: &str) -> Option<String> {
     if let Some(c) = config {
         return describe_rule(c, file);
     }
-    let folder = std::path::absolute(Path::new(file)).ok()?.parent()?.to_path_buf();
+    let folder = std::path::absolute(Path::new(file))
+        .ok()?
+        .parent()?
+        .to_path_buf();
     let found = Config::find(None, &folder).ok().flatten()?;
     describe_rule(&found, file)
 }

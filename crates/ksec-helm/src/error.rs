@@ -47,7 +47,9 @@ pub enum Error {
         reason: &'static str,
     },
     /// A backend outside `HELM_SECRETS_ALLOWED_BACKENDS`.
-    #[error("secret backend {backend:?} is not allowed (HELM_SECRETS_ALLOWED_BACKENDS={allowed:?})")]
+    #[error(
+        "secret backend {backend:?} is not allowed (HELM_SECRETS_ALLOWED_BACKENDS={allowed:?})"
+    )]
     BackendNotAllowed {
         /// The backend asked for.
         backend: String,
@@ -120,7 +122,7 @@ pub enum Error {
         rule: Option<String>,
         /// Why.
         #[source]
-        source: ksec_sops::Error,
+        source: Box<ksec_sops::Error>,
     },
     /// A file that looks like a SOPS file (it has SOPS values or a `sops` entry) does
     /// not parse: truncated or damaged.
@@ -130,7 +132,7 @@ pub enum Error {
         file: String,
         /// The parser's message.
         #[source]
-        source: ksec_sops::Error,
+        source: Box<ksec_sops::Error>,
     },
     /// `decrypt` was asked for a file without SOPS metadata.
     #[error("{file} is not encrypted (it has no sops metadata)")]
@@ -151,7 +153,7 @@ pub enum Error {
         file: String,
         /// Why.
         #[source]
-        source: ksec_sops::Error,
+        source: Box<ksec_sops::Error>,
     },
     /// An imported key could not be used.
     #[error("cannot import the {kind} key from {from}: {reason}")]
@@ -232,7 +234,7 @@ impl Error {
         match self {
             Error::Decrypt { source, .. }
             | Error::Damaged { source, .. }
-            | Error::Encrypt { source, .. } => Some(source),
+            | Error::Encrypt { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

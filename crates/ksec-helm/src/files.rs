@@ -57,12 +57,12 @@ pub fn encrypt_file(path: &Path, settings: &Settings) -> Result<Vec<u8>> {
     if content::is_encrypted(&shown, &bytes) {
         return Err(Error::AlreadyEncrypted { file: shown });
     }
-    let abs = std::path::absolute(path)
-        .map_err(|e| Error::io(format!("cannot resolve {shown}"), e))?;
+    let abs =
+        std::path::absolute(path).map_err(|e| Error::io(format!("cannot resolve {shown}"), e))?;
     let folder = abs.parent().unwrap_or(Path::new("/"));
     let fail = |source| Error::Encrypt {
         file: shown.clone(),
-        source,
+        source: Box::new(source),
     };
     let config = Config::find(None, folder).map_err(fail)?;
     let list = |var: &str| -> Vec<String> {

@@ -60,7 +60,8 @@ pub fn download(url: &str, settings: &Settings) -> Result<Downloaded> {
             return Err(Error::Missing {
                 what: "values file",
                 file: shown,
-                hint: " (a '?' before the path, secrets://?PATH, makes a missing file empty values)",
+                hint:
+                    " (a '?' before the path, secrets://?PATH, makes a missing file empty values)",
             })
         }
         Err(e) => return Err(e),
@@ -140,7 +141,8 @@ fn load_key(protocol: Protocol, location: &KeyLocation) -> Result<ImportedKey> {
                 return Err(Error::KeyImport {
                     kind: "age",
                     from,
-                    reason: "it is not text (an age identity file is AGE-SECRET-KEY-1… lines)".into(),
+                    reason: "it is not text (an age identity file is AGE-SECRET-KEY-1… lines)"
+                        .into(),
                 });
             }
             let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());

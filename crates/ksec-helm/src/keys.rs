@@ -72,7 +72,10 @@ impl Keys {
             Some(ImportedKey::Age { from, text }) => {
                 let before = age.sources.len();
                 age.add_identities(&text, &from);
-                if let Some(bad) = age.sources[before..].iter().find(|s| s.contains("unreadable")) {
+                if let Some(bad) = age.sources[before..]
+                    .iter()
+                    .find(|s| s.contains("unreadable"))
+                {
                     return Err(Error::KeyImport {
                         kind: "age",
                         from,
@@ -151,12 +154,22 @@ fn gpg_import(home: &Path, from: &str, key: &[u8]) -> Result<()> {
     let mut child = Command::new(&exe)
         .arg("--homedir")
         .arg(home)
-        .args(["--batch", "--no-tty", "--no-permission-warning", "--quiet", "--import"])
+        .args([
+            "--batch",
+            "--no-tty",
+            "--no-permission-warning",
+            "--quiet",
+            "--import",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| fail(format!("cannot run {exe} (PGP keys need gpg, as with sops): {e}")))?;
+        .map_err(|e| {
+            fail(format!(
+                "cannot run {exe} (PGP keys need gpg, as with sops): {e}"
+            ))
+        })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(key)

@@ -73,13 +73,16 @@ pub fn find_helm(explicit: Option<&Path>) -> Result<PathBuf> {
 
 /// The first executable `name` on `PATH` that is not this process's binary.
 pub fn search_path(name: &str) -> Option<PathBuf> {
-    let me = std::env::current_exe().ok().and_then(|p| p.canonicalize().ok());
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| {
             let is_exe = std::fs::metadata(p).is_ok_and(|m| {
-                m.is_file() && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
+                m.is_file()
+                    && std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o111 != 0
             });
             is_exe && p.canonicalize().ok() != me
         })
@@ -104,7 +107,9 @@ pub fn plugins_dirs(helm: &Path) -> Result<Vec<PathBuf>> {
         });
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let dirs: Vec<PathBuf> = std::env::split_paths(text.trim()).filter(|p| !p.as_os_str().is_empty()).collect();
+    let dirs: Vec<PathBuf> = std::env::split_paths(text.trim())
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
     if dirs.is_empty() {
         return Err(Error::Helm {
             helm: helm.to_path_buf(),
@@ -255,8 +260,12 @@ fn link_binary(exe: &Path, link: &Path) -> Result<&'static str> {
     } else if std::fs::hard_link(exe, &tmp).is_ok() {
         "hard link"
     } else {
-        std::fs::copy(exe, &tmp)
-            .map_err(|e| Error::io(format!("cannot copy {} to {}", exe.display(), tmp.display()), e))?;
+        std::fs::copy(exe, &tmp).map_err(|e| {
+            Error::io(
+                format!("cannot copy {} to {}", exe.display(), tmp.display()),
+                e,
+            )
+        })?;
         "copy"
     };
     std::fs::rename(&tmp, link).map_err(|e| {
@@ -283,7 +292,10 @@ mod tests {
             assert!(g.contains(&format!("- \"{s}\"")), "{s}");
         }
         assert!(g.contains("command: \"ksec helm downloader\""));
-        assert!(!manifest("secrets").contains("downloaders"), "Helm 4 would make it a getter");
+        assert!(
+            !manifest("secrets").contains("downloaders"),
+            "Helm 4 would make it a getter"
+        );
     }
 
     #[test]
@@ -301,9 +313,12 @@ mod tests {
         std::fs::write(&exe, "#!/bin/sh\n").unwrap();
 
         let e = install(&plugins, &exe, false).unwrap_err().to_string();
-        assert!(e.contains("secrets 4.7.0") && e.contains("helm-secrets"), "{e}");
+        assert!(
+            e.contains("secrets 4.7.0") && e.contains("helm-secrets"),
+            "{e}"
+        );
         assert!(theirs.exists());
-        assert!(getter_installed(&[plugins.clone()]));
+        assert!(getter_installed(std::slice::from_ref(&plugins)));
 
         let r = install(&plugins, &exe, true).unwrap();
         assert_eq!(r.replaced.len(), 1);
@@ -311,12 +326,15 @@ mod tests {
         assert_eq!(r.link, "symlink");
         for name in PLUGIN_NAMES {
             let link = plugins.join(name).join(LINK_NAME);
-            assert_eq!(std::fs::read_link(&link).unwrap(), exe.canonicalize().unwrap());
+            assert_eq!(
+                std::fs::read_link(&link).unwrap(),
+                exe.canonicalize().unwrap()
+            );
         }
         // A refresh is quiet and idempotent.
         let again = install(&plugins, &exe, false).unwrap();
         assert!(again.replaced.is_empty());
-        assert!(getter_installed(&[plugins.clone()]));
+        assert!(getter_installed(std::slice::from_ref(&plugins)));
 
         let other = plugins.join("diff");
         std::fs::create_dir_all(&other).unwrap();

@@ -34,7 +34,12 @@ impl ScratchDir {
             .prefix(&format!("{PREFIX}{}-", std::process::id()))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&dir)
-            .map_err(|e| Error::io(format!("cannot create a private folder in {}", dir.display()), e))?;
+            .map_err(|e| {
+                Error::io(
+                    format!("cannot create a private folder in {}", dir.display()),
+                    e,
+                )
+            })?;
         let path = made.keep();
         if let Ok(mut live) = LIVE.lock() {
             live.push(path.clone());
@@ -102,7 +107,10 @@ impl Drop for ScratchDir {
 fn stop_gpg_agent(home: &Path) {
     // Only if an agent was started there (it leaves its sockets or its lock behind).
     let started = std::fs::read_dir(home)
-        .map(|rd| rd.flatten().any(|e| e.file_name().to_string_lossy().starts_with("S.gpg-agent")))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with("S.gpg-agent"))
+        })
         .unwrap_or(false)
         || home.join("private-keys-v1.d").exists();
     if started {
@@ -156,7 +164,10 @@ pub fn sweep_stale() {
             .metadata()
             .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == current_uid())
             .unwrap_or(false);
-        if mine && e.file_type().is_ok_and(|t| t.is_dir()) && !Path::new(&format!("/proc/{pid}")).exists() {
+        if mine
+            && e.file_type().is_ok_and(|t| t.is_dir())
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
             let p = e.path();
             if let Ok(rd) = std::fs::read_dir(&p) {
                 for g in rd.flatten() {
@@ -188,8 +199,14 @@ mod tests {
         let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
         let f = s.write_private("values.yaml", b"a: 1\n").unwrap();
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
-        assert!(s.write_private("values.yaml", b"again").is_err(), "never reused");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(
+            s.write_private("values.yaml", b"again").is_err(),
+            "never reused"
+        );
         drop(s);
         assert!(!dir.exists());
     }

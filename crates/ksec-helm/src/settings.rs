@@ -64,7 +64,11 @@ impl Default for Settings {
     }
 }
 
-fn flag(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, default: bool) -> Result<bool> {
+fn flag(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool> {
     match lookup(name).as_deref().map(str::trim) {
         None | Some("") => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
@@ -278,8 +282,14 @@ mod tests {
         assert!(s.allow_absolute_path, "Argo CD passes absolute paths");
         assert!(!s.allow_age_import && !s.allow_gpg_import);
         assert!(!s.allow_age_import_kubernetes && !s.allow_gpg_import_kubernetes);
-        let e = s.check_protocol(Protocol::AgeImport).unwrap_err().to_string();
-        assert!(e.contains("HELM_SECRETS_ALLOW_AGE_IMPORT") && e.contains("KEY_LOCATION_PREFIX"), "{e}");
+        let e = s
+            .check_protocol(Protocol::AgeImport)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HELM_SECRETS_ALLOW_AGE_IMPORT") && e.contains("KEY_LOCATION_PREFIX"),
+            "{e}"
+        );
 
         let s = settings(&[
             ("ARGOCD_APP_NAME", "app"),
@@ -301,8 +311,13 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let e = settings(&[("HELM_SECRETS_QUIET", "maybe")]).unwrap_err().to_string();
-        assert!(e.contains("HELM_SECRETS_QUIET") && e.contains("maybe"), "{e}");
+        let e = settings(&[("HELM_SECRETS_QUIET", "maybe")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("HELM_SECRETS_QUIET") && e.contains("maybe"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -310,9 +325,15 @@ mod tests {
         let s = settings(&[]).unwrap();
         assert_eq!(s.backend(None).unwrap(), &Backend::Sops);
         assert_eq!(s.backend(Some(&Backend::Noop)).unwrap(), &Backend::Noop);
-        let e = s.backend(Some(&Backend::parse("vals"))).unwrap_err().to_string();
+        let e = s
+            .backend(Some(&Backend::parse("vals")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"vals\""), "{e}");
-        let e = s.backend(Some(&Backend::parse("/opt/b.sh"))).unwrap_err().to_string();
+        let e = s
+            .backend(Some(&Backend::parse("/opt/b.sh")))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/opt/b.sh") && e.contains("custom"), "{e}");
         let s = settings(&[("HELM_SECRETS_ALLOWED_BACKENDS", "sops")]).unwrap();
         assert!(s.backend(Some(&Backend::Noop)).is_err());
@@ -341,7 +362,10 @@ mod tests {
         .unwrap();
         assert!(strict.check_values_path(&real).is_ok());
         let e = strict.check_values_path(&link).unwrap_err().to_string();
-        assert!(e.contains("symlink") && e.contains("HELM_SECRETS_VALUES_ALLOW_SYMLINKS"), "{e}");
+        assert!(
+            e.contains("symlink") && e.contains("HELM_SECRETS_VALUES_ALLOW_SYMLINKS"),
+            "{e}"
+        );
         assert!(strict.check_values_path(&sub.join("real.yaml")).is_err());
         let e = strict
             .check_values_path(Path::new("charts/../../x.yaml"))
@@ -358,8 +382,12 @@ mod tests {
     #[test]
     fn key_locations() {
         let s = settings(&[("HELM_SECRETS_KEY_LOCATION_PREFIX", "/keys/")]).unwrap();
-        assert!(s.check_key_location(&KeyLocation::File("/keys/a.txt".into())).is_ok());
-        assert!(s.check_key_location(&KeyLocation::File("/etc/a.txt".into())).is_err());
+        assert!(s
+            .check_key_location(&KeyLocation::File("/keys/a.txt".into()))
+            .is_ok());
+        assert!(s
+            .check_key_location(&KeyLocation::File("/etc/a.txt".into()))
+            .is_err());
         assert!(s
             .check_key_location(&KeyLocation::File("/keys/../etc/a.txt".into()))
             .is_err());

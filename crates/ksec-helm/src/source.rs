@@ -129,7 +129,9 @@ pub(crate) fn read_kubernetes_key(r: &SecretKeyRef) -> Result<Zeroizing<Vec<u8>>
     rt.block_on(async {
         let options = ksec_kube::KubeOptions {
             kubeconfig: None,
-            context: std::env::var("HELM_KUBECONTEXT").ok().filter(|c| !c.is_empty()),
+            context: std::env::var("HELM_KUBECONTEXT")
+                .ok()
+                .filter(|c| !c.is_empty()),
             namespace: r.namespace.clone(),
         };
         let cluster = ksec_kube::ClusterConfig::load(&options)

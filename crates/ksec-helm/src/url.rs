@@ -250,7 +250,9 @@ impl SecretsUrl {
                     Protocol::AgeImport | Protocol::GpgImport => {
                         KeyLocation::File(PathBuf::from(location))
                     }
-                    _ => KeyLocation::Kubernetes(parse_secret_ref(location).map_err(|r| invalid(r))?),
+                    _ => {
+                        KeyLocation::Kubernetes(parse_secret_ref(location).map_err(invalid)?)
+                    }
                 };
                 (Some(key), path)
             }
@@ -307,14 +309,18 @@ fn parse_secret_ref(location: &str) -> std::result::Result<SecretKeyRef, &'stati
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
     };
     if !valid(name) || namespace.as_deref().is_some_and(|n| !valid(n)) {
-        return Err("the Secret's namespace and name must be Kubernetes names (a-z, 0-9, '-', '.')");
+        return Err(
+            "the Secret's namespace and name must be Kubernetes names (a-z, 0-9, '-', '.')",
+        );
     }
     let key_ok = key.len() <= 253
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if !key_ok {
-        return Err("the Secret's data key must be a Kubernetes data key (a-z, A-Z, 0-9, '-', '_', '.')");
+        return Err(
+            "the Secret's data key must be a Kubernetes data key (a-z, A-Z, 0-9, '-', '_', '.')",
+        );
     }
     Ok(SecretKeyRef {
         namespace,
@@ -368,8 +374,8 @@ mod tests {
         assert_eq!(u.key, Some(KeyLocation::File("k.asc".into())));
         assert_eq!(u.target, file("dir/a?b.yaml"));
 
-        let u =
-            SecretsUrl::parse("secrets+age-import-kubernetes://argocd/keys#key.txt?s.yaml").unwrap();
+        let u = SecretsUrl::parse("secrets+age-import-kubernetes://argocd/keys#key.txt?s.yaml")
+            .unwrap();
         assert_eq!(
             u.key,
             Some(KeyLocation::Kubernetes(SecretKeyRef {
@@ -378,8 +384,8 @@ mod tests {
                 key: "key.txt".into()
             }))
         );
-        let u = SecretsUrl::parse("secrets+gpg-import-kubernetes://keys#k?https://h/s.yaml")
-            .unwrap();
+        let u =
+            SecretsUrl::parse("secrets+gpg-import-kubernetes://keys#k?https://h/s.yaml").unwrap();
         assert_eq!(
             u.key,
             Some(KeyLocation::Kubernetes(SecretKeyRef {
@@ -406,8 +412,14 @@ mod tests {
             ("secrets+age-import://?key.txt", "no '?'"),
             ("secrets+age-import://key.txt?", "the file is empty"),
             ("secrets+age-import-kubernetes://ns/name?s.yaml", "#KEY"),
-            ("secrets+age-import-kubernetes://ns/Na_me#k?s.yaml", "Kubernetes names"),
-            ("secrets+gpg-import-kubernetes://ns/n#k y?s.yaml", "data key"),
+            (
+                "secrets+age-import-kubernetes://ns/Na_me#k?s.yaml",
+                "Kubernetes names",
+            ),
+            (
+                "secrets+gpg-import-kubernetes://ns/n#k y?s.yaml",
+                "data key",
+            ),
             ("secrets://", "the file is empty"),
             ("s3://bucket/x", "unknown protocol"),
             ("secrets.yaml", "no scheme"),

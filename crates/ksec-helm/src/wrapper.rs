@@ -44,7 +44,11 @@ enum Kind {
 }
 
 /// Rewrites Helm arguments (everything after `helm`, e.g. `template NAME CHART -f …`).
-pub fn rewrite_args(args: &[OsString], settings: &Settings, handoff: Handoff<'_>) -> Result<Rewritten> {
+pub fn rewrite_args(
+    args: &[OsString],
+    settings: &Settings,
+    handoff: Handoff<'_>,
+) -> Result<Rewritten> {
     let mut w = Writer {
         settings,
         handoff,
@@ -232,7 +236,9 @@ impl Writer<'_> {
                         let p = scratch.write_private(&name, &data)?;
                         Ok(p.to_string_lossy().into_owned())
                     }
-                    Plain::NotEncrypted if matches!(target, Target::Http(_)) || bytes.is_empty() => {
+                    Plain::NotEncrypted
+                        if matches!(target, Target::Http(_)) || bytes.is_empty() =>
+                    {
                         let p = scratch.write_private(&name, &bytes)?;
                         Ok(p.to_string_lossy().into_owned())
                     }
@@ -254,7 +260,13 @@ fn missing(file: &str) -> Error {
 /// A file name safe to put in the scratch folder (no separators, no commas).
 fn sanitize(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

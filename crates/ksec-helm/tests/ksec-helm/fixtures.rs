@@ -47,7 +47,11 @@ fn pgp_import_decrypts_every_fixture_as_sops_does_and_leaves_nothing_behind() {
 
     assert_eq!(leftover_scratch(), Vec::<std::path::PathBuf>::new());
     let mine = format!("ksec-helm-{}-", std::process::id());
-    assert_eq!(processes_mentioning(&mine), Vec::<String>::new(), "a gpg-agent was left running");
+    assert_eq!(
+        processes_mentioning(&mine),
+        Vec::<String>::new(),
+        "a gpg-agent was left running"
+    );
 }
 
 #[test]
@@ -75,7 +79,9 @@ fn load_gpg_keys_setting_and_literals() {
     let got = download("secrets+literal://plain, text?#", &s).unwrap();
     assert_eq!(got.data.as_slice(), b"plain, text?#");
     // As in helm-secrets, a '!' names a backend first.
-    let e = download("secrets+literal://hi!there", &s).unwrap_err().to_string();
+    let e = download("secrets+literal://hi!there", &s)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("\"hi\""), "{e}");
     stop_agent(home.path());
     assert_eq!(leftover_scratch(), Vec::<std::path::PathBuf>::new());
@@ -90,17 +96,35 @@ fn age_import_and_alias_and_plaintext_pass_through() {
         return;
     };
     let url = format!("secrets+age-import://{}?{}", key.display(), file.display());
-    assert_eq!(download(&url, &settings()).unwrap().data.as_slice(), expected.as_slice());
+    assert_eq!(
+        download(&url, &settings()).unwrap().data.as_slice(),
+        expected.as_slice()
+    );
     // The '?' prefix and the sops backend named explicitly change nothing for a file that exists.
-    let url = format!("secrets+age-import://?sops!{}?{}", key.display(), file.display());
-    assert_eq!(download(&url, &settings()).unwrap().data.as_slice(), expected.as_slice());
+    let url = format!(
+        "secrets+age-import://?sops!{}?{}",
+        key.display(),
+        file.display()
+    );
+    assert_eq!(
+        download(&url, &settings()).unwrap().data.as_slice(),
+        expected.as_slice()
+    );
 
     // A file without SOPS metadata passes through unchanged, with a warning unless quiet.
     let plain = values("secrets.dec.yaml").unwrap();
     let got = download(&format!("ksec://{}", plain.display()), &settings()).unwrap();
-    assert_eq!(got.data.as_slice(), std::fs::read(&plain).unwrap().as_slice());
-    assert!(got.warnings[0].contains("no SOPS metadata"), "{:?}", got.warnings);
-    let quiet = Settings::from_lookup(|k| (k == "HELM_SECRETS_QUIET").then(|| "true".into())).unwrap();
+    assert_eq!(
+        got.data.as_slice(),
+        std::fs::read(&plain).unwrap().as_slice()
+    );
+    assert!(
+        got.warnings[0].contains("no SOPS metadata"),
+        "{:?}",
+        got.warnings
+    );
+    let quiet =
+        Settings::from_lookup(|k| (k == "HELM_SECRETS_QUIET").then(|| "true".into())).unwrap();
     assert!(download(&format!("secrets://{}", plain.display()), &quiet)
         .unwrap()
         .warnings
@@ -108,7 +132,10 @@ fn age_import_and_alias_and_plaintext_pass_through() {
 
     // The noop backend passes the encrypted file as it is.
     let got = download(&format!("secrets://noop!{}", file.display()), &settings()).unwrap();
-    assert_eq!(got.data.as_slice(), std::fs::read(&file).unwrap().as_slice());
+    assert_eq!(
+        got.data.as_slice(),
+        std::fs::read(&file).unwrap().as_slice()
+    );
 }
 
 /// Files the real sops encrypts now, for a key the real age-keygen makes: CRLF line
@@ -121,7 +148,13 @@ fn fresh_files_from_the_real_sops_decrypt_byte_for_byte() {
     };
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("key.txt");
-    assert!(Command::new(keygen).arg("-o").arg(&key).output().unwrap().status.success());
+    assert!(Command::new(keygen)
+        .arg("-o")
+        .arg(&key)
+        .output()
+        .unwrap()
+        .status
+        .success());
     let recipient = std::fs::read_to_string(&key)
         .unwrap()
         .lines()
@@ -129,7 +162,10 @@ fn fresh_files_from_the_real_sops_decrypt_byte_for_byte() {
         .unwrap();
     for (name, plain) in [
         ("crlf.yaml", "a: one\r\nb: |\r\n  two\r\n  lines\r\n"),
-        ("kept.yaml", "cert: |+\n  -----BEGIN X-----\n  abc\n\n\nafter: 1\n"),
+        (
+            "kept.yaml",
+            "cert: |+\n  -----BEGIN X-----\n  abc\n\n\nafter: 1\n",
+        ),
         ("doc.json", "{\n  \"a\": \"x\\ny\",\n  \"n\": 1.5\n}\n"),
         ("blob.txt", "line one\nline two\n\n\n"),
     ] {
@@ -141,7 +177,11 @@ fn fresh_files_from_the_real_sops_decrypt_byte_for_byte() {
             .arg(&p)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let expected = sops_decrypt(&p, &[("SOPS_AGE_KEY_FILE", &key)]).unwrap();
         let url = format!("secrets+age-import://{}?{}", key.display(), p.display());
         let got = download(&url, &settings()).unwrap_or_else(|e| panic!("{name}: {e}"));

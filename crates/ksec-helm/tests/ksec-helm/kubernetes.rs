@@ -34,12 +34,17 @@ fn keys_are_read_from_cluster_secrets() {
     std::env::remove_var("HELM_KUBECONTEXT");
 
     let age_file = values("secrets.age.yaml").unwrap();
-    let Some(age_plain) = sops_decrypt(&age_file, &[("SOPS_AGE_KEY_FILE", &assets.join("age/key.txt"))])
-    else {
+    let Some(age_plain) = sops_decrypt(
+        &age_file,
+        &[("SOPS_AGE_KEY_FILE", &assets.join("age/key.txt"))],
+    ) else {
         return;
     };
     for location in ["argocd/helm-keys#key.txt", "helm-keys#key.txt"] {
-        let url = format!("secrets+age-import-kubernetes://{location}?{}", age_file.display());
+        let url = format!(
+            "secrets+age-import-kubernetes://{location}?{}",
+            age_file.display()
+        );
         let got = download(&url, &settings()).unwrap_or_else(|e| panic!("{location}: {e}"));
         assert_eq!(got.data.as_slice(), age_plain.as_slice(), "{location}");
     }
@@ -50,21 +55,33 @@ fn keys_are_read_from_cluster_secrets() {
         "secrets+gpg-import-kubernetes://argocd/helm-keys#key.asc?{}",
         pgp_file.display()
     );
-    assert_eq!(download(&url, &settings()).unwrap().data.as_slice(), pgp_plain.as_slice());
+    assert_eq!(
+        download(&url, &settings()).unwrap().data.as_slice(),
+        pgp_plain.as_slice()
+    );
     stop_agent(home.path());
     assert_eq!(leftover_scratch(), Vec::<std::path::PathBuf>::new());
 
     // References that do not exist are errors naming the Secret and the key.
     let e = download(
-        &format!("secrets+age-import-kubernetes://argocd/helm-keys#nope?{}", age_file.display()),
+        &format!(
+            "secrets+age-import-kubernetes://argocd/helm-keys#nope?{}",
+            age_file.display()
+        ),
         &settings(),
     )
     .unwrap_err()
     .to_string();
-    assert!(e.contains("argocd/helm-keys") && e.contains("\"nope\"") && e.contains("key.asc, key.txt"), "{e}");
+    assert!(
+        e.contains("argocd/helm-keys") && e.contains("\"nope\"") && e.contains("key.asc, key.txt"),
+        "{e}"
+    );
     assert!(!e.contains("AGE-SECRET-KEY"), "{e}");
     let e = download(
-        &format!("secrets+age-import-kubernetes://team/helm-keys#key.txt?{}", age_file.display()),
+        &format!(
+            "secrets+age-import-kubernetes://team/helm-keys#key.txt?{}",
+            age_file.display()
+        ),
         &settings(),
     )
     .unwrap_err()
@@ -73,10 +90,15 @@ fn keys_are_read_from_cluster_secrets() {
 
     // Credentials the cluster refuses.
     let wrong = dir.path().join("wrong");
-    server.kubeconfig_builder(Credentials::WrongToken).write(&wrong);
+    server
+        .kubeconfig_builder(Credentials::WrongToken)
+        .write(&wrong);
     std::env::set_var("KUBECONFIG", &wrong);
     let e = download(
-        &format!("secrets+age-import-kubernetes://argocd/helm-keys#key.txt?{}", age_file.display()),
+        &format!(
+            "secrets+age-import-kubernetes://argocd/helm-keys#key.txt?{}",
+            age_file.display()
+        ),
         &settings(),
     )
     .unwrap_err()

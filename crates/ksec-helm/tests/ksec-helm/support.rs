@@ -20,9 +20,15 @@ pub(crate) fn values(name: &str) -> Option<PathBuf> {
 /// A private GnuPG home with helm-secrets' PGP key imported (for the real sops).
 pub(crate) fn gpg_home() -> Option<tempfile::TempDir> {
     let gpg = ksec_testkit::peer("gpg")?;
-    let home = tempfile::Builder::new().prefix("ksec-helm-test-gpg").tempdir().unwrap();
-    std::fs::set_permissions(home.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+    let home = tempfile::Builder::new()
+        .prefix("ksec-helm-test-gpg")
+        .tempdir()
         .unwrap();
+    std::fs::set_permissions(
+        home.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let out = Command::new(gpg)
         .arg("--homedir")
         .arg(home.path())
@@ -30,7 +36,11 @@ pub(crate) fn gpg_home() -> Option<tempfile::TempDir> {
         .arg(assets()?.join("gpg/private.gpg"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(home)
 }
 

@@ -83,9 +83,8 @@ impl PluginTarget {
         if let Some(d) = &self.plugins_dir {
             return Ok(d.clone());
         }
-        let helm = plugin::find_helm(self.helm.as_deref()).map_err(|e| {
-            anyhow::anyhow!("{e} (use --helm PATH or --plugins-dir DIR)")
-        })?;
+        let helm = plugin::find_helm(self.helm.as_deref())
+            .map_err(|e| anyhow::anyhow!("{e} (use --helm PATH or --plugins-dir DIR)"))?;
         let dirs = plugin::plugins_dirs(&helm)?;
         Ok(dirs.into_iter().next().unwrap_or_default())
     }
@@ -158,7 +157,11 @@ fn downloader(url: &str) -> ExitCode {
                 eprintln!("[ksec] {w}");
             }
             let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(&out.data).and_then(|()| stdout.flush()).is_err() {
+            if stdout
+                .write_all(&out.data)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS
@@ -204,7 +207,9 @@ pub fn run_as_helm() -> Result<ExitCode> {
     }
     let helm = real_helm(&settings)?;
     let err = std::os::unix::process::CommandExt::exec(
-        Command::new(&helm).args(&args).env(DEPTH, depth()?.to_string()),
+        Command::new(&helm)
+            .args(&args)
+            .env(DEPTH, depth()?.to_string()),
     );
     bail!("cannot run {}: {err}", helm.display())
 }
@@ -230,7 +235,9 @@ fn real_helm(settings: &Settings) -> Result<PathBuf> {
     if let Some(p) = &settings.helm_path {
         return Ok(PathBuf::from(p));
     }
-    let me = std::env::current_exe().ok().and_then(|p| p.canonicalize().ok());
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
     if let Some(bin) = std::env::var_os("HELM_BIN").filter(|b| !b.is_empty()) {
         let bin = PathBuf::from(bin);
         let resolved = if bin.components().count() > 1 {
@@ -260,12 +267,17 @@ fn secrets(args: &[OsString]) -> Result<ExitCode> {
             Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
             _ => (a, None),
         };
-        let value_opt = |var: &'static str, env: &mut Vec<(&'static str, String)>, i: &mut usize| -> Result<()> {
+        let value_opt = |var: &'static str,
+                         env: &mut Vec<(&'static str, String)>,
+                         i: &mut usize|
+         -> Result<()> {
             let v = match &inline {
                 Some(v) => v.clone(),
                 None => {
                     *i += 1;
-                    text(*i).with_context(|| format!("{name} needs a value"))?.to_string()
+                    text(*i)
+                        .with_context(|| format!("{name} needs a value"))?
+                        .to_string()
                 }
             };
             env.push((var, v));
@@ -286,13 +298,19 @@ fn secrets(args: &[OsString]) -> Result<ExitCode> {
             "--backend" | "-b" => value_opt("HELM_SECRETS_BACKEND", &mut env, &mut i)?,
             "--backend-args" | "-a" => value_opt("HELM_SECRETS_BACKEND_ARGS", &mut env, &mut i)?,
             "--quiet" | "-q" => env.push(("HELM_SECRETS_QUIET", "true".into())),
-            "--ignore-missing-values" => flag_opt("HELM_SECRETS_IGNORE_MISSING_VALUES", &mut env, &mut i),
-            "--evaluate-templates" => flag_opt("HELM_SECRETS_EVALUATE_TEMPLATES", &mut env, &mut i),
-            "--evaluate-templates-decode-secrets" => {
-                flag_opt("HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS", &mut env, &mut i)
+            "--ignore-missing-values" => {
+                flag_opt("HELM_SECRETS_IGNORE_MISSING_VALUES", &mut env, &mut i)
             }
+            "--evaluate-templates" => flag_opt("HELM_SECRETS_EVALUATE_TEMPLATES", &mut env, &mut i),
+            "--evaluate-templates-decode-secrets" => flag_opt(
+                "HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS",
+                &mut env,
+                &mut i,
+            ),
             // helm-secrets' answer to stale .dec files; ksec writes none.
-            "--decrypt-secrets-in-tmp-dir" => flag_opt("HELM_SECRETS_DECRYPT_SECRETS_IN_TMP_DIR", &mut env, &mut i),
+            "--decrypt-secrets-in-tmp-dir" => {
+                flag_opt("HELM_SECRETS_DECRYPT_SECRETS_IN_TMP_DIR", &mut env, &mut i)
+            }
             _ => break,
         }
         i += 1;
@@ -335,7 +353,10 @@ fn secrets(args: &[OsString]) -> Result<ExitCode> {
         }
         _ => {
             if rest.len() < 2 || rest.get(1).is_some_and(|a| is_help(a)) {
-                print!("{}", WRAPPER_USAGE.replace("COMMAND", &command.to_string_lossy()));
+                print!(
+                    "{}",
+                    WRAPPER_USAGE.replace("COMMAND", &command.to_string_lossy())
+                );
                 return Ok(ExitCode::SUCCESS);
             }
             run_wrapped(rest, &env, &settings)
@@ -377,7 +398,8 @@ fn decrypt(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
     };
     if terraform {
         use base64::Engine;
-        let b64 = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*plain));
+        let b64 =
+            zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*plain));
         print!("{{\"content_base64\":\"{}\"}}", b64.as_str());
     } else if inline {
         io::write_atomic(Path::new(file), &plain, 0o600)?;
@@ -458,7 +480,11 @@ fn edit(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
 /// Runs the real Helm with encrypted values files handed over: as `secrets://` URLs
 /// when Helm has a getter plugin (then Helm replaces this process), else as copies in
 /// a private scratch folder that goes when Helm is done or a signal arrives.
-fn run_wrapped(args: &[OsString], env: &[(&'static str, String)], settings: &Settings) -> Result<ExitCode> {
+fn run_wrapped(
+    args: &[OsString],
+    env: &[(&'static str, String)],
+    settings: &Settings,
+) -> Result<ExitCode> {
     if settings.evaluate_templates {
         bail!("--evaluate-templates (HELM_SECRETS_EVALUATE_TEMPLATES) needs helm-secrets' vals backend, which ksec does not implement");
     }

@@ -15,12 +15,17 @@ use std::time::{Duration, Instant};
 fn helms() -> Vec<(u8, PathBuf)> {
     let mut out = Vec::new();
     for (major, var) in [(4u8, "KSEC_HELM4"), (3, "KSEC_HELM3")] {
-        match std::env::var_os(var).map(PathBuf::from).filter(|p| p.is_file()) {
+        match std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_file())
+        {
             Some(p) => out.push((major, p)),
             None => {
                 let _: Option<()> = ksec_testkit::missing(
                     &format!("helm {major}"),
-                    &format!("{var} does not name a helm binary (scripts/peers/helm.sh installs it)"),
+                    &format!(
+                        "{var} does not name a helm binary (scripts/peers/helm.sh installs it)"
+                    ),
                 );
             }
         }
@@ -65,9 +70,18 @@ fn keys() -> Option<Keys> {
     let keygen = ksec_testkit::peer("age-keygen")?;
     let gpg = ksec_testkit::peer("gpg")?;
     ksec_testkit::peer("sops")?;
-    let dir = tempfile::Builder::new().prefix("ksec-helm-keys").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("ksec-helm-keys")
+        .tempdir()
+        .unwrap();
     let age_key = dir.path().join("age.txt");
-    assert!(Command::new(keygen).arg("-o").arg(&age_key).output().unwrap().status.success());
+    assert!(Command::new(keygen)
+        .arg("-o")
+        .arg(&age_key)
+        .output()
+        .unwrap()
+        .status
+        .success());
     let recipient = std::fs::read_to_string(&age_key)
         .unwrap()
         .lines()
@@ -84,14 +98,27 @@ fn keys() -> Option<Keys> {
             .args(args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "gpg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
-    gpg_run(&["--quick-gen-key", "ksec helm test <helm@ksec.test>", "future-default", "default", "never"]);
+    gpg_run(&[
+        "--quick-gen-key",
+        "ksec helm test <helm@ksec.test>",
+        "future-default",
+        "default",
+        "never",
+    ]);
     let listing = String::from_utf8(gpg_run(&["--list-secret-keys", "--with-colons"])).unwrap();
     let fp = listing
         .lines()
-        .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
         .unwrap();
     let pgp_key = dir.path().join("private.asc");
     std::fs::write(&pgp_key, gpg_run(&["--armor", "--export-secret-keys", &fp])).unwrap();
@@ -127,22 +154,55 @@ data:
 
 impl<'k> Setup<'k> {
     fn new(keys: &'k Keys, major: u8, helm: &Path) -> Self {
-        let root = tempfile::Builder::new().prefix("ksec-helm-cli").tempdir().unwrap();
-        for d in ["home/plugins", "home/config", "home/cache", "home/data", "tmp", "empty-gnupg", "chart/templates", "values"] {
+        let root = tempfile::Builder::new()
+            .prefix("ksec-helm-cli")
+            .tempdir()
+            .unwrap();
+        for d in [
+            "home/plugins",
+            "home/config",
+            "home/cache",
+            "home/data",
+            "tmp",
+            "empty-gnupg",
+            "chart/templates",
+            "values",
+        ] {
             std::fs::create_dir_all(root.path().join(d)).unwrap();
         }
-        std::fs::set_permissions(root.path().join("empty-gnupg"), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        std::fs::write(root.path().join("chart/Chart.yaml"), "apiVersion: v2\nname: values\nversion: 0.1.0\n").unwrap();
+        std::fs::set_permissions(
+            root.path().join("empty-gnupg"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::write(
+            root.path().join("chart/Chart.yaml"),
+            "apiVersion: v2\nname: values\nversion: 0.1.0\n",
+        )
+        .unwrap();
         std::fs::write(root.path().join("chart/values.yaml"), "password: \"\"\n").unwrap();
-        std::fs::write(root.path().join("chart/templates/values.yaml"), CHART_TEMPLATE).unwrap();
+        std::fs::write(
+            root.path().join("chart/templates/values.yaml"),
+            CHART_TEMPLATE,
+        )
+        .unwrap();
         let s = Setup {
             keys,
             root,
             helm: helm.to_path_buf(),
             major,
         };
-        let out = s.ksec().args(["helm", "plugin", "install", "--helm"]).arg(helm).output().unwrap();
-        assert!(out.status.success(), "plugin install: {}", String::from_utf8_lossy(&out.stderr));
+        let out = s
+            .ksec()
+            .args(["helm", "plugin", "install", "--helm"])
+            .arg(helm)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "plugin install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         s
     }
 
@@ -164,7 +224,17 @@ impl<'k> Setup<'k> {
             .env("GNUPGHOME", self.path("empty-gnupg"))
             .env("KUBECONFIG", "/nonexistent")
             .env("SOPS_DISABLE_VERSION_CHECK", "1");
-        for v in ["SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD", "SOPS_AGE_RECIPIENTS", "SOPS_PGP_FP", "SOPS_CONFIG", "ARGOCD_APP_NAME", "HELM_BIN", "HELM_KUBECONTEXT"] {
+        for v in [
+            "SOPS_AGE_KEY_FILE",
+            "SOPS_AGE_KEY",
+            "SOPS_AGE_KEY_CMD",
+            "SOPS_AGE_RECIPIENTS",
+            "SOPS_PGP_FP",
+            "SOPS_CONFIG",
+            "ARGOCD_APP_NAME",
+            "HELM_BIN",
+            "HELM_KUBECONTEXT",
+        ] {
             c.env_remove(v);
         }
         for (k, _) in std::env::vars() {
@@ -205,8 +275,14 @@ impl<'k> Setup<'k> {
             .arg(&p)
             .output()
             .unwrap();
-        assert!(out.status.success(), "sops encrypt {name}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!std::fs::read_to_string(&p).unwrap().contains(plain.lines().next().unwrap_or("-")));
+        assert!(
+            out.status.success(),
+            "sops encrypt {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!std::fs::read_to_string(&p)
+            .unwrap()
+            .contains(plain.lines().next().unwrap_or("-")));
         p
     }
 
@@ -228,7 +304,11 @@ impl<'k> Setup<'k> {
             .arg(file)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     }
 
@@ -241,15 +321,30 @@ impl<'k> Setup<'k> {
                 let p = e.path();
                 let t = e.file_type().unwrap();
                 let name = e.file_name().to_string_lossy().into_owned();
-                assert!(!name.ends_with(".dec"), "helm {}: {} left behind", self.major, p.display());
-                assert!(!name.starts_with("ksec-helm-"), "helm {}: scratch folder {} left behind", self.major, p.display());
+                assert!(
+                    !name.ends_with(".dec"),
+                    "helm {}: {} left behind",
+                    self.major,
+                    p.display()
+                );
+                assert!(
+                    !name.starts_with("ksec-helm-"),
+                    "helm {}: scratch folder {} left behind",
+                    self.major,
+                    p.display()
+                );
                 if t.is_dir() {
                     stack.push(p);
                 } else if t.is_file() {
                     let bytes = std::fs::read(&p).unwrap_or_default();
                     for s in secrets {
                         let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
-                        assert!(!found, "helm {}: plaintext {s:?} left in {}", self.major, p.display());
+                        assert!(
+                            !found,
+                            "helm {}: plaintext {s:?} left in {}",
+                            self.major,
+                            p.display()
+                        );
                     }
                 }
             }
@@ -263,7 +358,12 @@ fn rendered(out: &Output) -> serde_json::Value {
     let line = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("values: "))
-        .unwrap_or_else(|| panic!("no rendered values in {text}\nstderr: {}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no rendered values in {text}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let json = base64::engine::general_purpose::STANDARD
         .decode(line.trim_matches('"'))
         .unwrap();
@@ -283,7 +383,10 @@ fn ok(major: u8, what: &str, out: &Output) {
 fn refused(major: u8, what: &str, out: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "helm {major}: {what} succeeded");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("kind: ConfigMap"), "helm {major}: {what} rendered");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("kind: ConfigMap"),
+        "helm {major}: {what} rendered"
+    );
     for n in needles {
         assert!(err.contains(n), "helm {major}: {what}: {n:?} not in {err}");
     }
@@ -297,7 +400,10 @@ fn helm_template_serves_every_protocol_on_helm_4_and_3() {
         let pw = marker("pw");
         let pgp_pw = marker("pgp");
         let file_text = format!("{}\nsecond line\n\n\n", marker("file"));
-        s.encrypt_age("secrets.yaml", &format!("password: {pw}\nmultiline: |+\n  line1\n  line2\n\n"));
+        s.encrypt_age(
+            "secrets.yaml",
+            &format!("password: {pw}\nmultiline: |+\n  line1\n  line2\n\n"),
+        );
         s.encrypt_pgp("pgp.yaml", &format!("password: {pgp_pw}\n"));
         s.encrypt_age("file.txt", &file_text);
         let age_key = keys.age_key.display().to_string();
@@ -317,19 +423,33 @@ fn helm_template_serves_every_protocol_on_helm_4_and_3() {
             let v = rendered(&out);
             assert_eq!(v["password"], pw.as_str());
             assert_eq!(v["multiline"], "line1\nline2\n\n");
-            assert_eq!(v["file"], file_text.as_str(), "helm {major}: trailing newlines kept");
+            assert_eq!(
+                v["file"],
+                file_text.as_str(),
+                "helm {major}: trailing newlines kept"
+            );
         }
         // The import protocols, with no key in the environment.
         let out = s
             .helm()
-            .args(["template", "chart", "-f", &format!("secrets+age-import://{age_key}?values/secrets.yaml")])
+            .args([
+                "template",
+                "chart",
+                "-f",
+                &format!("secrets+age-import://{age_key}?values/secrets.yaml"),
+            ])
             .output()
             .unwrap();
         ok(major, "age-import", &out);
         assert_eq!(rendered(&out)["password"], pw.as_str());
         let out = s
             .helm()
-            .args(["template", "chart", "-f", &format!("secrets+gpg-import://{pgp_key}?values/pgp.yaml")])
+            .args([
+                "template",
+                "chart",
+                "-f",
+                &format!("secrets+gpg-import://{pgp_key}?values/pgp.yaml"),
+            ])
             .output()
             .unwrap();
         ok(major, "gpg-import", &out);
@@ -348,7 +468,14 @@ fn helm_template_serves_every_protocol_on_helm_4_and_3() {
         let out = s
             .helm()
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
-            .args(["template", "chart", "-f", "secrets://values/secrets.yaml", "-f", "secrets://?values/missing.yaml"])
+            .args([
+                "template",
+                "chart",
+                "-f",
+                "secrets://values/secrets.yaml",
+                "-f",
+                "secrets://?values/missing.yaml",
+            ])
             .output()
             .unwrap();
         ok(major, "optional missing file", &out);
@@ -356,10 +483,22 @@ fn helm_template_serves_every_protocol_on_helm_4_and_3() {
         let out = s
             .helm()
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
-            .args(["template", "chart", "-f", "secrets://values/secrets.yaml", "-f", "secrets://values/missing.yaml"])
+            .args([
+                "template",
+                "chart",
+                "-f",
+                "secrets://values/secrets.yaml",
+                "-f",
+                "secrets://values/missing.yaml",
+            ])
             .output()
             .unwrap();
-        refused(major, "missing file", &out, &["values/missing.yaml", "does not exist"]);
+        refused(
+            major,
+            "missing file",
+            &out,
+            &["values/missing.yaml", "does not exist"],
+        );
         s.assert_no_plaintext(&[&pw, &pgp_pw, file_text.lines().next().unwrap()]);
     }
 }
@@ -378,7 +517,16 @@ fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
         let out = s
             .helm()
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
-            .args(["secrets", "template", "chart", "-f", "values/secrets.yaml", "--values=values/plain.yaml", "--set-file", "file=values/file.txt"])
+            .args([
+                "secrets",
+                "template",
+                "chart",
+                "-f",
+                "values/secrets.yaml",
+                "--values=values/plain.yaml",
+                "--set-file",
+                "file=values/file.txt",
+            ])
             .output()
             .unwrap();
         ok(major, "helm secrets template", &out);
@@ -388,16 +536,35 @@ fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
         assert_eq!(v["file"], file_text.as_str());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("decrypting values/secrets.yaml"), "{err}");
-        assert!(!err.contains("values/plain.yaml"), "a plain file is passed as it is: {err}");
+        assert!(
+            !err.contains("values/plain.yaml"),
+            "a plain file is passed as it is: {err}"
+        );
 
         // lint sees the secret values: the chart fails unless password == expect.
         let expect = format!("expect={pw}");
-        let out = s.helm().args(["secrets", "lint", "chart", "--strict", "--set", &expect]).output().unwrap();
-        assert!(!out.status.success(), "helm {major}: lint without the secret values passed");
+        let out = s
+            .helm()
+            .args(["secrets", "lint", "chart", "--strict", "--set", &expect])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "helm {major}: lint without the secret values passed"
+        );
         let out = s
             .helm()
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
-            .args(["secrets", "lint", "chart", "--strict", "--set", &expect, "-f", "values/secrets.yaml"])
+            .args([
+                "secrets",
+                "lint",
+                "chart",
+                "--strict",
+                "--set",
+                &expect,
+                "-f",
+                "values/secrets.yaml",
+            ])
             .output()
             .unwrap();
         ok(major, "helm secrets lint", &out);
@@ -409,7 +576,16 @@ fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
             .env("HELM_PLUGINS", s.path("no-plugins"))
             .env("HELM_SECRETS_HELM_PATH", &helm)
-            .args(["helm", "secrets", "template", "chart", "-f", "values/secrets.yaml", "--set-file", "file=values/file.txt"])
+            .args([
+                "helm",
+                "secrets",
+                "template",
+                "chart",
+                "-f",
+                "values/secrets.yaml",
+                "--set-file",
+                "file=values/file.txt",
+            ])
             .output()
             .unwrap();
         ok(major, "wrapper without getter", &out);
@@ -428,7 +604,10 @@ fn secrets_commands_round_trip_with_the_real_sops() {
         let s = Setup::new(&keys, major, &helm);
         std::fs::write(
             s.path("values/.sops.yaml"),
-            format!("creation_rules:\n  # the team key\n  - age: {}\n", keys.recipient),
+            format!(
+                "creation_rules:\n  # the team key\n  - age: {}\n",
+                keys.recipient
+            ),
         )
         .unwrap();
         let pw = marker("pw");
@@ -449,10 +628,17 @@ fn secrets_commands_round_trip_with_the_real_sops() {
         ok(major, "encrypt", &out);
         assert!(!String::from_utf8_lossy(&out.stdout).contains(&pw));
         std::fs::write(s.path("values/to-stdout.yaml"), &out.stdout).unwrap();
-        assert_eq!(s.sops_decrypt(&s.path("values/to-stdout.yaml")), plain.as_bytes());
+        assert_eq!(
+            s.sops_decrypt(&s.path("values/to-stdout.yaml")),
+            plain.as_bytes()
+        );
         std::fs::remove_file(s.path("values/to-stdout.yaml")).unwrap();
 
-        ok(major, "encrypt -i", &run(&["encrypt", "-i", "values/new.yaml"]));
+        ok(
+            major,
+            "encrypt -i",
+            &run(&["encrypt", "-i", "values/new.yaml"]),
+        );
         assert_eq!(s.sops_decrypt(&file), plain.as_bytes());
         let out = run(&["encrypt", "-i", "values/new.yaml"]);
         assert!(!out.status.success());
@@ -460,19 +646,30 @@ fn secrets_commands_round_trip_with_the_real_sops() {
 
         let out = run(&["decrypt", "values/new.yaml"]);
         ok(major, "decrypt", &out);
-        assert_eq!(out.stdout, s.sops_decrypt(&file), "helm {major}: decrypt prints what sops prints");
+        assert_eq!(
+            out.stdout,
+            s.sops_decrypt(&file),
+            "helm {major}: decrypt prints what sops prints"
+        );
         let out = run(&["decrypt", "--terraform", "values/new.yaml"]);
         ok(major, "decrypt --terraform", &out);
         let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let b = base64::engine::general_purpose::STANDARD.decode(j["content_base64"].as_str().unwrap()).unwrap();
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(j["content_base64"].as_str().unwrap())
+            .unwrap();
         assert_eq!(b, s.sops_decrypt(&file));
 
         // edit: the editor replaces the password; sops reads the new one.
         let pw2 = marker("pw2");
         // Outside the searched folder: the script names both passwords.
         let editor = keys.dir.path().join(format!("editor-{major}.sh"));
-        std::fs::write(&editor, format!("#!/bin/sh\nsed -i 's/{pw}/{pw2}/' \"$1\"\n")).unwrap();
-        std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::write(
+            &editor,
+            format!("#!/bin/sh\nsed -i 's/{pw}/{pw2}/' \"$1\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let out = s
             .helm()
             .env("SOPS_AGE_KEY_FILE", &keys.age_key)
@@ -486,12 +683,19 @@ fn secrets_commands_round_trip_with_the_real_sops() {
 
         let out = run(&["dir"]);
         ok(major, "dir", &out);
-        assert_eq!(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()), s.path("home/plugins/secrets"));
+        assert_eq!(
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            s.path("home/plugins/secrets")
+        );
         ok(major, "--version", &run(&["--version"]));
         s.assert_no_plaintext(&[&pw, &pw2]);
 
         // decrypt -i writes the plaintext where asked (that is its job).
-        ok(major, "decrypt -i", &run(&["decrypt", "-i", "values/new.yaml"]));
+        ok(
+            major,
+            "decrypt -i",
+            &run(&["decrypt", "-i", "values/new.yaml"]),
+        );
         assert!(std::fs::read_to_string(&file).unwrap().contains(&pw2));
     }
 }
@@ -506,17 +710,35 @@ fn failed_renders_say_why_render_nothing_and_leave_nothing() {
         let text = std::fs::read_to_string(&good).unwrap();
         let at = text.find("mac: ENC[AES256_GCM,data:").unwrap() + 30;
         let mut tampered = text.clone();
-        let c = if &tampered[at..at + 1] == "A" { "B" } else { "A" };
+        let c = if &tampered[at..at + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        };
         tampered.replace_range(at..at + 1, c);
         std::fs::write(s.path("values/tampered.yaml"), tampered).unwrap();
         std::fs::write(s.path("values/truncated.yaml"), &text[..text.len() / 2]).unwrap();
         // Encrypted for a key nobody here has.
         let other = tempfile::tempdir().unwrap();
         let other_key = other.path().join("k.txt");
-        assert!(Command::new(ksec_testkit::peer("age-keygen").unwrap()).arg("-o").arg(&other_key).output().unwrap().status.success());
-        let other_recipient = std::fs::read_to_string(&other_key).unwrap().lines().find_map(|l| l.strip_prefix("# public key: ").map(str::to_string)).unwrap();
+        assert!(Command::new(ksec_testkit::peer("age-keygen").unwrap())
+            .arg("-o")
+            .arg(&other_key)
+            .output()
+            .unwrap()
+            .status
+            .success());
+        let other_recipient = std::fs::read_to_string(&other_key)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+            .unwrap();
         let other_pw = marker("other");
-        s.encrypt("foreign.yaml", &format!("password: {other_pw}\n"), &["--age", &other_recipient]);
+        s.encrypt(
+            "foreign.yaml",
+            &format!("password: {other_pw}\n"),
+            &["--age", &other_recipient],
+        );
 
         let template = |url: &str, env: &[(&str, &str)]| {
             let mut c = s.helm();
@@ -526,29 +748,54 @@ fn failed_renders_say_why_render_nothing_and_leave_nothing() {
             }
             c.args(["template", "chart", "-f", url]).output().unwrap()
         };
-        refused(major, "tampered", &template("secrets://values/tampered.yaml", &[]), &["values/tampered.yaml"]);
-        refused(major, "truncated", &template("secrets://values/truncated.yaml", &[]), &["values/truncated.yaml"]);
+        refused(
+            major,
+            "tampered",
+            &template("secrets://values/tampered.yaml", &[]),
+            &["values/tampered.yaml"],
+        );
+        refused(
+            major,
+            "truncated",
+            &template("secrets://values/truncated.yaml", &[]),
+            &["values/truncated.yaml"],
+        );
         refused(
             major,
             "foreign key",
             &template("secrets://values/foreign.yaml", &[]),
-            &["values/foreign.yaml", &format!("age recipient {other_recipient}"), "secrets+age-import://"],
+            &[
+                "values/foreign.yaml",
+                &format!("age recipient {other_recipient}"),
+                "secrets+age-import://",
+            ],
         );
         std::fs::write(s.root.path().join("outside.yaml"), "password: outside\n").unwrap();
         refused(
             major,
             "path traversal",
-            &template("secrets://values/../outside.yaml", &[("HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL", "false")]),
+            &template(
+                "secrets://values/../outside.yaml",
+                &[("HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL", "false")],
+            ),
             &["'..'", "HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL"],
         );
         let age_key = keys.age_key.display().to_string();
         refused(
             major,
             "import under Argo CD",
-            &template(&format!("secrets+age-import://{age_key}?values/secrets.yaml"), &[("ARGOCD_APP_NAME", "app")]),
+            &template(
+                &format!("secrets+age-import://{age_key}?values/secrets.yaml"),
+                &[("ARGOCD_APP_NAME", "app")],
+            ),
             &["HELM_SECRETS_ALLOW_AGE_IMPORT"],
         );
-        refused(major, "vals", &template("secrets://vals!values/secrets.yaml", &[]), &["\"vals\""]);
+        refused(
+            major,
+            "vals",
+            &template("secrets://vals!values/secrets.yaml", &[]),
+            &["\"vals\""],
+        );
         // Wrapper mode fails the same way.
         let out = s
             .helm()
@@ -564,7 +811,11 @@ fn failed_renders_say_why_render_nothing_and_leave_nothing() {
 /// Sends SIGINT to a process group (Ctrl-C in a terminal), with the shell's kill.
 fn interrupt_group(pgid: u32) {
     // dash's kill takes a number for the signal before a negative pid.
-    let st = Command::new("sh").arg("-c").arg(format!("kill -2 -{pgid}")).status().unwrap();
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -2 -{pgid}"))
+        .status()
+        .unwrap();
     assert!(st.success());
 }
 
@@ -579,7 +830,10 @@ fn wait_for(what: &str, budget: Duration, cond: impl Fn() -> bool) {
 /// Ends the stand-in process (a `sleep`) whose id `file` holds, if SIGINT did not.
 fn stop_by_pid_file(file: &Path) {
     let pid = std::fs::read_to_string(file).unwrap();
-    let _ = Command::new("sh").arg("-c").arg(format!("kill -9 {} 2>/dev/null", pid.trim())).status();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -9 {} 2>/dev/null", pid.trim()))
+        .status();
     std::fs::remove_file(file).unwrap();
 }
 
@@ -596,7 +850,9 @@ fn scratch_dirs(tmp: &Path) -> Vec<PathBuf> {
 fn sigint_removes_private_copies_and_imported_keyrings() {
     use std::os::unix::process::CommandExt;
     let Some(keys) = keys() else { return };
-    let Some((major, helm)) = helms().into_iter().next() else { return };
+    let Some((major, helm)) = helms().into_iter().next() else {
+        return;
+    };
     let s = Setup::new(&keys, major, &helm);
     let pw = marker("pw");
     s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
@@ -607,32 +863,61 @@ fn sigint_removes_private_copies_and_imported_keyrings() {
 
     // 1. Wrapper mode without a getter: Ctrl-C while Helm runs on the private copy.
     let slow_helm = s.path("slow-helm.sh");
-    std::fs::write(&slow_helm, format!("#!/bin/sh\necho $$ > {}\nexec sleep 60\n", started.display())).unwrap();
-    std::fs::set_permissions(&slow_helm, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &slow_helm,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 60\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &slow_helm,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     std::fs::create_dir_all(s.path("no-plugins")).unwrap();
     let mut child = s
         .ksec()
         .env("SOPS_AGE_KEY_FILE", &keys.age_key)
         .env("HELM_PLUGINS", s.path("no-plugins"))
         .env("HELM_SECRETS_HELM_PATH", &slow_helm)
-        .args(["helm", "secrets", "template", "chart", "-f", "values/secrets.yaml"])
+        .args([
+            "helm",
+            "secrets",
+            "template",
+            "chart",
+            "-f",
+            "values/secrets.yaml",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
         .spawn()
         .unwrap();
-    wait_for("helm to start", Duration::from_secs(120), || started.exists());
+    wait_for("helm to start", Duration::from_secs(120), || {
+        started.exists()
+    });
     let dirs = scratch_dirs(&tmp);
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
     let copies: Vec<_> = std::fs::read_dir(&dirs[0]).unwrap().flatten().collect();
     assert_eq!(copies.len(), 1);
-    assert_eq!(copies[0].metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        copies[0].metadata().unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     interrupt_group(child.id());
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
-    assert!(scratch_dirs(&tmp).is_empty(), "the private copy survived SIGINT");
+    assert!(
+        scratch_dirs(&tmp).is_empty(),
+        "the private copy survived SIGINT"
+    );
     stop_by_pid_file(&started);
 
     // 2. The real Helm running the getter with secrets+gpg-import://: Ctrl-C while
@@ -648,23 +933,39 @@ fn sigint_removes_private_copies_and_imported_keyrings() {
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&slow_gpg, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        &slow_gpg,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
     let child = s
         .helm()
         .env("SOPS_GPG_EXEC", &slow_gpg)
-        .args(["template", "chart", "-f", &format!("secrets+gpg-import://{}?values/pgp.yaml", keys.pgp_key.display())])
+        .args([
+            "template",
+            "chart",
+            "-f",
+            &format!(
+                "secrets+gpg-import://{}?values/pgp.yaml",
+                keys.pgp_key.display()
+            ),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
         .unwrap();
-    wait_for("gpg --import to start", Duration::from_secs(120), || started.exists());
+    wait_for("gpg --import to start", Duration::from_secs(120), || {
+        started.exists()
+    });
     assert_eq!(scratch_dirs(&tmp).len(), 1);
     interrupt_group(child.id());
     let out = child.wait_with_output().unwrap();
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("kind: ConfigMap"));
-    wait_for("the keyring to go", Duration::from_secs(30), || scratch_dirs(&tmp).is_empty());
+    wait_for("the keyring to go", Duration::from_secs(30), || {
+        scratch_dirs(&tmp).is_empty()
+    });
     stop_by_pid_file(&started);
     s.assert_no_plaintext(&[&pw, &pgp_pw]);
 }
@@ -673,7 +974,8 @@ fn sigint_removes_private_copies_and_imported_keyrings() {
 fn kubernetes_import_protocols_through_helm() {
     use ksec_testkit::cluster::{ApiServer, Credentials, FakeApi};
     let Some(keys) = keys() else { return };
-    let b64 = |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
     let server = ApiServer::start(FakeApi::new());
     server.api().load_str(&format!(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: helm-keys\n  namespace: argocd\ndata:\n  key.txt: {}\n  key.asc: {}\n",
@@ -701,15 +1003,24 @@ fn kubernetes_import_protocols_through_helm() {
                 .output()
                 .unwrap()
         };
-        let out = template("secrets+age-import-kubernetes://argocd/helm-keys#key.txt?values/secrets.yaml");
+        let out = template(
+            "secrets+age-import-kubernetes://argocd/helm-keys#key.txt?values/secrets.yaml",
+        );
         ok(major, "age-import-kubernetes", &out);
         assert_eq!(rendered(&out)["password"], pw.as_str());
         let out = template("secrets+gpg-import-kubernetes://helm-keys#key.asc?values/pgp.yaml");
         ok(major, "gpg-import-kubernetes (context namespace)", &out);
         assert_eq!(rendered(&out)["password"], pgp_pw.as_str());
-        let out = template("secrets+age-import-kubernetes://argocd/helm-keys#nope?values/secrets.yaml");
-        refused(major, "missing data key", &out, &["argocd/helm-keys", "key.asc, key.txt"]);
-        let out = template("secrets+age-import-kubernetes://argocd/absent#key.txt?values/secrets.yaml");
+        let out =
+            template("secrets+age-import-kubernetes://argocd/helm-keys#nope?values/secrets.yaml");
+        refused(
+            major,
+            "missing data key",
+            &out,
+            &["argocd/helm-keys", "key.asc, key.txt"],
+        );
+        let out =
+            template("secrets+age-import-kubernetes://argocd/absent#key.txt?values/secrets.yaml");
         refused(major, "missing Secret", &out, &["argocd/absent"]);
         s.assert_no_plaintext(&[&pw, &pgp_pw]);
     }
@@ -723,11 +1034,20 @@ fn plugin_install_loads_on_both_helms_and_respects_helm_secrets() {
         let out = s.helm().args(["plugin", "list"]).output().unwrap();
         ok(major, "plugin list", &out);
         let list = String::from_utf8_lossy(&out.stdout);
-        assert!(list.contains("secrets-getter") && list.lines().any(|l| l.starts_with("secrets ")), "{list}");
-        assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("failed to load"));
+        assert!(
+            list.contains("secrets-getter") && list.lines().any(|l| l.starts_with("secrets ")),
+            "{list}"
+        );
+        assert!(
+            out.stderr.is_empty()
+                || !String::from_utf8_lossy(&out.stderr).contains("failed to load")
+        );
         let plugins = s.path("home/plugins");
         let link = plugins.join("secrets-getter/ksec");
-        assert_eq!(std::fs::read_link(&link).unwrap(), ksec_path().canonicalize().unwrap());
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            ksec_path().canonicalize().unwrap()
+        );
 
         // helm-secrets in the way: refused, then replaced with --force.
         std::fs::remove_dir_all(plugins.join("secrets")).unwrap();
@@ -748,18 +1068,34 @@ fn plugin_install_loads_on_both_helms_and_respects_helm_secrets() {
         let out = install(false);
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("secrets 4.7.0") && err.contains("--force"), "{err}");
+        assert!(
+            err.contains("secrets 4.7.0") && err.contains("--force"),
+            "{err}"
+        );
         ok(major, "install --force", &install(true));
-        assert!(std::fs::read_to_string(plugins.join("secrets/plugin.yaml")).unwrap().contains("ksec"));
+        assert!(std::fs::read_to_string(plugins.join("secrets/plugin.yaml"))
+            .unwrap()
+            .contains("ksec"));
 
         // uninstall removes ksec's plugins and nothing else.
         std::fs::create_dir_all(plugins.join("other")).unwrap();
-        std::fs::write(plugins.join("other/plugin.yaml"), "name: \"other\"\nversion: \"1.0.0\"\ncommand: \"true\"\n").unwrap();
-        let out = s.ksec().args(["helm", "plugin", "uninstall", "--plugins-dir"]).arg(&plugins).output().unwrap();
+        std::fs::write(
+            plugins.join("other/plugin.yaml"),
+            "name: \"other\"\nversion: \"1.0.0\"\ncommand: \"true\"\n",
+        )
+        .unwrap();
+        let out = s
+            .ksec()
+            .args(["helm", "plugin", "uninstall", "--plugins-dir"])
+            .arg(&plugins)
+            .output()
+            .unwrap();
         ok(major, "uninstall", &out);
         assert!(!plugins.join("secrets").exists() && !plugins.join("secrets-getter").exists());
         assert!(plugins.join("other/plugin.yaml").exists());
-        let list = String::from_utf8_lossy(&s.helm().args(["plugin", "list"]).output().unwrap().stdout).into_owned();
+        let list =
+            String::from_utf8_lossy(&s.helm().args(["plugin", "list"]).output().unwrap().stdout)
+                .into_owned();
         assert!(!list.contains("secrets"), "{list}");
     }
 }
@@ -777,7 +1113,12 @@ fn ksec_as_helm_wraps_the_real_helm_for_argo_cd() {
         std::fs::create_dir_all(&bin).unwrap();
         std::os::unix::fs::symlink(ksec_path(), bin.join("helm")).unwrap();
         let real_dir = helm.parent().unwrap();
-        let path = format!("{}:{}:{}", bin.display(), real_dir.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}:{}",
+            bin.display(),
+            real_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let as_argocd = |args: &[&str]| {
             let mut c = Command::new(bin.join("helm"));
             s.isolate(&mut c);
@@ -797,7 +1138,12 @@ fn ksec_as_helm_wraps_the_real_helm_for_argo_cd() {
         assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("v{major}.")));
         // Argo CD's safer default: no '..'.
         let out = as_argocd(&["template", "chart", "-f", "values/../values/secrets.yaml"]);
-        refused(major, "traversal under Argo CD", &out, &["HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL"]);
+        refused(
+            major,
+            "traversal under Argo CD",
+            &out,
+            &["HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL"],
+        );
         s.assert_no_plaintext(&[&pw]);
     }
 }
