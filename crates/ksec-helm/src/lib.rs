@@ -96,4 +96,9 @@ pub mod internal {
     pub fn parse_url(text: &str) -> Result<crate::SecretsUrl, crate::Error> {
         crate::SecretsUrl::parse(text)
     }
+
+    /// Parses a downloader URL and writes it back in canonical form.
+    pub fn reformat_url(text: &str) -> Result<String, crate::Error> {
+        crate::SecretsUrl::parse(text).map(|u| u.to_url_string())
+    }
 }

@@ -250,9 +250,7 @@ impl SecretsUrl {
                     Protocol::AgeImport | Protocol::GpgImport => {
                         KeyLocation::File(PathBuf::from(location))
                     }
-                    _ => {
-                        KeyLocation::Kubernetes(parse_secret_ref(location).map_err(invalid)?)
-                    }
+                    _ => KeyLocation::Kubernetes(parse_secret_ref(location).map_err(invalid)?),
                 };
                 (Some(key), path)
             }
@@ -272,6 +270,34 @@ impl SecretsUrl {
             key,
             target,
         })
+    }
+}
+
+impl SecretsUrl {
+    /// The URL written back in canonical form (lower-case scheme, `secrets://` for
+    /// `ksec://`). Not `Display`: a literal may be a plaintext secret.
+    pub(crate) fn to_url_string(&self) -> String {
+        let mut out = format!("{}://", self.protocol.scheme());
+        if self.ignore_missing {
+            out.push('?');
+        }
+        if let Some(b) = &self.backend {
+            out.push_str(b.name());
+            out.push('!');
+        }
+        match &self.key {
+            Some(KeyLocation::File(p)) => out.push_str(&p.to_string_lossy()),
+            Some(KeyLocation::Kubernetes(r)) => out.push_str(&format!("{r}#{}", r.key)),
+            None => {}
+        }
+        if self.key.is_some() {
+            out.push('?');
+        }
+        match &self.target {
+            Target::File(p) => out.push_str(&p.to_string_lossy()),
+            Target::Http(u) | Target::Literal(u) => out.push_str(u),
+        }
+        out
     }
 }
 
@@ -437,6 +463,14 @@ mod tests {
             let _ = SecretsUrl::parse(&s);
             let _ = SecretsUrl::parse(&format!("secrets+age-import-kubernetes://{s}"));
             let _ = SecretsUrl::parse(&format!("secrets://?{s}"));
+        }
+
+        #[test]
+        fn written_back_it_parses_the_same(s in "(secrets|ksec|secrets\\+age-import|secrets\\+gpg-import-kubernetes|secrets\\+literal)://[?!#/a-z0-9.:-]{0,40}") {
+            if let Ok(u) = SecretsUrl::parse(&s) {
+                let again = SecretsUrl::parse(&u.to_url_string()).unwrap();
+                proptest::prop_assert_eq!(again, u);
+            }
         }
 
         #[test]
