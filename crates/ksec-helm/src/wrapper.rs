@@ -167,10 +167,28 @@ impl Writer<'_> {
             return Ok(written.to_string());
         }
         let backend = self.settings.backend(backend.as_ref())?.clone();
-        if backend == Backend::Noop {
-            return Ok(written.to_string());
-        }
         let optional = optional || self.settings.ignore_missing_values;
+        if backend == Backend::Noop {
+            // Nothing to decrypt: Helm reads the file (or fetches the URL) itself.
+            if is_http(file) {
+                return Ok(file.to_string());
+            }
+            self.settings.check_values_path(Path::new(file))?;
+            if Path::new(file).is_file() {
+                return Ok(file.to_string());
+            }
+            if !optional {
+                return Err(missing(file));
+            }
+            return match self.handoff {
+                Handoff::Urls => Ok(format!("secrets://?noop!{file}")),
+                Handoff::PrivateFiles(scratch) => {
+                    self.counter += 1;
+                    let p = scratch.write_private(&format!("{:03}-empty.yaml", self.counter), b"")?;
+                    Ok(p.to_string_lossy().into_owned())
+                }
+            };
+        }
         let target = if is_http(file) {
             Target::Http(file.to_string())
         } else {
@@ -293,6 +311,91 @@ mod tests {
     fn commas() {
         assert_eq!(split_unescaped_commas("a,b\\,c,d"), vec!["a", "b\\,c", "d"]);
         assert_eq!(split_unescaped_commas(""), vec![""]);
+    }
+
+    fn encrypted_yaml() -> Vec<u8> {
+        use ksec_sops::keys::age::{self, AgeService};
+        let (_, recipient) = age::generate();
+        ksec_sops::Encryptor::new()
+            .recipients([ksec_sops::Recipient::age(&recipient)])
+            .encrypt(
+                b"password: x\n",
+                ksec_sops::Format::Yaml,
+                &ksec_sops::Keyring::new(vec![Box::new(AgeService::empty())]),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn encrypted_files_become_urls_and_the_rest_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = dir.path().join("enc.yaml");
+        std::fs::write(&enc, encrypted_yaml()).unwrap();
+        let plain = dir.path().join("plain.yaml");
+        std::fs::write(&plain, "a: 1\n").unwrap();
+        let (e, p) = (enc.display().to_string(), plain.display().to_string());
+        let missing = dir.path().join("missing.yaml").display().to_string();
+        let args: Vec<OsString> = [
+            "template".to_string(),
+            "chart".into(),
+            "-f".into(),
+            e.clone(),
+            format!("--values={p},{e}"),
+            format!("-f{e}"),
+            "--set-file".into(),
+            format!("a={e},b={p}"),
+            "-f".into(),
+            format!("?{missing}"),
+            "-f".into(),
+            format!("noop!{p}"),
+            "-f".into(),
+            "secrets://already.yaml".into(),
+            "-f".into(),
+            "s3://bucket/x.yaml".into(),
+            "--".into(),
+            "-f".into(),
+            e.clone(),
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        let r = rewrite_args(&args, &Settings::default(), Handoff::Urls).unwrap();
+        let got: Vec<String> = r.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let url = format!("secrets://{e}");
+        assert_eq!(
+            got,
+            vec![
+                "template".to_string(),
+                "chart".into(),
+                "-f".into(),
+                url.clone(),
+                format!("--values={p},{url}"),
+                format!("-f{url}"),
+                "--set-file".into(),
+                format!("a={url},b={p}"),
+                "-f".into(),
+                format!("secrets://?{missing}"),
+                "-f".into(),
+                p.clone(),
+                "-f".into(),
+                "secrets://already.yaml".into(),
+                "-f".into(),
+                "s3://bucket/x.yaml".into(),
+                "--".into(),
+                "-f".into(),
+                e.clone(),
+            ]
+        );
+        assert_eq!(r.decrypted.len(), 4);
+
+        let e2 = rewrite_args(&["-f".into(), missing.clone().into()], &Settings::default(), Handoff::Urls)
+            .unwrap_err()
+            .to_string();
+        assert!(e2.contains("missing.yaml") && e2.contains("does not exist"), "{e2}");
+        let e3 = rewrite_args(&["--set-file".into()], &Settings::default(), Handoff::Urls)
+            .unwrap_err()
+            .to_string();
+        assert!(e3.contains("--set-file needs a value"), "{e3}");
     }
 
     #[test]

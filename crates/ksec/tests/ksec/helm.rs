@@ -513,6 +513,8 @@ fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
         s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
         s.encrypt_age("file.txt", &file_text);
         std::fs::write(s.path("values/plain.yaml"), "extra: plain\n").unwrap();
+        // helm-secrets would reuse a stale decrypted copy (#548); ksec never reads one.
+        std::fs::write(s.path("values/secrets.yaml.dec"), "password: stale\n").unwrap();
 
         let out = s
             .helm()
@@ -534,6 +536,7 @@ fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
         assert_eq!(v["password"], pw.as_str());
         assert_eq!(v["extra"], "plain");
         assert_eq!(v["file"], file_text.as_str());
+        std::fs::remove_file(s.path("values/secrets.yaml.dec")).unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("decrypting values/secrets.yaml"), "{err}");
         assert!(
