@@ -6,7 +6,7 @@ use ksec_keys::WrapContext;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(req) = ksec_kms::parse_decrypt_request(data) {
+    if let Ok(req) = ksec_kms::internal::parse_decrypt_request(data) {
         let b = LocalBackend::from_text(
             std::path::Path::new("fuzz"),
             "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = ksec_kms::parse_encrypt_request(data);
+    let _ = ksec_kms::internal::parse_encrypt_request(data);
 });

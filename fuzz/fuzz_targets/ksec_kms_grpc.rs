@@ -2,7 +2,7 @@
 //! one message), the `grpc-timeout` header, and the `grpc-message` encoding of any
 //! text. Errors, never panics; an accepted body re-frames to the same bytes.
 #![no_main]
-use ksec_kms::grpc;
+use ksec_kms::internal::grpc;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,7 @@
 //!
 //! Not a test: run `scripts/bench-keys` (it starts OpenBao, moto and a SoftHSM
 //! token on 127.0.0.1 like the tests do). Backends whose peer is missing are skipped.
+#![allow(clippy::unwrap_used)]
 use base64::Engine;
 use ksec_keys::awskms::{AwsKmsBackend, AwsKmsConfig};
 use ksec_keys::local::{rotate_key_file, LocalBackend};
@@ -221,17 +222,17 @@ async fn pkcs11() {
     let hsm = SoftHsm::with(util, tool, "b", "1234");
     std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
     hsm.keygen("k");
-    let cfg = ksec_keys::Pkcs11Config {
+    let cfg = ksec_keys::pkcs11::Pkcs11Config {
         module: module.into(),
         token_label: "b".into(),
         key_label: "k".into(),
         pin_file: Some(hsm.pin_file()),
         pin_env: None,
         sessions: 4,
-        retry: ksec_keys::RetryPolicy {
+        retry: Some(ksec_keys::RetryPolicy {
             attempts: 1,
             ..Default::default()
-        },
+        }),
     };
     let b: Arc<dyn KeyBackend> =
         Arc::new(ksec_keys::pkcs11::Pkcs11Backend::open(cfg).await.unwrap());

@@ -11,13 +11,17 @@
 //! `pkcs11: { module: /usr/lib/softhsm/libsofthsm2.so, token_label: T, key_label: K, pin_file: … }`.
 //! Unknown fields are errors (a typo must not silently fall back to a default), and
 //! every error names the field.
+//!
+//! Each backend module owns its block's type ([`LocalConfig`], [`VaultConfig`],
+//! [`AwsKmsConfig`], [`Pkcs11Config`]); this module only chooses among them.
 use crate::awskms::{AwsKmsBackend, AwsKmsConfig};
 use crate::local::{LocalBackend, LocalConfig};
+use crate::pkcs11::Pkcs11Config;
 use crate::vault::{VaultBackend, VaultConfig};
 use crate::{KeyBackend, KeyError, Result, RetryPolicy};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Configuration of one key backend: a document with exactly one of the keys
 /// `local`, `vault`, `aws_kms`, `pkcs11` (a plain map, not a YAML tag).
@@ -90,42 +94,6 @@ impl From<BackendConfig> for BackendDoc {
     }
 }
 
-/// Configuration of the PKCS#11 backend (`pkcs11:` block). The PIN comes from a
-/// file or an environment variable, never from the configuration or a flag.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pkcs11Config {
-    /// Path of the vendor's PKCS#11 module (`/usr/lib/softhsm/libsofthsm2.so`).
-    pub module: PathBuf,
-    /// Label of the token.
-    pub token_label: String,
-    /// Label (`CKA_LABEL`) of the AES key in the token.
-    pub key_label: String,
-    /// File holding the user PIN.
-    #[serde(default)]
-    pub pin_file: Option<PathBuf>,
-    /// Environment variable holding the user PIN (default `KSEC_PKCS11_PIN`).
-    #[serde(default)]
-    pub pin_env: Option<String>,
-    /// Sessions opened for concurrent calls.
-    #[serde(default = "default_sessions")]
-    pub sessions: usize,
-    /// Timeouts (the HSM is local: no retries by default).
-    #[serde(default = "hsm_retry")]
-    pub retry: RetryPolicy,
-}
-
-fn default_sessions() -> usize {
-    4
-}
-
-fn hsm_retry() -> RetryPolicy {
-    RetryPolicy {
-        attempts: 1,
-        ..RetryPolicy::default()
-    }
-}
-
 impl BackendConfig {
     /// Parses a YAML (or JSON, a subset of YAML) document; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: Option<&str>) -> Result<Self> {
@@ -167,6 +135,34 @@ impl BackendConfig {
         }
     }
 
+    /// The retry policy the block sets; `None` when it leaves the policy to the
+    /// caller, and for the local backend, which has nothing to time out.
+    pub fn retry(&self) -> Option<&RetryPolicy> {
+        match self {
+            BackendConfig::Local(_) => None,
+            BackendConfig::Vault(c) => c.retry.as_ref(),
+            BackendConfig::AwsKms(c) => c.retry.as_ref(),
+            BackendConfig::Pkcs11(c) => c.retry.as_ref(),
+        }
+    }
+
+    /// Fits the retry policy of a block that sets none into `budget`, the time the
+    /// caller gives one wrap or unwrap in all: two tries for a network service
+    /// (Vault, AWS KMS), one for a PKCS#11 token, each within the budget as
+    /// [`RetryPolicy::within`] divides it. A block that sets its own `retry` keeps it;
+    /// the local backend has nothing to time out.
+    pub fn set_call_budget(&mut self, budget: Duration) {
+        let slot = match self {
+            BackendConfig::Local(_) => return,
+            BackendConfig::Vault(c) => (&mut c.retry, 2),
+            BackendConfig::AwsKms(c) => (&mut c.retry, 2),
+            BackendConfig::Pkcs11(c) => (&mut c.retry, 1),
+        };
+        if slot.0.is_none() {
+            *slot.0 = Some(RetryPolicy::within(budget, slot.1));
+        }
+    }
+
     /// Builds the backend. Local files and PKCS#11 tokens are opened now; network
     /// services are not contacted (call [`KeyBackend::health`] for that), so a
     /// process can start while its KMS is briefly away.
@@ -176,15 +172,13 @@ impl BackendConfig {
             BackendConfig::Vault(c) => Arc::new(VaultBackend::new(c)?),
             BackendConfig::AwsKms(c) => Arc::new(AwsKmsBackend::new(c)?),
             #[cfg(feature = "pkcs11")]
-            BackendConfig::Pkcs11(c) => {
-                Arc::new(crate::pkcs11::Pkcs11Backend::open(c.clone()).await?)
-            }
+            BackendConfig::Pkcs11(c) => Arc::new(crate::pkcs11::Pkcs11Backend::open(c.clone()).await?),
             #[cfg(not(feature = "pkcs11"))]
             BackendConfig::Pkcs11(_) => {
                 return Err(KeyError::config(
                     "pkcs11",
                     "pkcs11",
-                    "this build has no PKCS#11 support (build ksec with --features pkcs11)",
+                    "this build has no PKCS#11 support (it is compiled in with the `pkcs11` cargo feature)",
                 ))
             }
         })
@@ -204,7 +198,7 @@ mod tests {
         .unwrap();
         let BackendConfig::Vault(v) = c else { panic!() };
         assert_eq!(v.mount, "transit");
-        assert_eq!(v.retry.attempts, 2);
+        assert_eq!(v.retry.as_ref().map(|r| r.attempts), Some(2));
         assert!(
             matches!(v.auth, crate::vault::VaultAuth::Approle { ref mount, .. } if mount == "approle")
         );
@@ -223,7 +217,7 @@ mod tests {
         let BackendConfig::Pkcs11(p) = c else {
             panic!()
         };
-        assert_eq!((p.sessions, p.retry.attempts), (4, 1));
+        assert_eq!((p.sessions, p.retry_policy().attempts), (4, 1));
     }
 
     #[test]

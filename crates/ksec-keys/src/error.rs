@@ -7,8 +7,9 @@ use std::time::Duration;
 /// Result alias of this crate.
 pub type Result<T, E = KeyError> = std::result::Result<T, E>;
 
-/// What went wrong in a key backend.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong in a key backend. `Clone`, so that a cached health result can
+/// be handed to several callers.
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
     /// A configuration field is missing or invalid.

@@ -9,7 +9,7 @@
 //! | local key file | [`local`] | a file of base64 AES-256 keys (first wraps, all unwrap) | key fingerprint, nonce |
 //! | Vault / OpenBao Transit | [`vault`] | a transit key | `vault:vN:` prefix (the key version) |
 //! | AWS KMS | [`awskms`] | a KMS key (ARN or alias) | the KMS ciphertext blob (names the key) |
-//! | PKCS#11 HSM (`pkcs11` feature) | `pkcs11` | an AES key inside the token | key check value, IV |
+//! | PKCS#11 HSM (`pkcs11` feature) | [`pkcs11`] | an AES key inside the token | key check value, IV |
 //!
 //! A [`WrapContext`] binds each wrapped key to where it is used: it is the AWS
 //! encryption context, Vault's associated data (or derivation context), and the
@@ -20,8 +20,37 @@
 //! ([`RetryPolicy`]); permanent failures (wrong credentials, wrong key, tampered
 //! ciphertext) are never retried. Errors ([`KeyError`]) never contain key material.
 //!
-//! Backends are built from plain serde configuration blocks ([`config::BackendConfig`],
-//! YAML or JSON), whose errors name the field.
+//! Backends are built from plain serde configuration blocks ([`BackendConfig`], YAML
+//! or JSON; each backend module owns its block's type), whose errors name the field.
+//! A caller with a time budget per call (the KMS plugin: kube-apiserver's 3 s) fits
+//! the retry policy of blocks that set none into it ([`BackendConfig::set_call_budget`]).
+//!
+//! ```
+//! use ksec_keys::local::LocalBackend;
+//! use ksec_keys::{BackendConfig, KeyBackend, SecretBytes, WrapContext};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // A KEK: one fresh key line, as `ksec kms rotate-key` writes to a key file.
+//! let line = ksec_keys::local::generate_key_line()?;
+//! let kek = LocalBackend::from_text("kms-keys".as_ref(), &line)?;
+//!
+//! // Wrap a data key bound to where it is used; only the same context unwraps it.
+//! let dek = SecretBytes::from_slice(&[7; 32]);
+//! let ctx = WrapContext::new().with("namespace", "shop");
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let wrapped = rt.block_on(kek.wrap(&dek, &ctx))?;
+//! assert_eq!(wrapped.key_id, kek.key_id());
+//! assert_eq!(rt.block_on(kek.unwrap(&wrapped, &ctx))?, dek);
+//! assert!(rt.block_on(kek.unwrap(&wrapped, &WrapContext::new())).is_err());
+//!
+//! // The same backends from configuration; errors name the field.
+//! let cfg = BackendConfig::from_yaml("vault: {address: https://vault:8200, key: kube}", None)?;
+//! assert_eq!(cfg.kind(), "vault");
+//! let typo = BackendConfig::from_yaml("vault: {adress: https://vault:8200, key: kube}", None);
+//! assert!(typo.unwrap_err().to_string().contains("adress"));
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! Compatibility: the Vault backend speaks the Transit HTTP API as Vault and OpenBao
 //! serve it; the AWS backend signs its own requests with Signature Version 4 (a lean
@@ -34,19 +63,17 @@
 //! `pkcs11-tool`) and check round trips, rotation, context mismatch, wrong
 //! credentials, peers stopped mid-run, timeouts and concurrency.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod awskms;
-pub mod config;
+mod config;
 mod error;
 mod http;
 pub mod local;
-#[cfg(feature = "pkcs11")]
 pub mod pkcs11;
 mod retry;
 pub mod vault;
 
-pub use config::{BackendConfig, Pkcs11Config};
+pub use config::BackendConfig;
 pub use error::{KeyError, Result};
 pub use ksec_crypto::SecretBytes;
 pub use retry::RetryPolicy;
@@ -194,6 +221,19 @@ pub(crate) async fn probe_round_trip<B: KeyBackend + ?Sized>(backend: &B) -> Res
         ));
     }
     Ok(())
+}
+
+/// Entry points for the fuzz targets and benchmarks: not API, may change in any
+/// release.
+#[doc(hidden)]
+pub mod internal {
+    /// The AWS shared config/credentials file parser (INI) on outside text.
+    pub fn parse_aws_profiles(
+        text: &str,
+        config_file: bool,
+    ) -> std::collections::HashMap<String, std::collections::HashMap<String, String>> {
+        crate::awskms::credentials::parse_ini(text, config_file)
+    }
 }
 
 #[cfg(test)]

@@ -37,13 +37,31 @@ impl Default for RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// A policy of `attempts` tries that, with the pauses between them, ends within
+    /// `budget`: each try gets `budget / (attempts + 1)`, and the pauses share at most
+    /// a fifth of one more such slice (never more than 200 ms each). kube-apiserver
+    /// gives a KMS call 3 s: two tries of 1 s, pauses of 50 to 200 ms.
+    pub fn within(budget: Duration, attempts: u32) -> Self {
+        let attempts = attempts.max(1);
+        let slice = budget / (attempts + 1);
+        let max_backoff = (slice / (5 * (attempts - 1).max(1))).min(Duration::from_millis(200));
+        Self {
+            timeout: slice,
+            attempts,
+            initial_backoff: (max_backoff / 4).min(Duration::from_millis(50)),
+            max_backoff,
+        }
+    }
+}
+
 mod millis {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::Duration;
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
     }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
     }
 }
@@ -163,6 +181,28 @@ mod tests {
         ));
         assert_eq!(n.load(Ordering::SeqCst), 2);
         assert!(start.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_budget_holds_every_try_and_pause() {
+        assert_eq!(
+            RetryPolicy::within(Duration::from_secs(3), 2),
+            RetryPolicy {
+                timeout: Duration::from_secs(1),
+                attempts: 2,
+                initial_backoff: Duration::from_millis(50),
+                max_backoff: Duration::from_millis(200),
+            }
+        );
+        for budget_ms in [1, 100, 3_000, 10_000, 60_000] {
+            for attempts in 0..8 {
+                let budget = Duration::from_millis(budget_ms);
+                let p = RetryPolicy::within(budget, attempts);
+                let worst = p.timeout * p.attempts + p.max_backoff * (p.attempts - 1);
+                assert!(worst < budget, "{budget:?} x{attempts}: {p:?}");
+                assert!(p.initial_backoff <= p.max_backoff);
+            }
+        }
     }
 
     #[test]

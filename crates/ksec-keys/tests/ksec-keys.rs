@@ -1,5 +1,6 @@
 //! Integration tests of the key backends against their real peers (started here on
 //! 127.0.0.1): OpenBao for Vault Transit, moto for AWS KMS, SoftHSM 2 for PKCS#11.
+#![allow(clippy::unwrap_used)]
 #[path = "ksec-keys/awskms.rs"]
 mod awskms;
 #[path = "ksec-keys/common.rs"]

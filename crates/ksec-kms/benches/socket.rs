@@ -6,6 +6,7 @@
 //! callers (tonic's client) on one other thread. Closed loop: each caller sends its
 //! next call when the last one returns, so p50 is at least callers / throughput.
 //! Not a test: `scripts/bench-kms` (`KSEC_BENCH_KMS_LOCAL_ONLY=1` skips OpenBao).
+#![allow(clippy::unwrap_used)]
 use base64::Engine;
 use ksec_keys::local::{rotate_key_file, LocalBackend};
 use ksec_keys::vault::{VaultAuth, VaultBackend, VaultConfig};
@@ -191,9 +192,11 @@ async fn lean_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
         }
         let trailers = recv.trailers().await.unwrap().expect("trailers");
         assert_eq!(trailers.get("grpc-status").unwrap(), "0", "{trailers:?}");
-        ksec_kms::grpc::unary_message(&data).unwrap().to_vec()
+        ksec_kms::internal::grpc::unary_message(&data)
+            .unwrap()
+            .to_vec()
     }
-    let enc_body = bytes::Bytes::from(ksec_kms::grpc::encode(&EncryptRequest {
+    let enc_body = bytes::Bytes::from(ksec_kms::internal::grpc::encode(&EncryptRequest {
         plaintext: vec![7u8; 32],
         uid: "b".into(),
     }));
@@ -206,7 +209,7 @@ async fn lean_rows(socket: &Path, totals: [usize; 4], floor: &[Stats]) {
         .await[..],
     )
     .unwrap();
-    let dec_body = bytes::Bytes::from(ksec_kms::grpc::encode(&DecryptRequest {
+    let dec_body = bytes::Bytes::from(ksec_kms::internal::grpc::encode(&DecryptRequest {
         ciphertext: enc.ciphertext.clone(),
         uid: "b".into(),
         key_id: enc.key_id.clone(),

@@ -1,20 +1,20 @@
 //! A cache of backend health checks, so that the apiserver's Status polling (and
 //! several callers at once) cost at most one real check per interval.
-use ksec_keys::{Health, KeyBackend};
+use ksec_keys::{Health, KeyBackend, KeyError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 /// Cached result of [`KeyBackend::health`].
-pub struct HealthCache {
+pub(crate) struct HealthCache {
     ok_ttl: Duration,
     fail_ttl: Duration,
-    last: Mutex<Option<(Instant, Result<Health, String>)>>,
+    last: Mutex<Option<(Instant, Result<Health, KeyError>)>>,
 }
 
 impl HealthCache {
     /// Keeps a healthy result for `ok_ttl`, a failure for `fail_ttl`.
-    pub fn new(ok_ttl: Duration, fail_ttl: Duration) -> Self {
+    pub(crate) fn new(ok_ttl: Duration, fail_ttl: Duration) -> Self {
         Self {
             ok_ttl,
             fail_ttl,
@@ -23,7 +23,7 @@ impl HealthCache {
     }
 
     /// Forgets the cached result (after a reload).
-    pub fn invalidate(&self) {
+    pub(crate) fn invalidate(&self) {
         if let Ok(mut g) = self.last.try_lock() {
             *g = None;
         }
@@ -31,7 +31,7 @@ impl HealthCache {
 
     /// The cached result, or a fresh check when it is too old. Concurrent callers
     /// wait for one check instead of each running their own.
-    pub async fn check(&self, backend: Arc<dyn KeyBackend>) -> Result<Health, String> {
+    pub(crate) async fn check(&self, backend: Arc<dyn KeyBackend>) -> Result<Health, KeyError> {
         let mut g = self.last.lock().await;
         if let Some((at, r)) = g.as_ref() {
             let ttl = if r.is_ok() {
@@ -43,7 +43,7 @@ impl HealthCache {
                 return r.clone();
             }
         }
-        let r = backend.health().await.map_err(|e| e.to_string());
+        let r = backend.health().await;
         if let Err(e) = &r {
             tracing::warn!(backend = backend.kind(), error = %e, "backend unhealthy");
         }

@@ -6,7 +6,7 @@
 //! Compatibility: the `.proto` files are the official ones, vendored unchanged under
 //! `proto/` and compiled at build time by `protox` (no system `protoc`); the
 //! messages are prost's, the client side tonic's. The server side is a small gRPC
-//! layer on `h2` ([`grpc`], `server`), tested against grpc-go (kube-apiserver's
+//! layer on `h2` (`grpc`, `server`), tested against grpc-go (kube-apiserver's
 //! gRPC library) and grpcio (Python, C core). What
 //! kube-apiserver enforces on a v2 plugin holds here: Status answers `version: v2`,
 //! `healthz: ok` only when the backend really wraps and unwraps, and a non-empty
@@ -14,19 +14,81 @@
 //! stay under 1 KiB; Decrypt works for data wrapped by older keys (the backends'
 //! ciphertexts say which key wrapped them).
 //!
-//! Health checks are cached ([`HealthCache`]) so the apiserver's polling does not
-//! hammer the KMS; a failing backend turns Status unhealthy and calls fail with
-//! `UNAVAILABLE` within the backend's timeout, and the plugin recovers by itself.
-//! The backend can be swapped at run time ([`Plugin::replace_backend`]) for reloads.
+//! Health checks are cached so the apiserver's polling does not hammer the KMS; a
+//! failing backend turns Status unhealthy and calls fail with `UNAVAILABLE` within
+//! the per-call budget, and the plugin recovers by itself.
 //!
-//! Testing: `tests/ksec-kms/` drives the plugin over its socket with a gRPC client
-//! that is not ours (Python `grpcio` stubs generated from the same official proto).
+//! The crate runs the whole plugin process, not only its protocol: [`Daemon`]
+//! resolves a [`ConfigSource`] (a file read again on every reload, with
+//! [`Overrides`] on top, or a fixed [`PluginConfig`]), builds the backend under one
+//! per-call budget whatever the source (kube-apiserver's 3 s:
+//! [`PluginConfig::backend_config`]), serves the socket and the health endpoints,
+//! rebuilds the backend on SIGHUP, on a change of the configuration or key file, or
+//! through a [`Reloader`], and drains on shutdown ([`shutdown_signal`]: SIGTERM or
+//! SIGINT). It reports what happens as [`Event`]s; `ksec kms serve` only turns its
+//! flags into a [`ConfigSource`] and prints those events. The parts stand alone too:
+//! [`Plugin`] (the state both API versions share), [`serve`] and [`serve_health`].
+//! [`Client`] is the other side: it calls a plugin over its socket the way
+//! kube-apiserver does, for programs that need what a plugin wrapped (an etcd value's
+//! seed); [`connect`] gives the raw channel for the generated [`proto`] stubs.
+//!
+//! ```
+//! use ksec_keys::{local::LocalConfig, BackendConfig};
+//! use ksec_kms::{Client, ConfigSource, Daemon, PluginConfig, RunOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let key_file = dir.path().join("kms-keys");
+//! ksec_keys::local::rotate_key_file(&key_file)?; // a fresh key, mode 0600
+//! let socket = dir.path().join("kms.sock");
+//! let mut config = PluginConfig::new(BackendConfig::Local(LocalConfig {
+//!     key_file,
+//!     allow_insecure_permissions: false,
+//! }));
+//! config.socket = Some(socket.clone());
+//!
+//! ksec_kms::runtime()?.block_on(async {
+//!     let daemon = Daemon::start(ConfigSource::Fixed(config), RunOptions::new()).await?;
+//!     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//!     let plugin = tokio::spawn(daemon.run(async { let _ = stopped.await; }));
+//!     while tokio::net::UnixStream::connect(&socket).await.is_err() {
+//!         tokio::task::yield_now().await;
+//!     }
+//!
+//!     // What kube-apiserver does: Status, then Encrypt a seed, Decrypt it later.
+//!     let mut apiserver = Client::connect(&socket).await?;
+//!     let status = apiserver.status().await?;
+//!     assert_eq!((status.version.as_str(), status.healthz.as_str()), ("v2", "ok"));
+//!     let seed = [7u8; 32];
+//!     let wrapped = apiserver.encrypt(&seed, "uid-1").await?;
+//!     assert_eq!(wrapped.key_id, status.key_id);
+//!     assert_eq!(apiserver.decrypt(&wrapped, "uid-2").await?.as_slice(), seed);
+//!     let mut altered = wrapped.clone();
+//!     altered.ciphertext[0] ^= 1;
+//!     assert!(apiserver.decrypt(&altered, "uid-3").await.is_err());
+//!
+//!     let _ = stop.send(()); // as SIGTERM would: drain, remove the socket
+//!     plugin.await??;
+//!     assert!(!socket.exists());
+//!     Ok::<_, Box<dyn std::error::Error>>(())
+//! })?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Testing: `tests/ksec-kms/` drives the plugin over its socket with gRPC clients
+//! that are not ours (Python `grpcio` stubs generated from the same official proto,
+//! and grpc-go, kube-apiserver's gRPC library), against the real backends' peers
+//! (OpenBao, moto, SoftHSM 2); the run loop's reloads (SIGHUP, file change) and
+//! drain are tested there too. The parsers of outside input (requests, the
+//! `grpc-timeout` header, the configuration file) have fuzz targets.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod client;
-pub mod config;
-pub mod grpc;
+mod config;
+mod daemon;
+mod error;
+mod grpc;
 mod health;
 mod http;
 mod limits;
@@ -35,18 +97,19 @@ mod server;
 mod v1;
 mod v2;
 
-pub use client::connect;
-pub use config::PluginConfig;
-pub use health::HealthCache;
-pub use http::serve_health;
-pub use limits::{
-    check_decrypt, check_encrypt, parse_decrypt_request, parse_encrypt_request,
-    MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT,
+pub use client::{connect, Client, PluginStatus, Wrapped};
+pub use config::{ConfigSource, Overrides, PluginConfig, APISERVER_CALL_TIMEOUT};
+pub use daemon::{
+    shutdown_signal, Daemon, Event, ReloadReason, Reloader, RunOptions, POLL_INTERVAL,
 };
+pub use error::Error;
+pub use http::serve_health;
+pub use limits::{MAX_ANNOTATIONS_BYTES, MAX_CIPHERTEXT, MAX_KEY_ID, MAX_PLAINTEXT};
 pub use metrics::Metrics;
-pub use server::{serve, ServeError};
+pub use server::serve;
 
-use ksec_keys::KeyBackend;
+use health::HealthCache;
+use ksec_keys::{Health, KeyBackend, KeyError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -114,7 +177,7 @@ impl Plugin {
     }
 
     /// The cached health of the current backend.
-    pub async fn health(&self) -> Result<ksec_keys::Health, String> {
+    pub async fn health(&self) -> Result<Health, KeyError> {
         self.health.check(self.backend()).await
     }
 }
@@ -129,6 +192,22 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
+}
+
+/// Entry points for the fuzz targets and benchmarks: not API, may change in any
+/// release.
+#[doc(hidden)]
+pub mod internal {
+    /// The gRPC framing and header parsers.
+    pub mod grpc {
+        pub use crate::grpc::{
+            code_value, encode, frame, parse_timeout, percent_encode, unary_message,
+            MAX_REQUEST_MESSAGE,
+        };
+    }
+    pub use crate::limits::{
+        check_decrypt, check_encrypt, parse_decrypt_request, parse_encrypt_request,
+    };
 }
 
 /// Runs one handler, recording its outcome and latency in the plugin's metrics.

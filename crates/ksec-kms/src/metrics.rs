@@ -30,7 +30,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Records one call: `api` (v2, v1beta1), `op`, `backend`, outcome `code` (`OK` or a gRPC code name).
-    pub fn record(
+    pub(crate) fn record(
         &self,
         api: &'static str,
         op: &'static str,
@@ -99,7 +99,7 @@ impl Metrics {
 
 /// The name of a gRPC status code as the metrics label it (`OK` for success, else
 /// the code's name as tonic spells it, e.g. `InvalidArgument`).
-pub fn code_name(code: tonic::Code) -> &'static str {
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
     use tonic::Code::*;
     match code {
         Ok => "OK",

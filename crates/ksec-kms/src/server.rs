@@ -9,7 +9,7 @@
 //! (`scripts/bench kms`).
 use crate::grpc::{self, encode};
 use crate::proto::{v1beta1, v2};
-use crate::Plugin;
+use crate::{Error, Plugin};
 use bytes::Bytes;
 use futures::stream::{FuturesUnordered, StreamExt};
 use h2::server::SendResponse;
@@ -17,7 +17,7 @@ use h2::RecvStream;
 use http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
 use prost::Message;
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::Status;
@@ -35,21 +35,8 @@ const DRAIN_BODY: Duration = Duration::from_secs(1);
 /// Largest header block accepted: gRPC requests carry a handful of short headers.
 const MAX_HEADER_LIST: u32 = 64 << 10;
 
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The socket path is taken by something that is not a stale socket.
-    #[error("socket {}: {message}", .path.display())]
-    Socket {
-        /// The socket path.
-        path: PathBuf,
-        /// What is wrong and what to do.
-        message: String,
-    },
-}
-
-fn socket_err(path: &Path, message: impl Into<String>) -> ServeError {
-    ServeError::Socket {
+fn socket_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Socket {
         path: path.to_path_buf(),
         message: message.into(),
     }
@@ -64,7 +51,14 @@ pub async fn serve(
     socket: &Path,
     plugin: Arc<Plugin>,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
+) -> Result<(), Error> {
+    let listener = bind(socket)?;
+    serve_on(socket, listener, plugin, shutdown).await;
+    Ok(())
+}
+
+/// Binds the socket with mode 0600, replacing a stale socket file only.
+pub(crate) fn bind(socket: &Path) -> Result<tokio::net::UnixListener, Error> {
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     match std::fs::symlink_metadata(socket) {
         Ok(m) if m.file_type().is_socket() => {
@@ -87,6 +81,16 @@ pub async fn serve(
         .map_err(|e| socket_err(socket, format!("cannot bind: {e}")))?;
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| socket_err(socket, format!("cannot set mode 0600: {e}")))?;
+    Ok(listener)
+}
+
+/// Serves on a bound socket until `shutdown`, then drains and removes the socket file.
+pub(crate) async fn serve_on(
+    socket: &Path,
+    listener: tokio::net::UnixListener,
+    plugin: Arc<Plugin>,
+    shutdown: impl Future<Output = ()> + Send,
+) {
     tracing::info!(socket = %socket.display(), backend = plugin.backend().kind(), "KMS plugin serving v2 and v1beta1");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -120,7 +124,6 @@ pub async fn serve(
         conns.shutdown().await;
     }
     let _ = std::fs::remove_file(socket);
-    Ok(())
 }
 
 /// One client connection: HTTP/2 with prior knowledge (as gRPC clients speak on
@@ -332,11 +335,11 @@ async fn dispatch(plugin: &Plugin, method: Method, msg: &[u8]) -> Result<Vec<u8>
             encode(&crate::v2::status(plugin, r).await?)
         }
         Method::V2Encrypt => {
-            let r = crate::parse_encrypt_request(msg)?;
+            let r = crate::limits::parse_encrypt_request(msg)?;
             encode(&crate::v2::encrypt(plugin, r).await?)
         }
         Method::V2Decrypt => {
-            let r = crate::parse_decrypt_request(msg)?;
+            let r = crate::limits::parse_decrypt_request(msg)?;
             let mut resp = crate::v2::decrypt(plugin, r).await?;
             let out = encode(&resp);
             resp.plaintext.zeroize();

@@ -42,7 +42,7 @@ pub(crate) async fn status(plugin: &Plugin, _: StatusRequest) -> Result<StatusRe
 }
 
 /// Encrypt: wraps the seed with the current key. The request is already checked
-/// ([`crate::parse_encrypt_request`]); the answer is checked against the
+/// ([`crate::limits::parse_encrypt_request`]); the answer is checked against the
 /// apiserver's limits so a misbehaving backend gets a clear plugin error.
 pub(crate) async fn encrypt(
     plugin: &Plugin,
@@ -77,7 +77,7 @@ pub(crate) async fn encrypt(
 }
 
 /// Decrypt: unwraps with the key the request's `key_id` names (older keys too).
-/// The request is already checked ([`crate::parse_decrypt_request`]).
+/// The request is already checked ([`crate::limits::parse_decrypt_request`]).
 pub(crate) async fn decrypt(
     plugin: &Plugin,
     req: DecryptRequest,

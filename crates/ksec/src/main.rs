@@ -44,6 +44,8 @@ enum Command {
     /// Helm values: helm-secrets-compatible plugins for Helm 3 and 4 (also runs as `helm`).
     #[command(subcommand)]
     Helm(commands::helm::HelmCommand),
+    /// Find what exposes Secrets in manifests, charts, Kustomize directories and git history.
+    Scan(Box<commands::scan::ScanArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
     Demo,
     /// Print a shell completion script.
@@ -143,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Controller(a) => commands::controller::run(*a),
         Command::Sops(a) => commands::sops::run(*a),
         Command::Helm(c) => commands::helm::run(c),
+        Command::Scan(a) => commands::scan::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),
         Command::Man { out_dir } => commands::completion::man(out_dir),

@@ -19,6 +19,8 @@ mod interop;
 mod keys;
 #[path = "ksec/kms.rs"]
 mod kms;
+#[path = "ksec/scan.rs"]
+mod scan;
 #[path = "ksec/seal.rs"]
 mod seal;
 #[path = "ksec/sops.rs"]

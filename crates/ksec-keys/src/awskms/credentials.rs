@@ -53,7 +53,7 @@ type Profiles = HashMap<String, HashMap<String, String>>;
 
 /// Parses an AWS shared config/credentials file (INI). In the config file,
 /// sections are `[default]` and `[profile NAME]`.
-fn parse_ini(text: &str, config_file: bool) -> Profiles {
+pub(crate) fn parse_ini(text: &str, config_file: bool) -> Profiles {
     let mut out: Profiles = HashMap::new();
     let mut current: Option<String> = None;
     for line in text.lines() {

@@ -19,9 +19,16 @@
 //! to KMS as the encryption context; unwrapping under another context fails.
 //!
 //! Environment: `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_KMS`,
-//! `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, and the credential variables listed in
-//! [`credentials`].
-pub mod credentials;
+//! `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`, and the credential sources, in the
+//! SDKs' order: the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`), a profile of the shared files (`AWS_PROFILE`,
+//! `AWS_SHARED_CREDENTIALS_FILE`, `AWS_CONFIG_FILE`; static keys, or `role_arn` with
+//! `source_profile`), web identity (`AWS_WEB_IDENTITY_TOKEN_FILE` + `AWS_ROLE_ARN`, as
+//! EKS service accounts get), then, when configured, an STS AssumeRole on top.
+//! Temporary credentials are refreshed five minutes before they expire. Not
+//! supported (an error says so): EC2 instance metadata, the ECS container endpoint,
+//! SSO profiles, `credential_process`.
+pub(crate) mod credentials;
 mod sigv4;
 
 use crate::error::truncate;
@@ -69,9 +76,10 @@ pub struct AwsKmsConfig {
     /// PEM bundle of extra CA certificates (default `AWS_CA_BUNDLE`).
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
-    /// Timeouts and retries.
-    #[serde(default)]
-    pub retry: RetryPolicy,
+    /// Timeouts and retries; `None` leaves them to the caller ([`RetryPolicy::default`]
+    /// when the backend is built as configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
 
 /// AWS KMS as a [`KeyBackend`].
@@ -228,7 +236,7 @@ impl AwsKmsBackend {
             fixed_context: cfg.encryption_context.clone(),
             source,
             creds: tokio::sync::Mutex::new(None),
-            retry: cfg.retry.clone(),
+            retry: cfg.retry.clone().unwrap_or_default(),
         })
     }
 

@@ -56,9 +56,10 @@ pub struct VaultConfig {
     /// The Transit key is a derived key: send the context as `context`, not `associated_data`.
     #[serde(default)]
     pub derived: bool,
-    /// Timeouts and retries.
-    #[serde(default)]
-    pub retry: RetryPolicy,
+    /// Timeouts and retries; `None` leaves them to the caller ([`RetryPolicy::default`]
+    /// when the backend is built as configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryPolicy>,
 }
 
 fn default_mount() -> String {
@@ -76,7 +77,7 @@ impl VaultConfig {
             auth: VaultAuth::default(),
             ca_file: None,
             derived: false,
-            retry: RetryPolicy::default(),
+            retry: None,
         }
     }
 }
@@ -310,7 +311,7 @@ impl VaultBackend {
             mount,
             key: cfg.key.clone(),
             derived: cfg.derived,
-            retry: cfg.retry.clone(),
+            retry: cfg.retry.clone().unwrap_or_default(),
             latest_version: AtomicU64::new(0),
         })
     }

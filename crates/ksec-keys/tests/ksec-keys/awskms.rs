@@ -70,7 +70,7 @@ impl Moto {
             key: key.into(),
             endpoint: Some(self.endpoint.clone()),
             region: Some("us-east-1".into()),
-            retry: common::fast_retry(),
+            retry: Some(common::fast_retry()),
             ..AwsKmsConfig::default()
         }
     }
@@ -168,10 +168,9 @@ async fn kms_against_moto() {
         "{e}"
     );
 
-    common::concurrent_round_trips(Arc::new(
-        AwsKmsBackend::connect(&moto.config(&arn_b)).await.unwrap(),
-    ))
-    .await;
+    let mut patient = moto.config(&arn_b);
+    patient.retry = Some(common::patient_retry());
+    common::concurrent_round_trips(Arc::new(AwsKmsBackend::connect(&patient).await.unwrap())).await;
 
     // The peer stops mid-run: a fast transient error, no hang.
     moto.server.guard.stop();

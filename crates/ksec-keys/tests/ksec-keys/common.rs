@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A TCP listener on 127.0.0.1 that accepts and then says nothing (a hung service).
-pub struct Silent {
+pub(crate) struct Silent {
     pub port: u16,
     _stop: std::sync::mpsc::Sender<()>,
 }
 
 impl Silent {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         l.set_nonblocking(true).unwrap();
@@ -34,7 +34,7 @@ impl Silent {
 }
 
 /// 64 tasks wrap and unwrap at once on one backend; every data key comes back.
-pub async fn concurrent_round_trips(b: Arc<dyn KeyBackend>) {
+pub(crate) async fn concurrent_round_trips(b: Arc<dyn KeyBackend>) {
     let mut tasks = Vec::new();
     for i in 0..64u32 {
         let b = b.clone();
@@ -52,15 +52,26 @@ pub async fn concurrent_round_trips(b: Arc<dyn KeyBackend>) {
 }
 
 /// A data key of recognisable bytes, to check that no error message carries it.
-pub fn marked_dek() -> SecretBytes {
+pub(crate) fn marked_dek() -> SecretBytes {
     SecretBytes::from_slice(b"SECRET-DEK-BYTES-0123456789abcde")
 }
 
-pub fn fast_retry() -> ksec_keys::RetryPolicy {
+/// Short per-attempt timeouts, for the tests that a dead or silent peer fails fast.
+pub(crate) fn fast_retry() -> ksec_keys::RetryPolicy {
     ksec_keys::RetryPolicy {
         timeout: Duration::from_millis(400),
         attempts: 2,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(50),
+    }
+}
+
+/// Generous timeouts, for load tests whose subject is correctness under concurrency, not
+/// latency: 64 concurrent calls to moto or OpenBao on a busy 2-core machine can take
+/// seconds each, and a per-attempt timeout would then fail a test that is not about it.
+pub(crate) fn patient_retry() -> ksec_keys::RetryPolicy {
+    ksec_keys::RetryPolicy {
+        timeout: Duration::from_secs(30),
+        ..fast_retry()
     }
 }

@@ -1,7 +1,8 @@
 //! PKCS#11 against a SoftHSM 2 token that the test initializes itself.
 use super::common;
 use ksec_keys::pkcs11::Pkcs11Backend;
-use ksec_keys::{KeyBackend, KeyError, Pkcs11Config, RetryPolicy, WrapContext};
+use ksec_keys::pkcs11::Pkcs11Config;
+use ksec_keys::{KeyBackend, KeyError, RetryPolicy, WrapContext};
 use ksec_testkit::softhsm::{SoftHsm, MODULE};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,10 +15,10 @@ fn config(label: &str, pin_file: PathBuf) -> Pkcs11Config {
         pin_file: Some(pin_file),
         pin_env: None,
         sessions: 4,
-        retry: RetryPolicy {
+        retry: Some(RetryPolicy {
             attempts: 1,
             ..RetryPolicy::default()
-        },
+        }),
     }
 }
 

@@ -17,7 +17,7 @@ fn config(bao: &Bao, token_file: PathBuf) -> VaultConfig {
         token_file: Some(token_file),
         token_env: None,
     };
-    c.retry = common::fast_retry();
+    c.retry = Some(common::fast_retry());
     c
 }
 
@@ -124,6 +124,9 @@ async fn transit_round_trip_rotation_and_interop() {
     let e = b.unwrap(&w1, &ctx).await.unwrap_err();
     assert!(matches!(e, KeyError::Unwrap { .. }), "{e}");
 
+    let mut patient = config(&bao, token_file(&dir, "patient", "root"));
+    patient.retry = Some(common::patient_retry());
+    let b = VaultBackend::connect(&patient).await.unwrap();
     common::concurrent_round_trips(Arc::new(b)).await;
 }
 
@@ -220,7 +223,7 @@ async fn transit_approle_login_and_token_renewal() {
         "auth/approle/role/ksec/secret-id",
     ]);
     let mut c = VaultConfig::new(&bao.addr, "ksec");
-    c.retry = common::fast_retry();
+    c.retry = Some(common::fast_retry());
     c.auth = VaultAuth::Approle {
         mount: "approle".into(),
         role_id: role_id.clone(),
@@ -265,7 +268,7 @@ async fn a_silent_vault_times_out() {
         token_env: Some("KSEC_TEST_UNUSED".into()),
     };
     std::env::set_var("KSEC_TEST_UNUSED", "root");
-    c.retry = common::fast_retry();
+    c.retry = Some(common::fast_retry());
     let b = VaultBackend::new(&c).unwrap();
     let start = Instant::now();
     let e = b
@@ -330,7 +333,7 @@ async fn transit_over_tls_with_a_custom_ca() {
         token_file: Some(token_file(&dir, "t", "root")),
         token_env: None,
     };
-    c.retry = common::fast_retry();
+    c.retry = Some(common::fast_retry());
     // Without the CA: the server's certificate is not trusted.
     let e = VaultBackend::connect(&c).await.unwrap_err();
     assert!(matches!(e, KeyError::Unavailable { .. }), "{e}");
@@ -475,7 +478,7 @@ async fn transit_kubernetes_service_account_login() {
     ]);
     let jwt_file = token_file(&dir, "sa-token", &jwt);
     let mut c = VaultConfig::new(&bao.addr, "ksec");
-    c.retry = common::fast_retry();
+    c.retry = Some(common::fast_retry());
     c.auth = VaultAuth::Kubernetes {
         mount: "kubernetes".into(),
         role: "kms".into(),

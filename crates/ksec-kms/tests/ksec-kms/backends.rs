@@ -54,17 +54,17 @@ fn plugin_on_softhsm() {
     // This is the only test of this binary that loads SoftHSM.
     std::env::set_var("SOFTHSM2_CONF", &hsm.conf);
     hsm.keygen("kek");
-    let cfg = ksec_keys::Pkcs11Config {
+    let cfg = ksec_keys::pkcs11::Pkcs11Config {
         module: MODULE.into(),
         token_label: "kms".into(),
         key_label: "kek".into(),
         pin_file: Some(hsm.pin_file()),
         pin_env: None,
         sessions: 2,
-        retry: ksec_keys::RetryPolicy {
+        retry: Some(ksec_keys::RetryPolicy {
             attempts: 1,
             ..Default::default()
-        },
+        }),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -30,12 +30,12 @@ fn vault_outage_turns_status_unhealthy_and_the_plugin_recovers() {
         token_file: Some(token),
         token_env: None,
     };
-    cfg.retry = RetryPolicy {
+    cfg.retry = Some(RetryPolicy {
         timeout: Duration::from_millis(500),
         attempts: 2,
         initial_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(50),
-    };
+    });
     let backend = Arc::new(VaultBackend::new(&cfg).unwrap());
     let plugin = Plugin::new(backend, Duration::from_secs(30), Duration::from_millis(200));
     let socket = dir.path().join("kms.sock");

@@ -9,16 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The Python grpcio client over generated stubs (shared with the CLI tests).
-pub use ksec_testkit::kms_client::PyKmsClient as PyClient;
+pub(crate) use ksec_testkit::kms_client::PyKmsClient as PyClient;
 
 /// Runs the plugin in a thread on the runtime `ksec kms serve` uses; stops it on drop.
-pub struct Server {
+pub(crate) struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
-    pub fn start(socket: PathBuf, plugin: Arc<Plugin>) -> Self {
+    pub(crate) fn start(socket: PathBuf, plugin: Arc<Plugin>) -> Self {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let s = socket.clone();
         let thread = std::thread::spawn(move || {
@@ -45,14 +45,14 @@ impl Server {
     }
 
     /// Starts the shutdown (GOAWAY, then the drain) without waiting for it.
-    pub fn begin_shutdown(&mut self) {
+    pub(crate) fn begin_shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
         }
     }
 
     /// Waits until the plugin has stopped; panics if serving failed.
-    pub fn join(mut self) {
+    pub(crate) fn join(mut self) {
         self.begin_shutdown();
         if let Some(t) = self.thread.take() {
             t.join().expect("the plugin's serve() failed");

@@ -1,15 +1,18 @@
-//! `ksec kms serve`: the KMS v2 (and v1beta1) plugin for kube-apiserver.
-use anyhow::{bail, Context, Result};
+//! `ksec kms serve`: the KMS v2 (and v1beta1) plugin for kube-apiserver. The plugin,
+//! its reloads and its drain live in `ksec_kms` (its `Daemon`); this module turns the
+//! flags into a `ksec_kms::ConfigSource`, prints the plugin's events, and names the
+//! flags that fix its errors.
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use ksec_keys::awskms::AwsKmsConfig;
 use ksec_keys::local::LocalConfig;
+use ksec_keys::pkcs11::Pkcs11Config;
 use ksec_keys::vault::{VaultAuth, VaultConfig};
-use ksec_keys::{BackendConfig, Pkcs11Config, RetryPolicy};
-use ksec_kms::{Plugin, PluginConfig};
+use ksec_keys::BackendConfig;
+use ksec_kms::{ConfigSource, Daemon, Event, Overrides, PluginConfig, RunOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// `ksec kms …`
 #[derive(Subcommand, Debug)]
@@ -54,6 +57,10 @@ pub struct ServeArgs {
     /// The key backend (replaces the config file's `backend` block).
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
+    /// The time kube-apiserver gives one call (its EncryptionConfiguration `timeout`;
+    /// default 3s). Vault and AWS KMS get two tries within it, PKCS#11 one.
+    #[arg(long, value_name = "DURATION", value_parser = call_timeout)]
+    pub call_timeout: Option<Duration>,
 
     /// local: the key file (one base64 32-byte key per line; the first wraps).
     #[arg(long, value_name = "FILE", help_heading = "Local key file")]
@@ -113,14 +120,11 @@ pub struct ServeArgs {
     pub aws_region: Option<String>,
 }
 
-/// Timeouts for network backends under kube-apiserver, which gives a KMS call 3 s
-/// by default: two attempts of 1 s and a short backoff stay inside that budget.
-fn apiserver_budget() -> RetryPolicy {
-    RetryPolicy {
-        timeout: Duration::from_secs(1),
-        attempts: 2,
-        initial_backoff: Duration::from_millis(50),
-        max_backoff: Duration::from_millis(200),
+fn call_timeout(s: &str) -> Result<Duration, String> {
+    match ksec_text::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be more than 0".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -129,6 +133,8 @@ fn need<T: Clone>(v: &Option<T>, flag: &str, backend: &str) -> Result<T> {
         .with_context(|| format!("--backend {backend} needs {flag}"))
 }
 
+/// The backend block the flags describe. Timeouts are left to the plugin, which
+/// fits them into the per-call budget (`--call-timeout`).
 fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
     Ok(match kind {
         Backend::Local => BackendConfig::Local(LocalConfig {
@@ -167,7 +173,7 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
                 auth,
                 ca_file: a.vault_ca_file.clone(),
                 derived: false,
-                retry: apiserver_budget(),
+                retry: None,
             })
         }
         Backend::Pkcs11 => BackendConfig::Pkcs11(Pkcs11Config {
@@ -177,164 +183,92 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
             pin_file: a.pkcs11_pin_file.clone(),
             pin_env: None,
             sessions: 4,
-            retry: RetryPolicy {
-                attempts: 1,
-                ..RetryPolicy::default()
-            },
+            retry: None,
         }),
         Backend::AwsKms => BackendConfig::AwsKms(AwsKmsConfig {
             key: need(&a.aws_kms_key, "--aws-kms-key", "aws-kms")?,
             region: a.aws_region.clone(),
-            retry: apiserver_budget(),
             ..AwsKmsConfig::default()
         }),
     })
 }
 
-/// The effective configuration: the file, then the flags on top.
-fn resolve(a: &ServeArgs) -> Result<PluginConfig> {
-    let mut cfg = match (&a.config, a.backend) {
-        (Some(path), _) => {
-            let mut c = PluginConfig::from_file(path)?;
-            if let Some(kind) = a.backend {
-                c.backend = backend_from_flags(a, kind)?;
-            }
-            c
+/// Where the plugin's configuration comes from: the `--config` file with the flags
+/// on top (read again on every reload), or the flags alone.
+fn source(a: &ServeArgs) -> Result<ConfigSource> {
+    let overrides = Overrides {
+        socket: a.socket.clone(),
+        health_addr: a.health_addr.clone(),
+        call_timeout: a.call_timeout,
+        backend: a.backend.map(|k| backend_from_flags(a, k)).transpose()?,
+    };
+    Ok(match &a.config {
+        Some(path) => ConfigSource::File {
+            path: path.clone(),
+            overrides,
+        },
+        None => {
+            let Some(backend) = overrides.backend.clone() else {
+                bail!("choose a key backend with --backend (local, vault, pkcs11, aws-kms) or --config FILE")
+            };
+            let mut config = PluginConfig::new(backend);
+            overrides.apply(&mut config);
+            ConfigSource::Fixed(config)
         }
-        (None, Some(kind)) => PluginConfig::new(backend_from_flags(a, kind)?),
-        (None, None) => bail!(
-            "choose a key backend with --backend (local, vault, pkcs11, aws-kms) or --config FILE"
+    })
+}
+
+/// The plugin's errors, with the flags that fix them.
+fn hint(e: ksec_kms::Error) -> anyhow::Error {
+    match e {
+        ksec_kms::Error::NoSocket => anyhow!("--socket (or `socket:` in --config) is required"),
+        ksec_kms::Error::HealthAddr { addr, source } => {
+            anyhow::Error::new(source).context(format!("--health-addr {addr}: cannot listen"))
+        }
+        e => anyhow::Error::new(e),
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    anyhow::Chain::new(e)
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
+/// What the plugin reports, on stderr.
+fn print(event: &Event) {
+    match event {
+        Event::Started {
+            backend,
+            health: Ok(h),
+        } => eprintln!("ksec kms: backend {backend} ready, key id {}", h.key_id),
+        // It serves anyway: Status reports the problem and the backend may recover.
+        Event::Started {
+            backend,
+            health: Err(e),
+        } => eprintln!("ksec kms: backend {backend} not healthy yet: {e}"),
+        Event::Serving { socket } => eprintln!("ksec kms: serving on {}", socket.display()),
+        Event::Reloaded { reason, key_id } => {
+            eprintln!("ksec kms: reloaded ({reason}); key id {key_id}")
+        }
+        Event::ReloadFailed { reason, error } => eprintln!(
+            "ksec kms: reload failed ({reason}), still serving the previous backend: {}",
+            chain(error)
         ),
-    };
-    if a.socket.is_some() {
-        cfg.socket = a.socket.clone();
-    }
-    if a.health_addr.is_some() {
-        cfg.health_addr = a.health_addr.clone();
-    }
-    Ok(cfg)
-}
-
-/// Files whose change triggers a reload.
-fn watched(a: &ServeArgs, cfg: &PluginConfig) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = a.config.iter().cloned().collect();
-    if let BackendConfig::Local(l) = &cfg.backend {
-        v.push(l.key_file.clone());
-    }
-    v
-}
-
-fn stamp(paths: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
-    paths
-        .iter()
-        .map(|p| {
-            std::fs::metadata(p)
-                .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len())))
-        })
-        .collect()
-}
-
-/// Rebuilds the backend; on failure the old one keeps serving.
-async fn reload(a: &ServeArgs, plugin: &Plugin, why: &str) {
-    let before = plugin.backend().key_id();
-    let built = match resolve(a) {
-        Ok(cfg) => cfg.backend.build().await.map_err(anyhow::Error::from),
-        Err(e) => Err(e),
-    };
-    match built {
-        Ok(b) => {
-            let after = b.key_id();
-            plugin.replace_backend(b);
-            tracing::info!(reason = why, key_id_before = %before, key_id = %after, "backend reloaded");
-            eprintln!("ksec kms: reloaded ({why}); key id {after}");
-        }
-        Err(e) => {
-            tracing::error!(reason = why, error = %e, "reload failed; the previous backend keeps serving");
-            eprintln!("ksec kms: reload failed ({why}), still serving the previous backend: {e:#}");
-        }
+        Event::ShuttingDown => eprintln!("ksec kms: shutting down"),
+        _ => {}
     }
 }
 
 async fn serve(a: ServeArgs) -> Result<ExitCode> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let cfg = resolve(&a)?;
-    let socket = cfg
-        .socket
-        .clone()
-        .context("--socket (or `socket:` in --config) is required")?;
-    let backend = cfg
-        .backend
-        .build()
+    let source = source(&a)?;
+    let shutdown = ksec_kms::shutdown_signal().map_err(hint)?;
+    let daemon = Daemon::start(source, RunOptions::new().on_event(print))
         .await
-        .context("cannot set up the key backend")?;
-    let plugin = Plugin::new(
-        backend,
-        Duration::from_millis(cfg.health_ok_ttl_ms),
-        Duration::from_millis(cfg.health_fail_ttl_ms),
-    );
-    match plugin.health().await {
-        Ok(h) => eprintln!(
-            "ksec kms: backend {} ready, key id {}",
-            plugin.backend().kind(),
-            h.key_id
-        ),
-        // Start anyway: Status reports the problem and the plugin recovers by itself.
-        Err(e) => eprintln!(
-            "ksec kms: backend {} not healthy yet: {e}",
-            plugin.backend().kind()
-        ),
-    }
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    if let Some(addr) = &cfg.health_addr {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("--health-addr {addr}: cannot listen"))?;
-        let p = plugin.clone();
-        let done = stopped(stop_rx.clone());
-        tokio::spawn(async move {
-            if let Err(e) = ksec_kms::serve_health(l, p, done).await {
-                tracing::error!(error = %e, "health endpoint failed");
-            }
-        });
-    }
-    // Reload on SIGHUP, or when a watched file changes (polled every 2 s).
-    {
-        let (a, p) = (a.clone(), plugin.clone());
-        let files = watched(&a, &cfg);
-        let mut hup = signal(SignalKind::hangup())?;
-        tokio::spawn(async move {
-            let mut last = stamp(&files);
-            let mut tick = tokio::time::interval(Duration::from_secs(2));
-            loop {
-                tokio::select! {
-                    _ = hup.recv() => reload(&a, &p, "SIGHUP").await,
-                    _ = tick.tick() => {
-                        let now = stamp(&files);
-                        if now != last {
-                            last = now;
-                            reload(&a, &p, "file changed").await;
-                        }
-                    }
-                }
-            }
-        });
-    }
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-        eprintln!("ksec kms: shutting down");
-        let _ = stop_tx.send(true);
-    };
-    eprintln!("ksec kms: serving on {}", socket.display());
-    ksec_kms::serve(&socket, Arc::clone(&plugin), shutdown).await?;
+        .map_err(hint)?;
+    daemon.run(shutdown).await.map_err(hint)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -355,5 +289,88 @@ pub fn run(cmd: KmsCommand) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use ksec_keys::RetryPolicy;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolved(flags: &[&str]) -> PluginConfig {
+        let cli =
+            Cli::try_parse_from(std::iter::once("serve").chain(flags.iter().copied())).unwrap();
+        source(&cli.serve).unwrap().resolve().unwrap()
+    }
+
+    #[test]
+    fn flags_and_config_give_the_plugin_the_same_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kms.yaml");
+        let file_flag = file.to_str().unwrap();
+        let apiserver = RetryPolicy {
+            timeout: Duration::from_secs(1),
+            attempts: 2,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_millis(200),
+        };
+        let same = |flags: &[&str], yaml: &str| {
+            std::fs::write(&file, yaml).unwrap();
+            let by_flags = resolved(flags).backend_config();
+            let by_file = resolved(&["--config", file_flag]).backend_config();
+            assert_eq!(by_flags.retry(), by_file.retry(), "{flags:?} / {yaml}");
+            by_flags.retry().cloned()
+        };
+        let vault = same(
+            &[
+                "--backend",
+                "vault",
+                "--vault-addr",
+                "http://127.0.0.1:8200",
+                "--vault-transit-key",
+                "kube",
+            ],
+            "backend:\n  vault: {address: http://127.0.0.1:8200, key: kube}\n",
+        );
+        assert_eq!(vault, Some(apiserver.clone()));
+        let aws = same(
+            &[
+                "--backend",
+                "aws-kms",
+                "--aws-kms-key",
+                "arn:aws:kms:eu-west-1:111122223333:key/k",
+            ],
+            "aws_kms: {key: 'arn:aws:kms:eu-west-1:111122223333:key/k'}\n",
+        );
+        assert_eq!(aws, Some(apiserver));
+        let hsm = same(
+            &[
+                "--backend",
+                "pkcs11",
+                "--pkcs11-module",
+                "/m.so",
+                "--pkcs11-token-label",
+                "t",
+                "--pkcs11-key-label",
+                "k",
+            ],
+            "pkcs11: {module: /m.so, token_label: t, key_label: k}\n",
+        );
+        assert_eq!(
+            hsm.map(|r| (r.timeout, r.attempts)),
+            Some((Duration::from_millis(1500), 1))
+        );
+        // --call-timeout stretches the budget over a file's default.
+        let longer = resolved(&["--config", file_flag, "--call-timeout", "6s"]);
+        assert_eq!(longer.call_timeout, Duration::from_secs(6));
+        assert_eq!(longer.backend_config().retry().map(|r| r.attempts), Some(1));
+        assert!(Cli::try_parse_from(["serve", "--call-timeout", "0"]).is_err());
     }
 }

@@ -8,6 +8,7 @@ pub mod helm;
 pub mod keys;
 pub mod kms;
 pub mod reseal;
+pub mod scan;
 pub mod seal;
 pub mod sops;
 pub mod unseal;

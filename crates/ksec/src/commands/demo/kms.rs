@@ -1,15 +1,17 @@
 //! The encryption-at-rest act: the KMS v2 plugin on a temporary socket with a
-//! local key file, a rotation, and an altered ciphertext refused.
+//! local key file, as `ksec kms serve` runs it (`ksec_kms::Daemon`), a rotation and
+//! a reload, and an altered ciphertext refused.
 use super::Demo;
-use anyhow::Result;
-use ksec_kms::Plugin;
-use std::sync::Arc;
+use anyhow::{Context, Result};
+use ksec_keys::local::LocalConfig;
+use ksec_keys::BackendConfig;
+use ksec_kms::{ConfigSource, Daemon, Event, PluginConfig, RunOptions};
 use std::time::Duration;
 
 /// The plugin on a temporary socket with a local key, driven the way
 /// kube-apiserver drives it.
 pub(super) fn act(d: &mut Demo) -> Result<()> {
-    use ksec_keys::local::{rotate_key_file, LocalBackend};
+    use ksec_keys::local::rotate_key_file;
     use ksec_kms::proto::v2::key_management_service_client::KeyManagementServiceClient as Client;
     use ksec_kms::proto::v2::{DecryptRequest, EncryptRequest, StatusRequest};
     d.act("Secrets at rest in etcd: the KMS v2 plugin for kube-apiserver");
@@ -27,17 +29,24 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let plugin = Plugin::new(Arc::new(LocalBackend::open(&keys)?), Duration::from_secs(20), Duration::from_secs(2));
+        let mut config = PluginConfig::new(BackendConfig::Local(LocalConfig {
+            key_file: keys.clone(),
+            allow_insecure_permissions: false,
+        }));
+        config.socket = Some(socket.clone());
+        // SIGHUP stays the shell's; the demo asks for its reload through a Reloader.
+        let (reloaded_tx, mut reloaded) = tokio::sync::mpsc::unbounded_channel();
+        let options = RunOptions::new().reload_on_sighup(false).poll_interval(None).on_event(move |e| {
+            if let Event::Reloaded { key_id, .. } = e {
+                let _ = reloaded_tx.send(key_id.clone());
+            }
+        });
+        let daemon = Daemon::start(ConfigSource::Fixed(config), options).await?;
+        let reloader = daemon.reloader();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = {
-            let (socket, plugin) = (socket.clone(), plugin.clone());
-            tokio::spawn(async move {
-                ksec_kms::serve(&socket, plugin, async {
-                    let _ = stopped.await;
-                })
-                .await
-            })
-        };
+        let server = tokio::spawn(daemon.run(async {
+            let _ = stopped.await;
+        }));
         let start = std::time::Instant::now();
         while tokio::net::UnixStream::connect(&socket).await.is_err() {
             anyhow::ensure!(start.elapsed() < Duration::from_secs(10), "the plugin did not start");
@@ -63,7 +72,12 @@ pub(super) fn act(d: &mut Demo) -> Result<()> {
 
         d.step("Rotate: a new key on top of the file, then SIGHUP (here: a reload), no restart");
         let second = rotate_key_file(&keys)?;
-        plugin.replace_backend(Arc::new(LocalBackend::open(&keys)?));
+        reloader.reload();
+        tokio::time::timeout(Duration::from_secs(10), reloaded.recv())
+            .await
+            .ok()
+            .flatten()
+            .context("the plugin did not reload")?;
         let st = c.status(StatusRequest {}).await?.into_inner();
         println!("    key_id is now {} (the apiserver sees data under the old id as stale)", st.key_id);
         anyhow::ensure!(st.key_id == second.as_str(), "the key id did not change");

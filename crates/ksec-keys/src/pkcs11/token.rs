@@ -1,19 +1,5 @@
-//! PKCS#11 HSMs through `cryptoki`: AES-256-GCM inside the token, so the key never
-//! leaves it (feature `pkcs11`).
-//!
-//! The module (`.so`) is loaded at run time; no headers or vendor SDK are needed to
-//! build. The user PIN comes from `pin_file` or an environment variable
-//! (`KSEC_PKCS11_PIN` by default), never from the configuration or a command line.
-//! A pool of `sessions` sessions serves concurrent calls; PKCS#11 calls block, so
-//! they run on tokio's blocking threads, under the configured timeout.
-//!
-//! Wrapped format: `0x01 ‖ len(kcv) ‖ kcv ‖ IV (12) ‖ ciphertext ‖ tag (16)`, where
-//! `kcv` is the key's check value (`CKA_CHECK_VALUE`; the key's `CKA_ID` when the
-//! token has none). Unwrap finds the key by that value, so after a rotation (a new
-//! key under the same label, the old one relabelled) old ciphertexts still unwrap.
-//! The AAD is `"ksec/pkcs11/v1\0" ‖ kcv ‖ "\0" ‖ context`; the key id is
-//! `pkcs11:token=<label>;object=<label>;kcv=<hex>`.
-use crate::config::Pkcs11Config;
+//! The backend itself: sessions on the token, AES-256-GCM inside it.
+use super::Pkcs11Config;
 use crate::local::hex;
 use crate::{
     Health, KeyBackend, KeyError, KeyId, Result, RetryPolicy, SecretBytes, WrapContext, WrappedKey,
@@ -387,7 +373,7 @@ impl Pkcs11Backend {
     /// Loads the module, finds the token, logs in, finds the key, opens the sessions.
     pub async fn open(cfg: Pkcs11Config) -> Result<Self> {
         let sessions = cfg.sessions.max(1);
-        let retry = cfg.retry.clone();
+        let retry = cfg.retry_policy();
         let inner = tokio::task::spawn_blocking(move || open_blocking(&cfg))
             .await
             .map_err(|e| KeyError::Service {
