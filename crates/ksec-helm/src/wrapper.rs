@@ -184,7 +184,8 @@ impl Writer<'_> {
                 Handoff::Urls => Ok(format!("secrets://?noop!{file}")),
                 Handoff::PrivateFiles(scratch) => {
                     self.counter += 1;
-                    let p = scratch.write_private(&format!("{:03}-empty.yaml", self.counter), b"")?;
+                    let p =
+                        scratch.write_private(&format!("{:03}-empty.yaml", self.counter), b"")?;
                     Ok(p.to_string_lossy().into_owned())
                 }
             };
@@ -360,7 +361,11 @@ mod tests {
         .map(OsString::from)
         .collect();
         let r = rewrite_args(&args, &Settings::default(), Handoff::Urls).unwrap();
-        let got: Vec<String> = r.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let got: Vec<String> = r
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let url = format!("secrets://{e}");
         assert_eq!(
             got,
@@ -388,10 +393,17 @@ mod tests {
         );
         assert_eq!(r.decrypted.len(), 4);
 
-        let e2 = rewrite_args(&["-f".into(), missing.clone().into()], &Settings::default(), Handoff::Urls)
-            .unwrap_err()
-            .to_string();
-        assert!(e2.contains("missing.yaml") && e2.contains("does not exist"), "{e2}");
+        let e2 = rewrite_args(
+            &["-f".into(), missing.clone().into()],
+            &Settings::default(),
+            Handoff::Urls,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e2.contains("missing.yaml") && e2.contains("does not exist"),
+            "{e2}"
+        );
         let e3 = rewrite_args(&["--set-file".into()], &Settings::default(), Handoff::Urls)
             .unwrap_err()
             .to_string();
