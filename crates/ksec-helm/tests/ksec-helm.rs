@@ -15,3 +15,6 @@ mod bad_input;
 
 #[path = "ksec-helm/kubernetes.rs"]
 mod kubernetes;
+
+#[path = "ksec-helm/http.rs"]
+mod http;
