@@ -251,7 +251,9 @@ impl Config {
         cfg.yaml_indent = indent("yaml");
         cfg.json_indent = indent("json");
         if let Some(Value::Seq(rules)) = root.get("creation_rules") {
-            for (n, r) in rules.iter().enumerate() {
+            // A comment line inside the list is no rule (sops's YAML reader skips it).
+            let not_comment = |v: &&Value| !matches!(v, Value::Comment(_));
+            for (n, r) in rules.iter().filter(not_comment).enumerate() {
                 let field = |k: &str| match r.get(k) {
                     Some(Value::Str(s)) if !s.is_empty() => Some(s.clone()),
                     _ => None,
@@ -271,7 +273,7 @@ impl Config {
                 let mut groups = Vec::new();
                 let flat = !matches!(r.get("key_groups"), Some(Value::Seq(gs)) if !gs.is_empty());
                 if let (false, Some(Value::Seq(gs))) = (flat, r.get("key_groups")) {
-                    for (i, g) in gs.iter().enumerate() {
+                    for (i, g) in gs.iter().filter(not_comment).enumerate() {
                         let at = At {
                             file: path,
                             rule: format!("{rule_at}.key_groups[{i}]"),
@@ -517,5 +519,16 @@ mod tests {
         let r = c.rule_for(Path::new("/repo/other.yaml")).unwrap();
         assert_eq!(r.groups[0][0].id, "age1c");
         assert!(r.rules.mac_only_encrypted);
+    }
+
+    #[test]
+    fn comments_in_the_rule_list_are_not_rules() {
+        // helm-secrets' example .sops.yaml: a comment line above the only rule.
+        let y = b"creation_rules:\n    # for project x\n    - pgp: \"D6174A02\"\n    - key_groups:\n        # the team\n        - age: [age1a]\n";
+        let c = Config::parse(Path::new("/repo/.sops.yaml"), y).unwrap();
+        let r = c.rule_for(Path::new("/repo/a.yaml")).unwrap();
+        assert_eq!(r.groups, vec![vec![Recipient::pgp("D6174A02")]]);
+        assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.rules[1].1.groups, vec![vec![Recipient::age("age1a")]]);
     }
 }

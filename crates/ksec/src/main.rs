@@ -46,6 +46,9 @@ enum Command {
     Controller(Box<commands::controller::ControllerArgs>),
     /// SOPS-compatible encrypted files (sops's commands and flags; also runs as `sops`).
     Sops(Box<commands::sops::SopsArgs>),
+    /// Helm values: helm-secrets-compatible plugins for Helm 3 and 4 (also runs as `helm`).
+    #[command(subcommand)]
+    Helm(commands::helm::HelmCommand),
     /// Find what exposes Secrets in manifests, charts, Kustomize directories and git history.
     Scan(Box<commands::scan::ScanArgs>),
     /// Run the end-to-end demo on built-in sample data (offline).
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
             }
         }
         "sops" => commands::sops::run(SopsCli::parse().args),
+        "helm" => commands::helm::run_as_helm(),
         _ => run(Cli::parse()),
     };
     match result {
@@ -146,6 +150,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "controller")]
         Command::Controller(a) => commands::controller::run(*a),
         Command::Sops(a) => commands::sops::run(*a),
+        Command::Helm(c) => commands::helm::run(c),
         Command::Scan(a) => commands::scan::run(*a),
         Command::Demo => commands::demo::run(),
         Command::Completion { shell } => commands::completion::completion(shell),

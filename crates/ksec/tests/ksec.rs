@@ -15,6 +15,8 @@ mod encryption_config;
 mod errors;
 #[path = "ksec/etcd.rs"]
 mod etcd;
+#[path = "ksec/charts.rs"]
+mod charts;
 #[path = "ksec/helm.rs"]
 mod helm;
 #[path = "ksec/interop.rs"]

@@ -5,6 +5,7 @@ pub mod controller;
 pub mod demo;
 pub mod encryption_config;
 pub mod etcd;
+pub mod helm;
 pub mod keys;
 pub mod kms;
 pub mod reseal;

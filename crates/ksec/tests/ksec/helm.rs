@@ -1,975 +1,1152 @@
-//! The Helm charts under deploy/helm, rendered by the real Helm 4 and Helm 3
-//! (`helm template`), every object validated against the Kubernetes API schemas of each
-//! supported Kubernetes version (kubernetes-validate, strict), and compared field by
-//! field with what the values ask for; `helm lint --strict` on both Helms.
-//!
-//! The controller chart must take the values of Bitnami's sealed-secrets chart with the
-//! same meaning and derive the same names and selector labels. The expected names below
-//! follow Bitnami's rules (its `_helpers.tpl`): fullnameOverride, else the release name
-//! when it contains "sealed-secrets", else RELEASE-sealed-secrets; selector labels
-//! app.kubernetes.io/name and app.kubernetes.io/instance. Checked by hand against Bitnami's
-//! chart 2.18.5 rendered by Helm 4.1 with the same values (same objects, names,
-//! namespaces, selectors, role references and subjects); that chart is not vendored here.
-//! Not tested: installing into a live cluster (there is none here).
-use crate::common::{ksec, write};
-use serde_json::{json, Value};
+//! `ksec helm` with the real Helm 4 and Helm 3 (from `KSEC_HELM4` / `KSEC_HELM3`,
+//! installed by scripts/peers/helm.sh), values encrypted by the real sops for keys
+//! made by the real age-keygen and gpg. Each Helm runs with its own
+//! HELM_PLUGINS/HELM_CONFIG_HOME/HELM_CACHE_HOME/HELM_DATA_HOME and TMPDIR in a
+//! temporary folder, and after every run that folder (temp, chart and values
+//! folders, Helm's homes) is searched for leftover plaintext.
+use crate::common::ksec_path;
+use base64::Engine;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-/// The Kubernetes versions the charts support (`kubeVersion: >=1.25.0-0`), up to the
-/// newest the validator knows.
-const KUBE_VERSIONS: &[&str] = &[
-    "1.25", "1.26", "1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36",
-    "1.37",
-];
-
-fn chart(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../deploy/helm")
-        .join(name)
-}
-
-/// A real Helm binary with private config, cache and data folders.
-pub struct Helm {
-    pub name: &'static str,
-    bin: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Helm {
-    fn command(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        for (k, sub) in [
-            ("HELM_CONFIG_HOME", "config"),
-            ("HELM_CACHE_HOME", "cache"),
-            ("HELM_DATA_HOME", "data"),
-            ("HELM_PLUGINS", "plugins"),
-        ] {
-            c.env(k, self.home.path().join(sub));
-        }
-        c
-    }
-
-    /// `helm template RELEASE CHART -n NS ARGS…`: the output, or Helm's error.
-    pub fn template(
-        &self,
-        chart: &Path,
-        release: &str,
-        namespace: &str,
-        args: &[&str],
-    ) -> Result<String, String> {
-        let out = self
-            .command()
-            .args(["template", release])
-            .arg(chart)
-            .args(["--namespace", namespace])
-            .args(args)
-            .output()
-            .unwrap();
-        if out.status.success() {
-            Ok(String::from_utf8(out.stdout).unwrap())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-}
-
-/// Helm 4 and Helm 3, as scripts/peers/helm.sh installs them (`KSEC_HELM4`,
-/// `KSEC_HELM3`); each missing one is skipped, or fails the test under CI.
-pub fn helms() -> Vec<Helm> {
-    let mut out = vec![];
-    for (name, var) in [("helm 4", "KSEC_HELM4"), ("helm 3", "KSEC_HELM3")] {
-        let found = std::env::var_os(var)
+/// The real Helm binaries: (major version, path). A missing one is skipped on a
+/// laptop and fails under CI.
+fn helms() -> Vec<(u8, PathBuf)> {
+    let mut out = Vec::new();
+    for (major, var) in [(4u8, "KSEC_HELM4"), (3, "KSEC_HELM3")] {
+        match std::env::var_os(var)
             .map(PathBuf::from)
-            .filter(|p| p.exists());
-        if let Some(bin) = found.or_else(|| {
-            ksec_testkit::missing(var, "scripts/peers/helm.sh installs Helm 4 and Helm 3")
-        }) {
-            out.push(Helm {
-                name,
-                bin,
-                home: ksec_testkit::tempdir(),
-            });
+            .filter(|p| p.is_file())
+        {
+            Some(p) => out.push((major, p)),
+            None => {
+                let _: Option<()> = ksec_testkit::missing(
+                    &format!("helm {major}"),
+                    &format!(
+                        "{var} does not name a helm binary (scripts/peers/helm.sh installs it)"
+                    ),
+                );
+            }
         }
     }
     out
 }
 
-/// The rendered documents.
-pub fn docs(rendered: &str) -> Vec<Value> {
-    ksec_seal::docs::parse_documents(rendered.as_bytes())
+/// A unique text to find (or not) later.
+fn marker(what: &str) -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .into_iter()
-        .filter(|d| !d.is_null())
+        .as_nanos();
+    format!("{what}-{t:x}-{n}")
+}
+
+/// An age key (real age-keygen) and a PGP key (real gpg) for one test.
+struct Keys {
+    dir: tempfile::TempDir,
+    age_key: PathBuf,
+    recipient: String,
+    /// The GnuPG home holding the PGP key (the "user's keyring").
+    gnupg: PathBuf,
+    fp: String,
+    /// The armored private key, for secrets+gpg-import://.
+    pgp_key: PathBuf,
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(&self.gnupg)
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+fn keys() -> Option<Keys> {
+    let keygen = ksec_testkit::peer("age-keygen")?;
+    let gpg = ksec_testkit::peer("gpg")?;
+    ksec_testkit::peer("sops")?;
+    let dir = tempfile::Builder::new()
+        .prefix("ksec-helm-keys")
+        .tempdir()
+        .unwrap();
+    let age_key = dir.path().join("age.txt");
+    assert!(Command::new(keygen)
+        .arg("-o")
+        .arg(&age_key)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let recipient = std::fs::read_to_string(&age_key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap();
+    let gnupg = dir.path().join("gnupg");
+    std::fs::create_dir(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let gpg_run = |args: &[&str]| {
+        let out = Command::new(&gpg)
+            .arg("--homedir")
+            .arg(&gnupg)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg_run(&[
+        "--quick-gen-key",
+        "ksec helm test <helm@ksec.test>",
+        "future-default",
+        "default",
+        "never",
+    ]);
+    let listing = String::from_utf8(gpg_run(&["--list-secret-keys", "--with-colons"])).unwrap();
+    let fp = listing
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("fpr:")
+                .map(|r| r.trim_matches(':').to_string())
+        })
+        .unwrap();
+    let pgp_key = dir.path().join("private.asc");
+    std::fs::write(&pgp_key, gpg_run(&["--armor", "--export-secret-keys", &fp])).unwrap();
+    Some(Keys {
+        dir,
+        age_key,
+        recipient,
+        gnupg,
+        fp,
+        pgp_key,
+    })
+}
+
+/// One Helm with its own homes, a chart, and a folder of values files.
+struct Setup<'k> {
+    keys: &'k Keys,
+    root: tempfile::TempDir,
+    helm: PathBuf,
+    major: u8,
+}
+
+const CHART_TEMPLATE: &str = r#"apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: values
+data:
+  password: {{ required "password is required" .Values.password | quote }}
+  values: {{ toJson .Values | b64enc | quote }}
+{{- if .Values.expect }}{{ if ne .Values.password .Values.expect }}
+  mismatch: [broken yaml, as lint mode lets `fail` and `required` pass
+{{- end }}{{ end }}
+"#;
+
+impl<'k> Setup<'k> {
+    fn new(keys: &'k Keys, major: u8, helm: &Path) -> Self {
+        let root = tempfile::Builder::new()
+            .prefix("ksec-helm-cli")
+            .tempdir()
+            .unwrap();
+        for d in [
+            "home/plugins",
+            "home/config",
+            "home/cache",
+            "home/data",
+            "tmp",
+            "empty-gnupg",
+            "chart/templates",
+            "values",
+        ] {
+            std::fs::create_dir_all(root.path().join(d)).unwrap();
+        }
+        std::fs::set_permissions(
+            root.path().join("empty-gnupg"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        std::fs::write(
+            root.path().join("chart/Chart.yaml"),
+            "apiVersion: v2\nname: values\nversion: 0.1.0\n",
+        )
+        .unwrap();
+        std::fs::write(root.path().join("chart/values.yaml"), "password: \"\"\n").unwrap();
+        std::fs::write(
+            root.path().join("chart/templates/values.yaml"),
+            CHART_TEMPLATE,
+        )
+        .unwrap();
+        let s = Setup {
+            keys,
+            root,
+            helm: helm.to_path_buf(),
+            major,
+        };
+        let out = s
+            .ksec()
+            .args(["helm", "plugin", "install", "--helm"])
+            .arg(helm)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "plugin install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        s
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.root.path().join(p)
+    }
+
+    /// The environment of every run: private Helm homes, TMPDIR, HOME, no keys
+    /// unless a test adds them.
+    fn isolate(&self, c: &mut Command) {
+        c.current_dir(self.root.path())
+            .env("HELM_PLUGINS", self.path("home/plugins"))
+            .env("HELM_CONFIG_HOME", self.path("home/config"))
+            .env("HELM_CACHE_HOME", self.path("home/cache"))
+            .env("HELM_DATA_HOME", self.path("home/data"))
+            .env("TMPDIR", self.path("tmp"))
+            .env("HOME", self.root.path())
+            .env("XDG_CONFIG_HOME", self.path("home/xdg"))
+            .env("GNUPGHOME", self.path("empty-gnupg"))
+            .env("KUBECONFIG", "/nonexistent")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1");
+        for v in [
+            "SOPS_AGE_KEY_FILE",
+            "SOPS_AGE_KEY",
+            "SOPS_AGE_KEY_CMD",
+            "SOPS_AGE_RECIPIENTS",
+            "SOPS_PGP_FP",
+            "SOPS_CONFIG",
+            "ARGOCD_APP_NAME",
+            "HELM_BIN",
+            "HELM_KUBECONTEXT",
+        ] {
+            c.env_remove(v);
+        }
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HELM_SECRETS_") {
+                c.env_remove(k);
+            }
+        }
+    }
+
+    fn helm(&self) -> Command {
+        let mut c = Command::new(&self.helm);
+        self.isolate(&mut c);
+        c
+    }
+
+    fn ksec(&self) -> Command {
+        let mut c = Command::new(ksec_path());
+        self.isolate(&mut c);
+        c
+    }
+
+    fn sops(&self) -> Command {
+        let mut c = Command::new(ksec_testkit::peer("sops").unwrap());
+        self.isolate(&mut c);
+        c
+    }
+
+    /// Writes `plain` to `values/NAME` and encrypts it in place with the real sops.
+    fn encrypt(&self, name: &str, plain: &str, to: &[&str]) -> PathBuf {
+        let p = self.path("values").join(name);
+        std::fs::write(&p, plain).unwrap();
+        let out = self
+            .sops()
+            .env("GNUPGHOME", &self.keys.gnupg)
+            .arg("encrypt")
+            .args(to)
+            .arg("--in-place")
+            .arg(&p)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sops encrypt {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!std::fs::read_to_string(&p)
+            .unwrap()
+            .contains(plain.lines().next().unwrap_or("-")));
+        p
+    }
+
+    fn encrypt_age(&self, name: &str, plain: &str) -> PathBuf {
+        self.encrypt(name, plain, &["--age", &self.keys.recipient])
+    }
+
+    fn encrypt_pgp(&self, name: &str, plain: &str) -> PathBuf {
+        self.encrypt(name, plain, &["--pgp", &self.keys.fp])
+    }
+
+    /// What the real sops decrypts `file` to.
+    fn sops_decrypt(&self, file: &Path) -> Vec<u8> {
+        let out = self
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", &self.keys.age_key)
+            .env("GNUPGHOME", &self.keys.gnupg)
+            .arg("decrypt")
+            .arg(file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// Fails if any file under the test folder (temp, chart, values, Helm's homes)
+    /// holds one of `secrets`, or if a scratch folder or `.dec` file is left.
+    fn assert_no_plaintext(&self, secrets: &[&str]) {
+        let mut stack = vec![self.root.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                let t = e.file_type().unwrap();
+                let name = e.file_name().to_string_lossy().into_owned();
+                assert!(
+                    !name.ends_with(".dec"),
+                    "helm {}: {} left behind",
+                    self.major,
+                    p.display()
+                );
+                assert!(
+                    !name.starts_with("ksec-helm-"),
+                    "helm {}: scratch folder {} left behind",
+                    self.major,
+                    p.display()
+                );
+                if t.is_dir() {
+                    stack.push(p);
+                } else if t.is_file() {
+                    let bytes = std::fs::read(&p).unwrap_or_default();
+                    for s in secrets {
+                        let found = bytes.windows(s.len()).any(|w| w == s.as_bytes());
+                        assert!(
+                            !found,
+                            "helm {}: plaintext {s:?} left in {}",
+                            self.major,
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The values Helm rendered (the chart prints them as base64 JSON).
+fn rendered(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("values: "))
+        .unwrap_or_else(|| {
+            panic!(
+                "no rendered values in {text}\nstderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(line.trim_matches('"'))
+        .unwrap();
+    serde_json::from_slice(&json).unwrap()
+}
+
+fn ok(major: u8, what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "helm {major}: {what}: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A failed render: non-zero, nothing rendered, and `needles` in standard error.
+fn refused(major: u8, what: &str, out: &Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "helm {major}: {what} succeeded");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("kind: ConfigMap"),
+        "helm {major}: {what} rendered"
+    );
+    for n in needles {
+        assert!(err.contains(n), "helm {major}: {what}: {n:?} not in {err}");
+    }
+}
+
+#[test]
+fn helm_template_serves_every_protocol_on_helm_4_and_3() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let pgp_pw = marker("pgp");
+        let file_text = format!("{}\nsecond line\n\n\n", marker("file"));
+        s.encrypt_age(
+            "secrets.yaml",
+            &format!("password: {pw}\nmultiline: |+\n  line1\n  line2\n\n"),
+        );
+        s.encrypt_pgp("pgp.yaml", &format!("password: {pgp_pw}\n"));
+        s.encrypt_age("file.txt", &file_text);
+        let age_key = keys.age_key.display().to_string();
+        let pgp_key = keys.pgp_key.display().to_string();
+
+        // secrets:// and ksec:// with the environment's age key; --set-file byte for byte.
+        for scheme in ["secrets", "ksec"] {
+            let out = s
+                .helm()
+                .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+                .args(["template", "chart", "-f"])
+                .arg(format!("{scheme}://values/secrets.yaml"))
+                .args(["--set-file", &format!("file={scheme}://values/file.txt")])
+                .output()
+                .unwrap();
+            ok(major, scheme, &out);
+            let v = rendered(&out);
+            assert_eq!(v["password"], pw.as_str());
+            assert_eq!(v["multiline"], "line1\nline2\n\n");
+            assert_eq!(
+                v["file"],
+                file_text.as_str(),
+                "helm {major}: trailing newlines kept"
+            );
+        }
+        // The import protocols, with no key in the environment.
+        let out = s
+            .helm()
+            .args([
+                "template",
+                "chart",
+                "-f",
+                &format!("secrets+age-import://{age_key}?values/secrets.yaml"),
+            ])
+            .output()
+            .unwrap();
+        ok(major, "age-import", &out);
+        assert_eq!(rendered(&out)["password"], pw.as_str());
+        let out = s
+            .helm()
+            .args([
+                "template",
+                "chart",
+                "-f",
+                &format!("secrets+gpg-import://{pgp_key}?values/pgp.yaml"),
+            ])
+            .output()
+            .unwrap();
+        ok(major, "gpg-import", &out);
+        assert_eq!(rendered(&out)["password"], pgp_pw.as_str());
+        // PGP through the user's keyring.
+        let out = s
+            .helm()
+            .env("GNUPGHOME", &keys.gnupg)
+            .args(["template", "chart", "-f", "secrets://values/pgp.yaml"])
+            .output()
+            .unwrap();
+        ok(major, "pgp keyring", &out);
+        assert_eq!(rendered(&out)["password"], pgp_pw.as_str());
+
+        // '?': a missing file is empty values; without it, an error naming the file.
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .args([
+                "template",
+                "chart",
+                "-f",
+                "secrets://values/secrets.yaml",
+                "-f",
+                "secrets://?values/missing.yaml",
+            ])
+            .output()
+            .unwrap();
+        ok(major, "optional missing file", &out);
+        assert_eq!(rendered(&out)["password"], pw.as_str());
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .args([
+                "template",
+                "chart",
+                "-f",
+                "secrets://values/secrets.yaml",
+                "-f",
+                "secrets://values/missing.yaml",
+            ])
+            .output()
+            .unwrap();
+        refused(
+            major,
+            "missing file",
+            &out,
+            &["values/missing.yaml", "does not exist"],
+        );
+        s.assert_no_plaintext(&[&pw, &pgp_pw, file_text.lines().next().unwrap()]);
+    }
+}
+
+#[test]
+fn wrapper_mode_template_and_lint_hand_over_urls_or_private_copies() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let file_text = format!("{}\n\n", marker("file"));
+        s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
+        s.encrypt_age("file.txt", &file_text);
+        std::fs::write(s.path("values/plain.yaml"), "extra: plain\n").unwrap();
+        // helm-secrets would reuse a stale decrypted copy (#548); ksec never reads one.
+        std::fs::write(s.path("values/secrets.yaml.dec"), "password: stale\n").unwrap();
+
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .args([
+                "secrets",
+                "template",
+                "chart",
+                "-f",
+                "values/secrets.yaml",
+                "--values=values/plain.yaml",
+                "--set-file",
+                "file=values/file.txt",
+            ])
+            .output()
+            .unwrap();
+        ok(major, "helm secrets template", &out);
+        let v = rendered(&out);
+        assert_eq!(v["password"], pw.as_str());
+        assert_eq!(v["extra"], "plain");
+        assert_eq!(v["file"], file_text.as_str());
+        std::fs::remove_file(s.path("values/secrets.yaml.dec")).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("decrypting values/secrets.yaml"), "{err}");
+        assert!(
+            !err.contains("values/plain.yaml"),
+            "a plain file is passed as it is: {err}"
+        );
+
+        // lint sees the secret values: the chart fails unless password == expect.
+        let expect = format!("expect={pw}");
+        let out = s
+            .helm()
+            .args(["secrets", "lint", "chart", "--strict", "--set", &expect])
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "helm {major}: lint without the secret values passed"
+        );
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .args([
+                "secrets",
+                "lint",
+                "chart",
+                "--strict",
+                "--set",
+                &expect,
+                "-f",
+                "values/secrets.yaml",
+            ])
+            .output()
+            .unwrap();
+        ok(major, "helm secrets lint", &out);
+
+        // A Helm without the getter plugin: private copies, gone when Helm is done.
+        std::fs::create_dir_all(s.path("no-plugins")).unwrap();
+        let out = s
+            .ksec()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .env("HELM_PLUGINS", s.path("no-plugins"))
+            .env("HELM_SECRETS_HELM_PATH", &helm)
+            .args([
+                "helm",
+                "secrets",
+                "template",
+                "chart",
+                "-f",
+                "values/secrets.yaml",
+                "--set-file",
+                "file=values/file.txt",
+            ])
+            .output()
+            .unwrap();
+        ok(major, "wrapper without getter", &out);
+        let v = rendered(&out);
+        assert_eq!(v["password"], pw.as_str());
+        assert_eq!(v["file"], file_text.as_str());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("private folder"));
+        s.assert_no_plaintext(&[&pw, file_text.trim_end()]);
+    }
+}
+
+#[test]
+fn secrets_commands_round_trip_with_the_real_sops() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        std::fs::write(
+            s.path("values/.sops.yaml"),
+            format!(
+                "creation_rules:\n  # the team key\n  - age: {}\n",
+                keys.recipient
+            ),
+        )
+        .unwrap();
+        let pw = marker("pw");
+        // In sops's own layout (indent 4), so that sops's decryption gives it back.
+        let plain = format!("# a comment\npassword: {pw}\nlist:\n    - a\n    - b\n");
+        let file = s.path("values/new.yaml");
+        std::fs::write(&file, &plain).unwrap();
+        let run = |args: &[&str]| {
+            s.helm()
+                .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+                .arg("secrets")
+                .args(args)
+                .output()
+                .unwrap()
+        };
+
+        let out = run(&["encrypt", "values/new.yaml"]);
+        ok(major, "encrypt", &out);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&pw));
+        std::fs::write(s.path("values/to-stdout.yaml"), &out.stdout).unwrap();
+        assert_eq!(
+            s.sops_decrypt(&s.path("values/to-stdout.yaml")),
+            plain.as_bytes()
+        );
+        std::fs::remove_file(s.path("values/to-stdout.yaml")).unwrap();
+
+        ok(
+            major,
+            "encrypt -i",
+            &run(&["encrypt", "-i", "values/new.yaml"]),
+        );
+        assert_eq!(s.sops_decrypt(&file), plain.as_bytes());
+        let out = run(&["encrypt", "-i", "values/new.yaml"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("already encrypted"));
+
+        let out = run(&["decrypt", "values/new.yaml"]);
+        ok(major, "decrypt", &out);
+        assert_eq!(
+            out.stdout,
+            s.sops_decrypt(&file),
+            "helm {major}: decrypt prints what sops prints"
+        );
+        let out = run(&["decrypt", "--terraform", "values/new.yaml"]);
+        ok(major, "decrypt --terraform", &out);
+        let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let b = base64::engine::general_purpose::STANDARD
+            .decode(j["content_base64"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(b, s.sops_decrypt(&file));
+
+        // edit: the editor replaces the password; sops reads the new one.
+        let pw2 = marker("pw2");
+        // Outside the searched folder: the script names both passwords.
+        let editor = keys.dir.path().join(format!("editor-{major}.sh"));
+        std::fs::write(
+            &editor,
+            format!("#!/bin/sh\nsed -i 's/{pw}/{pw2}/' \"$1\"\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .env("EDITOR", &editor)
+            .args(["secrets", "edit", "values/new.yaml"])
+            .output()
+            .unwrap();
+        ok(major, "edit", &out);
+        let after = String::from_utf8(s.sops_decrypt(&file)).unwrap();
+        assert!(after.contains(&pw2) && !after.contains(&pw), "{after}");
+
+        let out = run(&["dir"]);
+        ok(major, "dir", &out);
+        assert_eq!(
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
+            s.path("home/plugins/secrets")
+        );
+        ok(major, "--version", &run(&["--version"]));
+        s.assert_no_plaintext(&[&pw, &pw2]);
+
+        // decrypt -i writes the plaintext where asked (that is its job).
+        ok(
+            major,
+            "decrypt -i",
+            &run(&["decrypt", "-i", "values/new.yaml"]),
+        );
+        assert!(std::fs::read_to_string(&file).unwrap().contains(&pw2));
+    }
+}
+
+#[test]
+fn failed_renders_say_why_render_nothing_and_leave_nothing() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let good = s.encrypt_age("secrets.yaml", &format!("password: {pw}\nother: x\n"));
+        let text = std::fs::read_to_string(&good).unwrap();
+        let at = text.find("mac: ENC[AES256_GCM,data:").unwrap() + 30;
+        let mut tampered = text.clone();
+        let c = if &tampered[at..at + 1] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        tampered.replace_range(at..at + 1, c);
+        std::fs::write(s.path("values/tampered.yaml"), tampered).unwrap();
+        std::fs::write(s.path("values/truncated.yaml"), &text[..text.len() / 2]).unwrap();
+        // Encrypted for a key nobody here has.
+        let other = tempfile::tempdir().unwrap();
+        let other_key = other.path().join("k.txt");
+        assert!(Command::new(ksec_testkit::peer("age-keygen").unwrap())
+            .arg("-o")
+            .arg(&other_key)
+            .output()
+            .unwrap()
+            .status
+            .success());
+        let other_recipient = std::fs::read_to_string(&other_key)
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+            .unwrap();
+        let other_pw = marker("other");
+        s.encrypt(
+            "foreign.yaml",
+            &format!("password: {other_pw}\n"),
+            &["--age", &other_recipient],
+        );
+
+        let template = |url: &str, env: &[(&str, &str)]| {
+            let mut c = s.helm();
+            c.env("SOPS_AGE_KEY_FILE", &keys.age_key);
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            c.args(["template", "chart", "-f", url]).output().unwrap()
+        };
+        refused(
+            major,
+            "tampered",
+            &template("secrets://values/tampered.yaml", &[]),
+            &["values/tampered.yaml"],
+        );
+        refused(
+            major,
+            "truncated",
+            &template("secrets://values/truncated.yaml", &[]),
+            &["values/truncated.yaml"],
+        );
+        refused(
+            major,
+            "foreign key",
+            &template("secrets://values/foreign.yaml", &[]),
+            &[
+                "values/foreign.yaml",
+                &format!("age recipient {other_recipient}"),
+                "secrets+age-import://",
+            ],
+        );
+        std::fs::write(s.root.path().join("outside.yaml"), "password: outside\n").unwrap();
+        refused(
+            major,
+            "path traversal",
+            &template(
+                "secrets://values/../outside.yaml",
+                &[("HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL", "false")],
+            ),
+            &["'..'", "HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL"],
+        );
+        let age_key = keys.age_key.display().to_string();
+        refused(
+            major,
+            "import under Argo CD",
+            &template(
+                &format!("secrets+age-import://{age_key}?values/secrets.yaml"),
+                &[("ARGOCD_APP_NAME", "app")],
+            ),
+            &["HELM_SECRETS_ALLOW_AGE_IMPORT"],
+        );
+        refused(
+            major,
+            "vals",
+            &template("secrets://vals!values/secrets.yaml", &[]),
+            &["\"vals\""],
+        );
+        // Wrapper mode fails the same way.
+        let out = s
+            .helm()
+            .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+            .args(["secrets", "template", "chart", "-f", "values/tampered.yaml"])
+            .output()
+            .unwrap();
+        refused(major, "wrapper tampered", &out, &["values/tampered.yaml"]);
+        s.assert_no_plaintext(&[&pw, &other_pw]);
+    }
+}
+
+/// Sends SIGINT to a process group (Ctrl-C in a terminal), with the shell's kill.
+fn interrupt_group(pgid: u32) {
+    // dash's kill takes a number for the signal before a negative pid.
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -2 -{pgid}"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn wait_for(what: &str, budget: Duration, cond: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < budget, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ends the stand-in process (a `sleep`) whose id `file` holds, if SIGINT did not.
+fn stop_by_pid_file(file: &Path) {
+    let pid = std::fs::read_to_string(file).unwrap();
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -9 {} 2>/dev/null", pid.trim()))
+        .status();
+    std::fs::remove_file(file).unwrap();
+}
+
+fn scratch_dirs(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("ksec-helm-"))
+        .map(|e| e.path())
         .collect()
 }
 
-/// `(kind, namespace, name)` of every document, sorted.
-fn identities(docs: &[Value]) -> Vec<(String, String, String)> {
-    let mut ids: Vec<_> = docs
-        .iter()
-        .map(|d| {
-            let s = |p: &str| {
-                d.pointer(p)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
-            (s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
-        })
-        .collect();
-    ids.sort();
-    ids
-}
-
-/// The document of `kind` named `name`; fails the test when there is none.
-pub fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
-    docs.iter()
-        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", identities(docs)))
-}
-
-fn has(docs: &[Value], kind: &str) -> bool {
-    docs.iter().any(|d| d["kind"] == kind)
-}
-
-/// Every document valid for every supported Kubernetes version (kinds without a schema,
-/// such as ServiceMonitor, are listed in `no_schema` and checked by the caller).
-pub fn assert_valid(rendered: &str, no_schema: &[&str]) {
-    let Some(results) = ksec_testkit::kube_validate::validate(rendered, KUBE_VERSIONS, true) else {
+#[test]
+fn sigint_removes_private_copies_and_imported_keyrings() {
+    use std::os::unix::process::CommandExt;
+    let Some(keys) = keys() else { return };
+    let Some((major, helm)) = helms().into_iter().next() else {
         return;
     };
-    assert_eq!(
-        results.len(),
-        docs(rendered).len() * KUBE_VERSIONS.len(),
-        "the validator skipped documents"
-    );
-    for r in &results {
-        match &r.outcome {
-            ksec_testkit::kube_validate::Outcome::Valid => {}
-            ksec_testkit::kube_validate::Outcome::NoSchema
-                if no_schema.contains(&r.kind.as_str()) => {}
-            _ => panic!("{}", r.describe()),
-        }
-    }
-}
+    let s = Setup::new(&keys, major, &helm);
+    let pw = marker("pw");
+    s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
+    let pgp_pw = marker("pgp");
+    s.encrypt_pgp("pgp.yaml", &format!("password: {pgp_pw}\n"));
+    let tmp = s.path("tmp");
+    let started = s.path("started");
 
-/// The controller's flags from a rendered Deployment are accepted by `ksec controller`:
-/// it gets past its settings and stops only at the missing cluster.
-fn assert_controller_accepts(args: &Value) {
-    let args: Vec<String> = args
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    let out = ksec().arg("controller").args(&args).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("cannot reach the Kubernetes API"),
-        "ksec controller refused the chart's flags {args:?}: {err}"
-    );
-}
-
-fn container(deployment: &Value) -> &Value {
-    &deployment["spec"]["template"]["spec"]["containers"][0]
-}
-
-fn kustomize_crd_spec() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/controller/base/crd.yaml");
-    docs(&std::fs::read_to_string(path).unwrap())[0]["spec"].clone()
-}
-
-#[test]
-fn charts_lint_strict_on_helm_4_and_3() {
-    for helm in helms() {
-        for name in ["ksec-controller", "ksec-kms-plugin"] {
-            let out = helm
-                .command()
-                .args(["lint", "--strict"])
-                .arg(chart(name))
-                .output()
-                .unwrap();
-            let text = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && text.contains("0 chart(s) failed"),
-                "{} lint --strict {name}: {text}{}",
-                helm.name,
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(!text.contains("[WARNING]"), "{}: {text}", helm.name);
-        }
-    }
-}
-
-#[test]
-fn controller_chart_defaults_are_where_kubeseal_looks() {
-    let helms = helms();
-    let mut renders = vec![];
-    for helm in &helms {
-        let text = helm
-            .template(
-                &chart("ksec-controller"),
-                "sealed-secrets",
-                "kube-system",
-                &["--set", "fullnameOverride=sealed-secrets-controller"],
-            )
-            .unwrap_or_else(|e| panic!("{}: {e}", helm.name));
-        renders.push(docs(&text));
-        if renders.len() == 1 {
-            assert_valid(&text, &[]);
-        }
-    }
-    let Some(d) = renders.first() else { return };
-    // Helm 4 and Helm 3 render the same objects.
-    for other in &renders[1..] {
-        assert_eq!(d, other, "Helm 4 and Helm 3 disagree");
-    }
-    let name = "sealed-secrets-controller";
-    assert_eq!(
-        identities(d),
-        [
-            ("ClusterRole", "", "secrets-unsealer"),
-            ("ClusterRoleBinding", "", name),
-            ("CustomResourceDefinition", "", "sealedsecrets.bitnami.com"),
-            ("Deployment", "kube-system", name),
-            ("Role", "kube-system", "sealed-secrets-controller-key-admin"),
-            (
-                "Role",
-                "kube-system",
-                "sealed-secrets-controller-service-proxier"
-            ),
-            (
-                "RoleBinding",
-                "kube-system",
-                "sealed-secrets-controller-key-admin"
-            ),
-            (
-                "RoleBinding",
-                "kube-system",
-                "sealed-secrets-controller-service-proxier"
-            ),
-            ("Service", "kube-system", name),
-            (
-                "Service",
-                "kube-system",
-                "sealed-secrets-controller-metrics"
-            ),
-            ("ServiceAccount", "kube-system", name),
-        ]
-        .map(|(k, n, m)| (k.to_string(), n.to_string(), m.to_string()))
-    );
-    // kubeseal reads the Service and proxies to its first port, by name.
-    let svc = find(d, "Service", name);
-    assert_eq!(svc["spec"]["ports"][0]["name"], "http");
-    assert_eq!(svc["spec"]["ports"][0]["port"], 8080);
-    assert_eq!(svc["spec"]["type"], "ClusterIP");
-    let selector = json!({
-        "app.kubernetes.io/name": "sealed-secrets",
-        "app.kubernetes.io/instance": "sealed-secrets",
+    // 1. Wrapper mode without a getter: Ctrl-C while Helm runs on the private copy.
+    let slow_helm = s.path("slow-helm.sh");
+    std::fs::write(
+        &slow_helm,
+        format!(
+            "#!/bin/sh\necho $$ > {}\nexec sleep 60\n",
+            started.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &slow_helm,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::create_dir_all(s.path("no-plugins")).unwrap();
+    let mut child = s
+        .ksec()
+        .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+        .env("HELM_PLUGINS", s.path("no-plugins"))
+        .env("HELM_SECRETS_HELM_PATH", &slow_helm)
+        .args([
+            "helm",
+            "secrets",
+            "template",
+            "chart",
+            "-f",
+            "values/secrets.yaml",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_for("helm to start", Duration::from_secs(120), || {
+        started.exists()
     });
-    assert_eq!(svc["spec"]["selector"], selector);
-    let dep = find(d, "Deployment", name);
-    assert_eq!(dep["spec"]["selector"]["matchLabels"], selector);
-    assert_eq!(dep["spec"]["template"]["metadata"]["labels"], selector);
-    assert_eq!(dep["spec"]["replicas"], 1);
-    assert!(!has(d, "PodDisruptionBudget"), "no PDB for one replica");
-    let c = container(dep);
-    assert_eq!(c["name"], "controller");
-    assert_eq!(c["image"], "ghcr.io/ksec-dev/ksec:0.1.0");
-    assert_eq!(c["command"], json!(["ksec", "controller"]));
+    let dirs = scratch_dirs(&tmp);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    use std::os::unix::fs::PermissionsExt;
     assert_eq!(
-        c["args"],
-        json!([
-            "--update-status=true",
-            "--key-prefix",
-            "sealed-secrets-key",
-            "--log-info-stdout=false",
-            "--listen-addr",
-            ":8080",
-            "--listen-metrics-addr",
-            ":8081"
+        std::fs::metadata(&dirs[0]).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let copies: Vec<_> = std::fs::read_dir(&dirs[0]).unwrap().flatten().collect();
+    assert_eq!(copies.len(), 1);
+    assert_eq!(
+        copies[0].metadata().unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    interrupt_group(child.id());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(
+        scratch_dirs(&tmp).is_empty(),
+        "the private copy survived SIGINT"
+    );
+    stop_by_pid_file(&started);
+
+    // 2. The real Helm running the getter with secrets+gpg-import://: Ctrl-C while
+    //    gpg imports the key into the private keyring.
+    let slow_gpg = s.path("slow-gpg.sh");
+    let gpg = ksec_testkit::peer("gpg").unwrap();
+    std::fs::write(
+        &slow_gpg,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *--import*) echo $$ > {}; exec sleep 60;; esac\nexec {} \"$@\"\n",
+            started.display(),
+            gpg.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &slow_gpg,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let child = s
+        .helm()
+        .env("SOPS_GPG_EXEC", &slow_gpg)
+        .args([
+            "template",
+            "chart",
+            "-f",
+            &format!(
+                "secrets+gpg-import://{}?values/pgp.yaml",
+                keys.pgp_key.display()
+            ),
         ])
-    );
-    assert_controller_accepts(&c["args"]);
-    assert_eq!(c["env"][0]["name"], "POD_NAMESPACE");
-    assert_eq!(
-        c["ports"][0],
-        json!({"name": "http", "containerPort": 8080, "protocol": "TCP"})
-    );
-    assert_eq!(
-        c["livenessProbe"]["httpGet"],
-        json!({"path": "/healthz", "port": "http"})
-    );
-    // The restricted Pod Security Standard.
-    let pod = &dep["spec"]["template"]["spec"];
-    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
-    assert_eq!(
-        pod["securityContext"]["seccompProfile"]["type"],
-        "RuntimeDefault"
-    );
-    assert_eq!(pod["serviceAccountName"], name);
-    let sc = &c["securityContext"];
-    assert_eq!(sc["allowPrivilegeEscalation"], false);
-    assert_eq!(sc["readOnlyRootFilesystem"], true);
-    assert_eq!(sc["runAsNonRoot"], true);
-    assert_eq!(sc["capabilities"]["drop"], json!(["ALL"]));
-    assert!(sc.get("enabled").is_none());
-    // The CRD: the Kustomize base's schema, kept on uninstall.
-    let crd = find(d, "CustomResourceDefinition", "sealedsecrets.bitnami.com");
-    assert_eq!(crd["spec"], kustomize_crd_spec());
-    assert_eq!(
-        crd["metadata"]["annotations"]["helm.sh/resource-policy"],
-        "keep"
-    );
-    // Users reach the controller through the service proxy without admin rights.
-    let proxier = find(d, "Role", "sealed-secrets-controller-service-proxier");
-    assert_eq!(
-        proxier["rules"][1]["resourceNames"],
-        json!([
-            "http:sealed-secrets-controller:",
-            "http:sealed-secrets-controller:http",
-            "sealed-secrets-controller"
-        ])
-    );
-    let binding = find(
-        d,
-        "RoleBinding",
-        "sealed-secrets-controller-service-proxier",
-    );
-    assert_eq!(binding["subjects"][0]["name"], "system:authenticated");
-    // The controller may keep its keys and its leader Lease in its namespace.
-    let key_admin = find(d, "Role", "sealed-secrets-controller-key-admin");
-    assert!(key_admin["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|r| r["resources"] == json!(["leases"])));
-    let crb = find(d, "ClusterRoleBinding", name);
-    assert_eq!(
-        crb["subjects"],
-        json!([{"kind": "ServiceAccount", "name": name, "namespace": "kube-system"}])
-    );
-    assert_eq!(crb["roleRef"]["name"], "secrets-unsealer");
-
-    // Without fullnameOverride, names follow the release as in Bitnami's chart.
-    let helm = &helms[0];
-    for (release, full) in [
-        ("sealed-secrets", "sealed-secrets"),
-        ("my-sealed-secrets", "my-sealed-secrets"),
-        ("seal", "seal-sealed-secrets"),
-    ] {
-        let d = docs(
-            &helm
-                .template(&chart("ksec-controller"), release, "ops", &[])
-                .unwrap(),
-        );
-        let dep = find(&d, "Deployment", full);
-        assert_eq!(dep["metadata"]["namespace"], "ops");
-        assert_eq!(
-            dep["spec"]["selector"]["matchLabels"],
-            json!({"app.kubernetes.io/name": "sealed-secrets", "app.kubernetes.io/instance": release})
-        );
-        find(&d, "Service", full);
-        find(&d, "Service", &format!("{full}-metrics"));
-        find(&d, "Role", &format!("{full}-service-proxier"));
-    }
-}
-
-/// A values file written for Bitnami's chart, keys as its values.yaml spells them.
-const BITNAMI_VALUES: &str = r#"
-fullnameOverride: sealed-secrets-controller
-namespace: security
-image:
-  registry: registry.example.com
-  repository: mirror/ksec
-  tag: "0.1.0-rc1"
-  pullPolicy: Always
-  pullSecrets: [regcred]
-revisionHistoryLimit: 3
-secretName: cluster-keys
-updateStatus: false
-skipRecreate: true
-keyrenewperiod: "0"
-keyttl: 8760h
-keycutofftime: "Mon, 14 Oct 2024 21:45:30 +0200"
-rateLimit: 5
-rateLimitBurst: 10
-additionalNamespaces: [team-a, team-b]
-privateKeyAnnotations: {owner: platform}
-privateKeyLabels: {tier: critical}
-logInfoStdout: true
-logLevel: DEBUG
-logFormat: json
-maxRetries: 7
-resources:
-  limits: {cpu: 200m, memory: 128Mi}
-  requests: {cpu: 20m, memory: 32Mi}
-podSecurityContext:
-  enabled: true
-  fsGroup: 2000
-containerSecurityContext:
-  enabled: true
-  runAsUser: 2001
-podLabels: {team: platform}
-podAnnotations: {prometheus.io/scrape: "true"}
-priorityClassName: system-cluster-critical
-affinity:
-  nodeAffinity:
-    requiredDuringSchedulingIgnoredDuringExecution:
-      nodeSelectorTerms:
-        - matchExpressions:
-            - {key: kubernetes.io/os, operator: In, values: [linux]}
-nodeSelector: {kubernetes.io/os: linux}
-tolerations:
-  - {key: dedicated, operator: Equal, value: infra, effect: NoSchedule}
-service:
-  type: NodePort
-  port: 8443
-  nodePort: 30443
-  annotations: {service.beta.kubernetes.io/x: "y"}
-ingress:
-  enabled: true
-  ingressClassName: nginx
-  hostname: seal.example.com
-  tls: true
-  annotations: {cert-manager.io/cluster-issuer: letsencrypt}
-networkPolicy:
-  enabled: true
-  egress:
-    enabled: true
-    kubeapiCidr: 10.0.0.1/32
-    kubeapiPort: 6443
-serviceAccount:
-  create: true
-  name: sealer
-  annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::1:role/sealer"}
-rbac:
-  create: true
-  labels: {audit: rbac}
-  serviceProxier:
-    subjects: |
-      - apiGroup: rbac.authorization.k8s.io
-        kind: Group
-        name: sealers
-metrics:
-  serviceMonitor:
-    enabled: true
-    namespace: monitoring
-    interval: 30s
-    labels: {release: prom}
-pdb:
-  create: true
-  minAvailable: 1
-commonLabels: {env: prod}
-commonAnnotations: {owner: platform-team}
-"#;
-
-#[test]
-fn controller_chart_takes_bitnamis_values_with_their_meaning() {
-    let dir = ksec_testkit::tempdir();
-    let values = write(dir.path(), "values.yaml", BITNAMI_VALUES);
-    let values = values.to_str().unwrap();
-    let mut first = None;
-    for helm in helms() {
-        let text = helm
-            .template(
-                &chart("ksec-controller"),
-                "sealed-secrets",
-                "ignored",
-                &["-f", values],
-            )
-            .unwrap_or_else(|e| panic!("{}: {e}", helm.name));
-        let d = docs(&text);
-        match &first {
-            None => {
-                assert_valid(&text, &["ServiceMonitor"]);
-                first = Some(d);
-            }
-            Some(f) => assert_eq!(f, &d, "Helm 4 and Helm 3 disagree"),
-        }
-    }
-    let Some(d) = first else { return };
-    let name = "sealed-secrets-controller";
-    // `namespace` places every namespaced object; commonLabels and commonAnnotations
-    // reach every object.
-    for doc in &d {
-        let kind = doc["kind"].as_str().unwrap();
-        let ns = doc["metadata"]["namespace"].as_str();
-        match kind {
-            "ClusterRole" | "ClusterRoleBinding" | "CustomResourceDefinition" => {
-                assert_eq!(ns, None)
-            }
-            "ServiceMonitor" => assert_eq!(ns, Some("monitoring")),
-            _ => assert_eq!(ns, Some("security"), "{kind}"),
-        }
-        assert_eq!(doc["metadata"]["labels"]["env"], "prod", "{kind}");
-        assert_eq!(
-            doc["metadata"]["labels"]["app.kubernetes.io/part-of"],
-            "sealed-secrets"
-        );
-        assert_eq!(
-            doc["metadata"]["annotations"]["owner"], "platform-team",
-            "{kind}"
-        );
-    }
-    let dep = find(&d, "Deployment", name);
-    assert_eq!(dep["spec"]["revisionHistoryLimit"], 3);
-    let c = container(dep);
-    assert_eq!(c["image"], "registry.example.com/mirror/ksec:0.1.0-rc1");
-    assert_eq!(c["imagePullPolicy"], "Always");
-    assert_eq!(
-        c["args"],
-        json!([
-            "--update-status=false",
-            "--skip-recreate",
-            "--key-renew-period",
-            "0",
-            "--key-ttl",
-            "8760h",
-            "--key-cutoff-time",
-            "Mon, 14 Oct 2024 21:45:30 +0200",
-            "--rate-limit",
-            "5",
-            "--rate-limit-burst",
-            "10",
-            "--key-prefix",
-            "cluster-keys",
-            "--additional-namespaces",
-            "team-a,team-b",
-            "--privatekey-annotations",
-            "owner=platform",
-            "--privatekey-labels",
-            "tier=critical",
-            "--log-info-stdout=true",
-            "--log-level",
-            "DEBUG",
-            "--log-format",
-            "json",
-            "--listen-addr",
-            ":8080",
-            "--listen-metrics-addr",
-            ":8081",
-            "--max-unseal-retries",
-            "7"
-        ])
-    );
-    assert_controller_accepts(&c["args"]);
-    assert_eq!(
-        c["resources"],
-        json!({"limits": {"cpu": "200m", "memory": "128Mi"}, "requests": {"cpu": "20m", "memory": "32Mi"}})
-    );
-    // The user's keys win; ksec's restricted defaults stay where the user set nothing.
-    let pod = &dep["spec"]["template"]["spec"];
-    assert_eq!(pod["securityContext"]["fsGroup"], 2000);
-    assert_eq!(
-        pod["securityContext"]["seccompProfile"]["type"],
-        "RuntimeDefault"
-    );
-    assert_eq!(c["securityContext"]["runAsUser"], 2001);
-    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
-    let template = &dep["spec"]["template"]["metadata"];
-    assert_eq!(template["labels"]["team"], "platform");
-    assert_eq!(
-        template["labels"]["app.kubernetes.io/instance"],
-        "sealed-secrets"
-    );
-    assert_eq!(template["annotations"]["prometheus.io/scrape"], "true");
-    assert_eq!(pod["priorityClassName"], "system-cluster-critical");
-    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
-    assert_eq!(
-        pod["tolerations"],
-        json!([{"key": "dedicated", "operator": "Equal", "value": "infra", "effect": "NoSchedule"}])
-    );
-    assert_eq!(
-        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-            ["nodeSelectorTerms"][0]["matchExpressions"][0]["values"],
-        json!(["linux"])
-    );
-    assert_eq!(pod["imagePullSecrets"], json!([{"name": "regcred"}]));
-    assert_eq!(pod["serviceAccountName"], "sealer");
-    let sa = find(&d, "ServiceAccount", "sealer");
-    assert_eq!(
-        sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
-        "arn:aws:iam::1:role/sealer"
-    );
-
-    let svc = find(&d, "Service", name);
-    assert_eq!(svc["spec"]["type"], "NodePort");
-    assert_eq!(
-        svc["spec"]["ports"],
-        json!([{"name": "http", "port": 8443, "targetPort": "http", "protocol": "TCP", "nodePort": 30443}])
-    );
-    assert_eq!(
-        svc["metadata"]["annotations"]["service.beta.kubernetes.io/x"],
-        "y"
-    );
-
-    let ing = find(&d, "Ingress", name);
-    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
-    assert_eq!(ing["spec"]["rules"][0]["host"], "seal.example.com");
-    assert_eq!(
-        ing["spec"]["rules"][0]["http"]["paths"][0]["path"],
-        "/v1/cert.pem"
-    );
-    assert_eq!(
-        ing["spec"]["rules"][0]["http"]["paths"][0]["backend"],
-        json!({"service": {"name": name, "port": {"name": "http"}}})
-    );
-    assert_eq!(
-        ing["spec"]["tls"],
-        json!([{"hosts": ["seal.example.com"], "secretName": "seal.example.com-tls"}])
-    );
-    assert_eq!(
-        ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
-        "letsencrypt"
-    );
-
-    let np = find(&d, "NetworkPolicy", name);
-    assert_eq!(
-        np["spec"]["egress"],
-        json!([{"to": [{"ipBlock": {"cidr": "10.0.0.1/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]}])
-    );
-    assert_eq!(
-        np["spec"]["ingress"],
-        json!([{"ports": [{"port": 8080}, {"port": 8081}]}])
-    );
-
-    for doc in d.iter().filter(|d| {
-        matches!(
-            d["kind"].as_str(),
-            Some("ClusterRole" | "ClusterRoleBinding" | "Role" | "RoleBinding")
-        )
-    }) {
-        assert_eq!(doc["metadata"]["labels"]["audit"], "rbac");
-    }
-    let proxier = find(
-        &d,
-        "RoleBinding",
-        "sealed-secrets-controller-service-proxier",
-    );
-    assert_eq!(
-        proxier["subjects"],
-        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "sealers"}])
-    );
-    let crb = find(&d, "ClusterRoleBinding", name);
-    assert_eq!(
-        crb["subjects"],
-        json!([{"kind": "ServiceAccount", "name": "sealer", "namespace": "security"}])
-    );
-
-    let sm = find(&d, "ServiceMonitor", name);
-    assert_eq!(sm["metadata"]["labels"]["release"], "prom");
-    assert_eq!(
-        sm["spec"]["endpoints"],
-        json!([{"port": "metrics", "honorLabels": true, "interval": "30s"}])
-    );
-    assert_eq!(
-        sm["spec"]["namespaceSelector"]["matchNames"],
-        json!(["security"])
-    );
-    assert_eq!(
-        sm["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"],
-        "metrics"
-    );
-    assert_eq!(
-        find(&d, "Service", "sealed-secrets-controller-metrics")["metadata"]["labels"]
-            ["app.kubernetes.io/component"],
-        "metrics"
-    );
-
-    let pdb = find(&d, "PodDisruptionBudget", name);
-    assert_eq!(pdb["spec"]["minAvailable"], 1);
-    assert!(pdb["spec"].get("maxUnavailable").is_none());
-    assert_eq!(
-        pdb["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"],
-        "sealed-secrets"
-    );
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    wait_for("gpg --import to start", Duration::from_secs(120), || {
+        started.exists()
+    });
+    assert_eq!(scratch_dirs(&tmp).len(), 1);
+    interrupt_group(child.id());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("kind: ConfigMap"));
+    wait_for("the keyring to go", Duration::from_secs(30), || {
+        scratch_dirs(&tmp).is_empty()
+    });
+    stop_by_pid_file(&started);
+    s.assert_no_plaintext(&[&pw, &pgp_pw]);
 }
 
 #[test]
-fn controller_chart_options_of_its_own_and_bitnamis_rbac_modes() {
-    let Some(helm) = helms().into_iter().next() else {
-        return;
-    };
-    let render = |args: &[&str]| {
-        let text = helm
-            .template(
-                &chart("ksec-controller"),
-                "sealed-secrets",
-                "kube-system",
-                args,
-            )
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        (docs(&text), text)
-    };
-    // Several replicas get a PodDisruptionBudget unless told otherwise.
-    let (d, text) = render(&["--set", "replicaCount=3"]);
-    assert_valid(&text, &[]);
-    assert_eq!(
-        find(&d, "Deployment", "sealed-secrets")["spec"]["replicas"],
-        3
-    );
-    assert_eq!(
-        find(&d, "PodDisruptionBudget", "sealed-secrets")["spec"]["minAvailable"],
-        1
-    );
-    let (d, _) = render(&["--set", "replicaCount=3", "--set", "pdb.create=false"]);
-    assert!(!has(&d, "PodDisruptionBudget"));
-    let (d, _) = render(&[
-        "--set",
-        "pdb.maxUnavailable=1",
-        "--set",
-        "pdb.minAvailable=",
-        "--set",
-        "pdb.create=true",
-    ]);
-    let spec = &find(&d, "PodDisruptionBudget", "sealed-secrets")["spec"];
-    assert_eq!(
-        (spec.get("minAvailable"), &spec["maxUnavailable"]),
-        (None, &json!(1))
-    );
-    // The CRD: left to someone else, or not kept on uninstall.
-    let (d, _) = render(&["--set", "crd.create=false"]);
-    assert!(!has(&d, "CustomResourceDefinition"));
-    let (d, _) = render(&["--set", "crd.keep=false"]);
-    let crd = find(&d, "CustomResourceDefinition", "sealedsecrets.bitnami.com");
-    assert!(crd["metadata"].get("annotations").is_none(), "{crd}");
-    // Only CRD and RBAC.
-    let (d, _) = render(&["--set", "createController=false"]);
-    assert!(!has(&d, "Deployment") && !has(&d, "Service"));
-    assert!(has(&d, "ClusterRole") && has(&d, "CustomResourceDefinition"));
-    // Namespaced Roles instead of the ClusterRole: in the controller's namespace and in
-    // each additional one, and the controller watches only those.
-    let (d, text) = render(&[
-        "--set",
-        "rbac.clusterRole=false",
-        "--set",
-        "rbac.namespacedRoles=true",
-        "--set",
-        "additionalNamespaces={team-a,team-b}",
-    ]);
-    assert_valid(&text, &[]);
-    assert!(!has(&d, "ClusterRole") && !has(&d, "ClusterRoleBinding"));
-    for ns in ["kube-system", "team-a", "team-b"] {
-        let role = d
-            .iter()
-            .find(|x| {
-                x["kind"] == "Role"
-                    && x["metadata"]["name"] == "secrets-unsealer"
-                    && x["metadata"]["namespace"] == ns
-            })
-            .unwrap_or_else(|| panic!("no Role secrets-unsealer in {ns}"));
-        assert_eq!(role["rules"][0]["resources"], json!(["sealedsecrets"]));
-        let binding = d
-            .iter()
-            .find(|x| {
-                x["kind"] == "RoleBinding"
-                    && x["metadata"]["name"] == "sealed-secrets"
-                    && x["metadata"]["namespace"] == ns
-            })
-            .unwrap_or_else(|| panic!("no RoleBinding in {ns}"));
-        assert_eq!(binding["subjects"][0]["namespace"], "kube-system");
-    }
-    let args = &container(find(&d, "Deployment", "sealed-secrets"))["args"];
-    let args: Vec<&str> = args
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert!(args.contains(&"--all-namespaces=false"), "{args:?}");
-    assert!(args
-        .windows(2)
-        .any(|w| w == ["--additional-namespaces", "team-a,team-b"]));
-    // No service proxier, or no binding for it.
-    let (d, _) = render(&["--set", "rbac.serviceProxier.bind=false"]);
-    assert!(has(&d, "Role"));
-    assert!(!d.iter().any(
-        |x| x["metadata"]["name"] == "sealed-secrets-service-proxier" && x["kind"] == "RoleBinding"
+fn kubernetes_import_protocols_through_helm() {
+    use ksec_testkit::cluster::{ApiServer, Credentials, FakeApi};
+    let Some(keys) = keys() else { return };
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let server = ApiServer::start(FakeApi::new());
+    server.api().load_str(&format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: helm-keys\n  namespace: argocd\ndata:\n  key.txt: {}\n  key.asc: {}\n",
+        b64(&keys.age_key),
+        b64(&keys.pgp_key)
     ));
-    // Own command and arguments, templates allowed.
-    let (d, _) = render(&[
-        "--set-json",
-        r#"args=["--key-prefix","{{ .Release.Name }}-keys"]"#,
-    ]);
-    assert_eq!(
-        container(find(&d, "Deployment", "sealed-secrets"))["args"],
-        json!(["--key-prefix", "sealed-secrets-keys"])
-    );
-}
-
-#[test]
-fn controller_chart_refuses_what_it_cannot_honour() {
-    let Some(helm) = helms().into_iter().next() else {
-        return;
-    };
-    for (args, says) in [
-        (
-            vec![
-                "--set",
-                "image.repository=bitnami/sealed-secrets-controller",
-            ],
-            "image.repository",
-        ),
-        (vec!["--set", "rbac.pspEnabled=true"], "rbac.pspEnabled"),
-        (
-            vec!["--set", "metrics.dashboards.create=true"],
-            "metrics.dashboards.create",
-        ),
-        (
-            vec!["--set", "privateKeyLabels.tier=1"],
-            "privateKeyLabels.tier",
-        ),
-        (
-            vec!["--set", "rbac.namespacedRoles=true"],
-            "rbac.clusterRole: false",
-        ),
-        (
-            vec![
-                "--set",
-                "networkPolicy.enabled=true",
-                "--set",
-                "networkPolicy.egress.enabled=true",
-            ],
-            "kubeapiCidr",
-        ),
-    ] {
-        let err = helm
-            .template(
-                &chart("ksec-controller"),
-                "sealed-secrets",
-                "kube-system",
-                &args,
-            )
-            .expect_err(&format!("{args:?} rendered"));
-        assert!(err.contains(says), "{args:?}: {err}");
+    let kubeconfig = keys.dir.path().join("kubeconfig");
+    // Its only context is not the current one: Helm's --kube-context must reach ksec.
+    server
+        .kubeconfig_builder(Credentials::Token)
+        .context("keys")
+        .namespace("argocd")
+        .not_current()
+        .write(&kubeconfig);
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let pgp_pw = marker("pgp");
+        s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
+        s.encrypt_pgp("pgp.yaml", &format!("password: {pgp_pw}\n"));
+        let template = |url: &str| {
+            s.helm()
+                .env("KUBECONFIG", &kubeconfig)
+                .args(["template", "chart", "--kube-context", "keys", "-f", url])
+                .output()
+                .unwrap()
+        };
+        let out = template(
+            "secrets+age-import-kubernetes://argocd/helm-keys#key.txt?values/secrets.yaml",
+        );
+        ok(major, "age-import-kubernetes", &out);
+        assert_eq!(rendered(&out)["password"], pw.as_str());
+        let out = template("secrets+gpg-import-kubernetes://helm-keys#key.asc?values/pgp.yaml");
+        ok(major, "gpg-import-kubernetes (context namespace)", &out);
+        assert_eq!(rendered(&out)["password"], pgp_pw.as_str());
+        let out =
+            template("secrets+age-import-kubernetes://argocd/helm-keys#nope?values/secrets.yaml");
+        refused(
+            major,
+            "missing data key",
+            &out,
+            &["argocd/helm-keys", "key.asc, key.txt"],
+        );
+        let out =
+            template("secrets+age-import-kubernetes://argocd/absent#key.txt?values/secrets.yaml");
+        refused(major, "missing Secret", &out, &["argocd/absent"]);
+        s.assert_no_plaintext(&[&pw, &pgp_pw]);
     }
 }
 
 #[test]
-fn kms_chart_runs_the_plugin_on_control_plane_nodes() {
-    let dir = ksec_testkit::tempdir();
-    let values = write(
-        dir.path(),
-        "values.yaml",
-        "fullnameOverride: ksec-kms\nsocketDir: /run/kms\nhealthPort: 9787\n\
-         config: |\n  vault:\n    address: https://vault:8200\n    key: k8s\n    auth: {method: kubernetes, role: kms}\n\
-         serviceAccount: {automountToken: true}\n\
-         extraArgs: [--allow-insecure-key-file]\nenv: [{name: VAULT_NAMESPACE, value: team}]\n\
-         commonLabels: {env: prod}\n",
-    );
-    let mut first = None;
-    for helm in helms() {
-        let defaults = helm
-            .template(&chart("ksec-kms-plugin"), "kms", "kube-system", &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", helm.name));
-        let custom = helm
-            .template(
-                &chart("ksec-kms-plugin"),
-                "kms",
-                "kube-system",
-                &["-f", values.to_str().unwrap()],
-            )
-            .unwrap_or_else(|e| panic!("{}: {e}", helm.name));
-        match &first {
-            None => {
-                assert_valid(&defaults, &[]);
-                assert_valid(&custom, &[]);
-                first = Some((docs(&defaults), docs(&custom)));
-            }
-            Some((d, c)) => {
-                assert_eq!(d, &docs(&defaults), "Helm 4 and Helm 3 disagree");
-                assert_eq!(c, &docs(&custom), "Helm 4 and Helm 3 disagree");
-            }
-        }
-    }
-    let Some((d, c)) = first else { return };
-    let ds = find(&d, "DaemonSet", "kms-ksec-kms");
-    let pod = &ds["spec"]["template"]["spec"];
-    assert_eq!(pod["hostNetwork"], true);
-    assert_eq!(pod["priorityClassName"], "system-node-critical");
-    assert_eq!(
-        pod["nodeSelector"],
-        json!({"node-role.kubernetes.io/control-plane": ""})
-    );
-    assert_eq!(
-        pod["tolerations"][0]["key"],
-        "node-role.kubernetes.io/control-plane"
-    );
-    assert_eq!(pod["automountServiceAccountToken"], false);
-    let k = &pod["containers"][0];
-    assert_eq!(
-        k["command"],
-        json!([
-            "ksec",
-            "kms",
-            "serve",
-            "--socket=/var/run/ksec/kms.sock",
-            "--config=/etc/ksec-config/kms.yaml",
-            "--health-addr=127.0.0.1:8787"
-        ])
-    );
-    assert_eq!(
-        k["readinessProbe"]["httpGet"],
-        json!({"host": "127.0.0.1", "path": "/readyz", "port": 8787})
-    );
-    assert_eq!(k["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
-    assert_eq!(k["securityContext"]["readOnlyRootFilesystem"], true);
-    assert_eq!(k["securityContext"]["allowPrivilegeEscalation"], false);
-    assert_eq!(
-        pod["volumes"][0]["hostPath"],
-        json!({"path": "/var/run/ksec", "type": "DirectoryOrCreate"})
-    );
-    assert_eq!(
-        pod["volumes"][1]["hostPath"],
-        json!({"path": "/etc/ksec", "type": "Directory"})
-    );
-    let cm = find(&d, "ConfigMap", "kms-ksec-kms-config");
-    assert_eq!(
-        cm["data"]["kms.yaml"],
-        "local:\n  key_file: /etc/ksec/kms-keys\n"
-    );
-    // The same layout as the Kustomize DaemonSet (deploy/kms-plugin/daemonset).
-    assert_eq!(
-        ds["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"],
-        "ksec-kms"
-    );
+fn plugin_install_loads_on_both_helms_and_respects_helm_secrets() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let out = s.helm().args(["plugin", "list"]).output().unwrap();
+        ok(major, "plugin list", &out);
+        let list = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            list.contains("secrets-getter") && list.lines().any(|l| l.starts_with("secrets ")),
+            "{list}"
+        );
+        assert!(
+            out.stderr.is_empty()
+                || !String::from_utf8_lossy(&out.stderr).contains("failed to load")
+        );
+        let plugins = s.path("home/plugins");
+        let link = plugins.join("secrets-getter/ksec");
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            ksec_path().canonicalize().unwrap()
+        );
 
-    let ds = find(&c, "DaemonSet", "ksec-kms");
-    let pod = &ds["spec"]["template"]["spec"];
-    let k = &pod["containers"][0];
-    assert_eq!(
-        k["command"],
-        json!([
-            "ksec",
-            "kms",
-            "serve",
-            "--socket=/run/kms/kms.sock",
-            "--config=/etc/ksec-config/kms.yaml",
-            "--health-addr=127.0.0.1:9787",
-            "--allow-insecure-key-file"
-        ])
-    );
-    assert_eq!(
-        k["env"],
-        json!([{"name": "VAULT_NAMESPACE", "value": "team"}])
-    );
-    assert_eq!(k["livenessProbe"]["httpGet"]["port"], 9787);
-    assert_eq!(pod["automountServiceAccountToken"], true);
-    assert_eq!(pod["volumes"][0]["hostPath"]["path"], "/run/kms");
-    assert_eq!(k["volumeMounts"][0]["mountPath"], "/run/kms");
-    let cm = find(&c, "ConfigMap", "ksec-kms-config");
-    let config = &docs(cm["data"]["kms.yaml"].as_str().unwrap())[0];
-    assert_eq!(config["vault"]["key"], "k8s");
-    assert_eq!(ds["metadata"]["labels"]["env"], "prod");
-    // A new configuration rolls the pods.
-    let checksum =
-        |d: &Value| d["spec"]["template"]["metadata"]["annotations"]["checksum/config"].clone();
-    assert_ne!(
-        checksum(ds),
-        checksum(find(&d, "DaemonSet", "kms-ksec-kms"))
-    );
+        // helm-secrets in the way: refused, then replaced with --force.
+        std::fs::remove_dir_all(plugins.join("secrets")).unwrap();
+        std::fs::create_dir_all(plugins.join("secrets")).unwrap();
+        std::fs::write(
+            plugins.join("secrets/plugin.yaml"),
+            "name: \"secrets\"\nversion: \"4.7.0\"\nplatformCommand:\n  - command: \"$HELM_PLUGIN_DIR/scripts/run.sh\"\n",
+        )
+        .unwrap();
+        let install = |force: bool| {
+            let mut c = s.ksec();
+            c.args(["helm", "plugin", "install", "--helm"]).arg(&helm);
+            if force {
+                c.arg("--force");
+            }
+            c.output().unwrap()
+        };
+        let out = install(false);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("secrets 4.7.0") && err.contains("--force"),
+            "{err}"
+        );
+        ok(major, "install --force", &install(true));
+        assert!(std::fs::read_to_string(plugins.join("secrets/plugin.yaml"))
+            .unwrap()
+            .contains("ksec"));
+
+        // uninstall removes ksec's plugins and nothing else.
+        std::fs::create_dir_all(plugins.join("other")).unwrap();
+        std::fs::write(
+            plugins.join("other/plugin.yaml"),
+            "name: \"other\"\nversion: \"1.0.0\"\ncommand: \"true\"\n",
+        )
+        .unwrap();
+        let out = s
+            .ksec()
+            .args(["helm", "plugin", "uninstall", "--plugins-dir"])
+            .arg(&plugins)
+            .output()
+            .unwrap();
+        ok(major, "uninstall", &out);
+        assert!(!plugins.join("secrets").exists() && !plugins.join("secrets-getter").exists());
+        assert!(plugins.join("other/plugin.yaml").exists());
+        let list =
+            String::from_utf8_lossy(&s.helm().args(["plugin", "list"]).output().unwrap().stdout)
+                .into_owned();
+        assert!(!list.contains("secrets"), "{list}");
+    }
+}
+
+/// Argo CD's set-up: ksec linked as `helm` before the real one on PATH, wrapper mode
+/// on, values files passed by absolute path (as Argo CD resolves `$values/…`).
+#[test]
+fn ksec_as_helm_wraps_the_real_helm_for_argo_cd() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let secrets = s.encrypt_age("secrets.yaml", &format!("password: {pw}\n"));
+        let bin = s.path("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(ksec_path(), bin.join("helm")).unwrap();
+        let real_dir = helm.parent().unwrap();
+        let path = format!(
+            "{}:{}:{}",
+            bin.display(),
+            real_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let as_argocd = |args: &[&str]| {
+            let mut c = Command::new(bin.join("helm"));
+            s.isolate(&mut c);
+            c.env("PATH", &path)
+                .env("ARGOCD_APP_NAME", "app")
+                .env("HELM_SECRETS_WRAPPER_ENABLED", "true")
+                .env("SOPS_AGE_KEY_FILE", &keys.age_key)
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let out = as_argocd(&["template", "chart", "-f", &secrets.display().to_string()]);
+        ok(major, "wrapped template", &out);
+        assert_eq!(rendered(&out)["password"], pw.as_str());
+        let out = as_argocd(&["version", "--short"]);
+        ok(major, "helm version through the wrapper", &out);
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with(&format!("v{major}.")));
+        // Argo CD's safer default: no '..'.
+        let out = as_argocd(&["template", "chart", "-f", "values/../values/secrets.yaml"]);
+        refused(
+            major,
+            "traversal under Argo CD",
+            &out,
+            &["HELM_SECRETS_VALUES_ALLOW_PATH_TRAVERSAL"],
+        );
+        s.assert_no_plaintext(&[&pw]);
+    }
 }

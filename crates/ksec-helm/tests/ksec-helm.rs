@@ -1,0 +1,20 @@
+//! Library tests of ksec-helm against real peers: values files that the real `sops`
+//! encrypted (helm-secrets' own test assets, for its age and PGP keys) decrypted
+//! byte for byte as `sops --decrypt` prints them, bad input, and the `-kubernetes`
+//! protocols against ksec-testkit's HTTPS Kubernetes API.
+#![allow(clippy::unwrap_used)]
+
+#[path = "ksec-helm/support.rs"]
+mod support;
+
+#[path = "ksec-helm/fixtures.rs"]
+mod fixtures;
+
+#[path = "ksec-helm/bad_input.rs"]
+mod bad_input;
+
+#[path = "ksec-helm/kubernetes.rs"]
+mod kubernetes;
+
+#[path = "ksec-helm/http.rs"]
+mod http;
