@@ -1,6 +1,8 @@
 //! Integration tests that drive the real `ksec` binary the way a user does.
 //! One test binary for the crate (link time); modules by theme.
 
+#[path = "ksec/charts.rs"]
+mod charts;
 #[path = "ksec/cluster.rs"]
 mod cluster;
 #[path = "ksec/common.rs"]
@@ -15,8 +17,6 @@ mod encryption_config;
 mod errors;
 #[path = "ksec/etcd.rs"]
 mod etcd;
-#[path = "ksec/charts.rs"]
-mod charts;
 #[path = "ksec/helm.rs"]
 mod helm;
 #[path = "ksec/interop.rs"]
