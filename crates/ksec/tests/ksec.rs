@@ -1,5 +1,6 @@
 //! Integration tests that drive the real `ksec` binary the way a user does.
 //! One test binary for the crate (link time); modules by theme.
+#![allow(clippy::unwrap_used, unreachable_pub)]
 
 #[path = "ksec/charts.rs"]
 mod charts;
