@@ -3,7 +3,7 @@
 //! (`kubernetes-validate --strict`), offline: there is no live cluster where these tests
 //! run. The controller's variants are checked field by field; the Dockerfile copies what
 //! a build makes.
-use crate::helm::{assert_valid, docs, find};
+use crate::charts::{assert_valid, docs, find};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
