@@ -91,9 +91,15 @@ impl Certificate {
         RsaPublicKey::from_spki_der(&self.spki_der)
     }
 
-    /// True when `now` is after the end of validity.
+    /// True when `now` is after the end of validity, to the nanosecond, as Go's
+    /// `time.Now().After(cert.NotAfter)` in kubeseal (validity is in whole seconds; a
+    /// certificate is expired from the first instant after its last second).
     pub fn is_expired_at(&self, now: SystemTime) -> bool {
-        unix(now) > self.not_after
+        let secs = unix(now);
+        let past_whole_second = now
+            .duration_since(UNIX_EPOCH)
+            .is_ok_and(|d| d.subsec_nanos() > 0);
+        secs > self.not_after || (secs == self.not_after && past_whole_second)
     }
 }
 
@@ -162,6 +168,10 @@ mod tests {
         );
         assert!(!cert.is_expired_at(now));
         assert!(cert.is_expired_at(now + ten_years + Duration::from_secs(5)));
+        // Expired from the first instant after notAfter, not one second later.
+        let end = UNIX_EPOCH + Duration::from_secs(cert.not_after as u64);
+        assert!(!cert.is_expired_at(end));
+        assert!(cert.is_expired_at(end + Duration::from_millis(1)));
         let again = Certificate::from_pem(cert.to_pem().as_bytes()).unwrap();
         assert_eq!(again.der(), cert.der());
         let (_, parsed) = X509Certificate::from_der(cert.der()).unwrap();

@@ -81,6 +81,9 @@ impl TestCluster {
             "ksec controller",
             Command::new(ksec_path())
                 .args(["controller", "--key-renew-period=0", "--log-level=ERROR"])
+                // Bitnami's default limit (2/s, burst 2) would refuse the tests' quick
+                // successive /v1/verify and /v1/rotate calls on a fast machine.
+                .args(["--rate-limit=1000", "--rate-limit-burst=1000"])
                 .arg(format!("--listen-addr=127.0.0.1:{port}"))
                 .arg(format!("--listen-metrics-addr=127.0.0.1:{metrics}"))
                 .env("KUBECONFIG", &kubeconfig)
