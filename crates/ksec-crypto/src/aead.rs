@@ -39,16 +39,7 @@ pub fn seal(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let k = key(key_bytes)?;
-    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    buf.extend_from_slice(plaintext);
-    k.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(*nonce),
-        Aad::from(aad),
-        &mut buf,
-    )
-    .map_err(|_| CryptoError::Encrypt("AES-GCM seal failed"))?;
-    Ok(buf)
+    seal_with(&key(key_bytes)?, nonce, aad, plaintext)
 }
 
 /// Decrypts `ciphertext ‖ tag` sealed with a 12-byte nonce.
@@ -58,21 +49,7 @@ pub fn open(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<SecretBytes> {
-    let k = key(key_bytes)?;
-    if ciphertext.len() < TAG_LEN {
-        return Err(CryptoError::Decrypt);
-    }
-    let mut buf = SecretBytes::from_slice(ciphertext);
-    let n = k
-        .open_in_place(
-            Nonce::assume_unique_for_key(*nonce),
-            Aad::from(aad),
-            buf.expose_mut(),
-        )
-        .map_err(|_| CryptoError::Decrypt)?
-        .len();
-    buf.expose_mut().truncate(n);
-    Ok(buf)
+    open_with(&key(key_bytes)?, nonce, aad, ciphertext)
 }
 
 type Aes256Gcm32 = aes_gcm::AesGcm<aes_gcm::aes::Aes256, aes_gcm::aead::consts::U32>;
@@ -125,16 +102,7 @@ pub fn seal_any(
     aad: &[u8],
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
-    let k = any_key(key_bytes)?;
-    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    buf.extend_from_slice(plaintext);
-    k.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(*nonce),
-        Aad::from(aad),
-        &mut buf,
-    )
-    .map_err(|_| CryptoError::Encrypt("AES-GCM seal failed"))?;
-    Ok(buf)
+    seal_with(&any_key(key_bytes)?, nonce, aad, plaintext)
 }
 
 /// Decrypts `ciphertext ‖ tag` sealed by [`seal_any`] (AES-128/192/256-GCM, 12-byte nonce).
@@ -144,21 +112,7 @@ pub fn open_any(
     aad: &[u8],
     ciphertext: &[u8],
 ) -> Result<SecretBytes> {
-    let k = any_key(key_bytes)?;
-    if ciphertext.len() < TAG_LEN {
-        return Err(CryptoError::Decrypt);
-    }
-    let mut buf = SecretBytes::from_slice(ciphertext);
-    let n = k
-        .open_in_place(
-            Nonce::assume_unique_for_key(*nonce),
-            Aad::from(aad),
-            buf.expose_mut(),
-        )
-        .map_err(|_| CryptoError::Decrypt)?
-        .len();
-    buf.expose_mut().truncate(n);
-    Ok(buf)
+    open_with(&any_key(key_bytes)?, nonce, aad, ciphertext)
 }
 
 fn any_key(k: &[u8]) -> Result<LessSafeKey> {
@@ -175,6 +129,47 @@ fn any_key(k: &[u8]) -> Result<LessSafeKey> {
     let unbound = UnboundKey::new(alg, k)
         .map_err(|_| CryptoError::InvalidKey("AES-GCM key rejected".into()))?;
     Ok(LessSafeKey::new(unbound))
+}
+
+/// Seals with a 12-byte nonce under `k` (any AES size): `ciphertext ‖ tag`.
+fn seal_with(
+    k: &LessSafeKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(plaintext.len() + TAG_LEN);
+    buf.extend_from_slice(plaintext);
+    k.seal_in_place_append_tag(
+        Nonce::assume_unique_for_key(*nonce),
+        Aad::from(aad),
+        &mut buf,
+    )
+    .map_err(|_| CryptoError::Encrypt("AES-GCM seal failed"))?;
+    Ok(buf)
+}
+
+/// Opens `ciphertext ‖ tag` sealed with a 12-byte nonce under `k`.
+fn open_with(
+    k: &LessSafeKey,
+    nonce: &[u8; NONCE_LEN],
+    aad: &[u8],
+    ciphertext: &[u8],
+) -> Result<SecretBytes> {
+    if ciphertext.len() < TAG_LEN {
+        return Err(CryptoError::Decrypt);
+    }
+    let mut buf = SecretBytes::from_slice(ciphertext);
+    let n = k
+        .open_in_place(
+            Nonce::assume_unique_for_key(*nonce),
+            Aad::from(aad),
+            buf.expose_mut(),
+        )
+        .map_err(|_| CryptoError::Decrypt)?
+        .len();
+    buf.expose_mut().truncate(n);
+    Ok(buf)
 }
 
 #[cfg(test)]
