@@ -335,12 +335,13 @@ impl Config {
     /// `^secrets/` is `secrets/**`, `\.enc\.yaml$` is `*.enc.yaml`,
     /// `^k8s/.*\.yaml$` is `k8s/**/*.yaml`. `Err` carries the regex (or says
     /// there is none) when it does not reduce.
-    pub fn path_globs(&self) -> Vec<Result<String, String>> {
+    pub fn path_globs(&self) -> Vec<PathGlob> {
         self.rules
             .iter()
             .map(|(re, _)| match re {
-                None => Err("(a rule without path_regex matches every file)".to_string()),
-                Some(re) => regex_to_glob(re.as_str()).ok_or_else(|| re.as_str().to_string()),
+                None => PathGlob::EveryFile,
+                Some(re) => regex_to_glob(re.as_str())
+                    .map_or_else(|| PathGlob::Regex(re.as_str().to_string()), PathGlob::Glob),
             })
             .collect()
     }
@@ -395,6 +396,18 @@ enum Token {
     Any,
     /// `[^/]*` or `[^/]+`: one path segment's worth.
     Segment,
+}
+
+/// What one creation rule's `path_regex` selects, as a `.gitattributes` glob when it can
+/// be one ([`Config::path_globs`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathGlob {
+    /// The glob that selects the same files.
+    Glob(String),
+    /// A `path_regex` that does not reduce to a glob (the regex).
+    Regex(String),
+    /// A rule without `path_regex`: it matches every file.
+    EveryFile,
 }
 
 /// See [`Config::path_globs`]. Conservative: anything it does not recognise

@@ -164,6 +164,14 @@ pub enum Error {
         /// Which key does not fit, and why.
         reason: String,
     },
+    /// An environment variable's value is not one this crate understands.
+    #[error("{variable}: {reason}")]
+    Environment {
+        /// The variable (`SOPS_HC_VAULT_ALLOWLIST`, …).
+        variable: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
     /// A crypto primitive failed.
     #[error(transparent)]
     Crypto(#[from] ksec_crypto::CryptoError),

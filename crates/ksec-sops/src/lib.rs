@@ -123,7 +123,7 @@ mod stores;
 mod time;
 mod tree;
 
-pub use config::{Config, CreationRule};
+pub use config::{Config, CreationRule, PathGlob};
 pub use encryptor::{Encryptor, SOPS_VERSION};
 pub use error::{Error, KeyAttempt};
 pub use format::{EmitOptions, Format};

@@ -33,7 +33,7 @@ impl VaultAllowlist {
 
     /// Parses the variable's value as sops does: `all`, `none`, or a comma
     /// list of prefixes (an empty entry is an error naming its position).
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, crate::Error> {
         match text {
             "all" => return Ok(Self::all()),
             "none" => return Ok(Self::none()),
@@ -43,7 +43,10 @@ impl VaultAllowlist {
         for (n, uri) in text.split(',').enumerate() {
             let uri = uri.trim_matches(' ');
             if uri.is_empty() {
-                return Err(format!("{ENV}'s entry {} is empty", n + 1));
+                return Err(crate::Error::Environment {
+                    variable: ENV,
+                    reason: format!("entry {} is empty", n + 1),
+                });
             }
             prefixes.push(with_slash(uri));
         }
@@ -94,6 +97,7 @@ mod tests {
             .allows("http://127.0.0.1:8200"));
         assert!(VaultAllowlist::parse("a,,b")
             .unwrap_err()
+            .to_string()
             .contains("entry 2 is empty"));
     }
 }

@@ -122,7 +122,7 @@ impl NetworkKeys {
     /// reads the environment now and contacts nothing until a key is used.
     pub fn from_env() -> Self {
         let allowlist = match std::env::var(allowlist::ENV) {
-            Ok(v) if !v.is_empty() => VaultAllowlist::parse(&v),
+            Ok(v) if !v.is_empty() => VaultAllowlist::parse(&v).map_err(|e| e.to_string()),
             _ => Ok(VaultAllowlist::all()),
         };
         let vault_token = if std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {

@@ -39,7 +39,7 @@ pub struct NewArgs {
     pub cn: String,
     /// Certificate validity: a Go duration (87600h = 10 years, the controller's --key-ttl;
     /// 1h30m) or days (3650d). A unit is required.
-    #[arg(long, default_value = "87600h", value_parser = parse_duration)]
+    #[arg(long, default_value = "87600h", value_parser = ksec_text::parse_duration)]
     pub ttl: Duration,
     /// Namespace of the key Secret.
     #[arg(short = 'n', long, default_value = "kube-system")]
@@ -150,12 +150,6 @@ pub struct RestoreArgs {
     pub skip_existing: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
-}
-
-/// Parses `87600h`, `30d`, `90m`, `1h30m`: Go's duration syntax plus `d` for days
-/// (`ksec_text::parse_duration`, the one parser of the workspace).
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    ksec_text::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// Runs `ksec keys …`.
@@ -380,6 +374,7 @@ fn unix(t: SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ksec_text::parse_duration;
 
     #[test]
     fn durations() {
@@ -403,7 +398,7 @@ mod tests {
             Duration::from_secs(36 * 3600)
         );
         // Bare numbers were seconds once; Go's grammar wants a unit.
-        let e = parse_duration("3600").unwrap_err();
+        let e = parse_duration("3600").unwrap_err().to_string();
         assert!(e.contains("unit is missing"), "{e}");
         assert!(parse_duration("-1h").is_err());
     }

@@ -131,12 +131,17 @@ fn derive_globs(c: &Common, cwd: &Path, root: &Path) -> Result<Vec<String>> {
         .unwrap_or_default();
     let mut out = Vec::new();
     for (n, g) in config.path_globs().into_iter().enumerate() {
-        let glob = g.map_err(|re| {
-            anyhow::anyhow!(
+        let glob = match g {
+            ksec_sops::PathGlob::Glob(glob) => glob,
+            ksec_sops::PathGlob::Regex(re) => bail!(
                 "{}: creation_rules[{n}].path_regex {re} is not a literal directory or suffix; pass --pattern GLOB for the files it selects",
                 config.path.display()
-            )
-        })?;
+            ),
+            ksec_sops::PathGlob::EveryFile => bail!(
+                "{}: creation_rules[{n}] has no path_regex (it matches every file); pass --pattern GLOB for the files it selects",
+                config.path.display()
+            ),
+        };
         out.push(if prefix.is_empty() {
             glob
         } else if let Some(exact) = glob.strip_prefix('/') {
