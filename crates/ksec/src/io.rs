@@ -60,6 +60,24 @@ pub fn read_file(p: &Path) -> Result<Vec<u8>> {
 /// renamed over the target. `mode` applies to new files; an existing file keeps its mode.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(mode);
+    replace(path, bytes, mode)
+}
+
+/// Writes plaintext atomically with mode 0600, whatever mode an earlier file had,
+/// creating the folder if needed.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    replace(path, bytes, 0o600)
+}
+
+/// The temp file and rename behind [`write_atomic`] and [`write_private`].
+fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -68,9 +86,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .prefix(".ksec-")
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a temporary file next to {}", path.display()))?;
-    let mode = std::fs::metadata(path)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(mode);
     tmp.as_file()
         .set_permissions(std::fs::Permissions::from_mode(mode))?;
     tmp.write_all(bytes)

@@ -193,25 +193,6 @@ fn looks_encrypted(input: &[u8]) -> bool {
     input.windows(15).any(|w| w == b"ENC[AES256_GCM,")
 }
 
-/// Writes plaintext 0600, atomically, whatever mode an earlier file had.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ksec-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
 /// Warns when plaintext is about to land inside a git work tree, not ignored.
 fn warn_if_tracked(target: &Path) {
     let probe = if target.is_dir() {
@@ -289,7 +270,7 @@ pub(super) fn decrypt_dir(c: &Common, dir: &Path, output_dir: Option<&Path>) -> 
             Some(out) => out.join(path.strip_prefix(dir).unwrap_or(path)),
             None => path.to_path_buf(),
         };
-        write_private(&target, &plain)?;
+        crate::io::write_private(&target, &plain)?;
         Ok(Status::Changed)
     });
     Ok(summary("decrypt", dir, &files, &results))
