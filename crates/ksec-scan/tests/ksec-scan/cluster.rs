@@ -6,18 +6,23 @@ use ksec_kube::KubeOptions;
 use ksec_scan::cluster::ClusterOptions;
 use ksec_scan::{Error, Options, Report, Scanner};
 use ksec_testkit::cluster::{ApiServer, Credentials, FakeApi};
-use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
-fn deployment(ns: &str, name: &str) -> Value {
-    json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
-            "metadata": {"labels": {"app": name}},
-            "spec": {"containers": [{"name": "c", "image": "x",
-                "env": [{"name": "DB_PASSWORD", "value": "hunter2-in-env"}]}]}}}
-    })
+/// A Deployment in `ns` with a password in its environment.
+fn deployment(ns: &str) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: api, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: api}}}}
+  template:
+    metadata: {{labels: {{app: api}}}}
+    spec:
+      containers:
+      - {{name: c, image: x, env: [{{name: DB_PASSWORD, value: hunter2-in-env}}]}}
+"
+    )
 }
 
 fn scan(kube: &KubeOptions, namespace: Option<&str>) -> Result<Report, Error> {
@@ -42,9 +47,7 @@ fn files(report: &Report) -> BTreeSet<&str> {
 fn scan_kubeconfig_reads_the_namespaces_asked_and_skips_what_is_forbidden() {
     let server = ApiServer::start(FakeApi::new());
     for ns in ["shop", "blog"] {
-        server
-            .api()
-            .insert("apps/deployments", deployment(ns, "api"));
+        assert_eq!(server.api().load_str(&deployment(ns)).len(), 1);
     }
     let kube = KubeOptions {
         kubeconfig: Some(server.kubeconfig(Credentials::Token)),
