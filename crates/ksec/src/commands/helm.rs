@@ -398,6 +398,12 @@ fn run_wrapped(
         .status()
         .with_context(|| format!("cannot run {}", helm.display()))?;
     drop(scratch);
+    // Ctrl-C reaches Helm and ksec together; when Helm's end is seen before the
+    // handler's exit(130), the answer is still the handler's.
+    const SIGINT: i32 = 2; // the same number on every Unix
+    if std::os::unix::process::ExitStatusExt::signal(&status) == Some(SIGINT) {
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::from(status.code().map_or(1, |c| c as u8)))
 }
 
