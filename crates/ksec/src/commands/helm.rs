@@ -149,9 +149,8 @@ fn clean_up_on_signal() {
 /// non-zero exit (Helm then renders nothing).
 fn downloader(url: &str) -> ExitCode {
     clean_up_on_signal();
-    let result = Settings::from_env().and_then(|s| Ok((ksec_helm::download(url, &s)?, s)));
-    match result {
-        Ok((out, _)) => {
+    match Settings::from_env().and_then(|s| ksec_helm::download(url, &s)) {
+        Ok(out) => {
             for w in &out.warnings {
                 eprintln!("[ksec] {w}");
             }
