@@ -566,3 +566,82 @@ fn etcd_audit_gates_on_plaintext_and_retired_keys_and_speaks_tls() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&etcd.endpoint), "{err}");
 }
+
+/// `--resource RESOURCE.GROUP` reads where kube-apiserver stores the resource: a
+/// built-in resource of a group (`deployments.apps`) under `/registry/deployments/`, a
+/// custom resource under `/registry/GROUP/RESOURCE/`; a look-alike key kube-apiserver
+/// never writes is not read.
+#[test]
+fn etcd_resource_flag_follows_kube_apiservers_storage_keys() {
+    let Some(etcd) = Etcd::start() else { return };
+    let object = |api: &str, kind: &str, name: &str| {
+        format!(
+            r#"{{"apiVersion":"{api}","kind":"{kind}","metadata":{{"name":"{name}","namespace":"default"}}}}"#
+        )
+    };
+    for (key, value) in [
+        (
+            "/registry/deployments/default/web",
+            object("apps/v1", "Deployment", "web"),
+        ),
+        (
+            "/registry/example.com/widgets/default/w1",
+            object("example.com/v1", "Widget", "w1"),
+        ),
+        (
+            "/registry/apps/deployments/default/decoy",
+            object("apps/v1", "Deployment", "decoy"),
+        ),
+    ] {
+        assert!(etcd.etcdctl(&["put", key, &value]).status.success());
+    }
+    let source = [
+        format!("--endpoints={}", etcd.endpoint),
+        "--resource=deployments.apps,widgets.example.com".to_string(),
+    ];
+    let (code, out, err) = run(&["audit", "-o", "json"], &source);
+    assert_eq!(code, 1, "plaintext fails the audit: {err}");
+    let (by_key, summary) = audit_json(&out);
+    let keys: Vec<&str> = by_key
+        .values()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "/registry/deployments/default/web",
+            "/registry/example.com/widgets/default/w1"
+        ],
+        "{out}"
+    );
+    assert_eq!(summary["plaintext"], 2, "{summary}");
+
+    let dir = ksec_testkit::tempdir();
+    let config = dir.path().join("enc.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n\
+         - resources: [deployments.apps, widgets.example.com]\n  providers:\n  - identity: {}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "decrypt",
+            "--encryption-config",
+            config.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        &source,
+    );
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "w1"], "{out}");
+    assert!(err.contains("2 objects decrypted from etcd "), "{err}");
+}
