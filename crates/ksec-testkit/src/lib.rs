@@ -8,6 +8,9 @@
 //! With the `cluster` feature, the `cluster` module is an in-memory Kubernetes API, in process
 //! behind `kube::Client` or served over HTTPS with kubeconfigs for the real `ksec` binary
 //! and `kubectl`.
+//!
+//! With the `protos` feature, the `protos` module checks that a crate's committed
+//! generated gRPC code is what its vendored `.proto` files give today.
 
 pub mod bench;
 #[cfg(feature = "cluster")]
@@ -17,6 +20,8 @@ pub mod kms_client;
 pub mod kube_validate;
 pub mod moto;
 pub mod openbao;
+#[cfg(feature = "protos")]
+pub mod protos;
 pub mod softhsm;
 
 use std::net::TcpListener;
