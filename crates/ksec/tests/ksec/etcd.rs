@@ -9,57 +9,43 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_testkit::etcd::Etcd;
 use ksec_testkit::kms_client::PyKmsClient;
+use ksec_testkit::ChildGuard;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The independent writer of stored values, kept with ksec-etcd.
 fn writer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksec-etcd/tests/etcd_writer.py")
 }
 
-/// `ksec kms serve`, killed when dropped.
-struct Plugin(Child);
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Fixture {
     dir: tempfile::TempDir,
     etcd: Etcd,
-    plugin: Option<Plugin>,
+    /// `ksec kms serve`, killed when dropped.
+    plugin: Option<ChildGuard>,
     kms_keys: PathBuf,
     config: PathBuf,
     /// What the writer says it wrote.
     written: Value,
 }
 
-fn start_plugin(keys: &Path, socket: &Path) -> Plugin {
+fn start_plugin(keys: &Path, socket: &Path) -> ChildGuard {
     let _ = std::fs::remove_file(socket);
-    let p = Plugin(
+    let mut p = ChildGuard::spawn(
+        "ksec kms serve",
         Command::new(ksec_path())
             .args(["kms", "serve", "--backend", "local", "--key-file"])
             .arg(keys)
             .arg("--socket")
             .arg(socket)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "ksec kms serve never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    p.wait_for_socket(socket, Duration::from_secs(20));
     p
 }
 
