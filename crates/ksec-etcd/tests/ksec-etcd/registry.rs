@@ -1,12 +1,18 @@
-//! Where `--etcd-prefix`-relative keys of each resource are, as kube-apiserver stores
-//! them (`registry::resource_prefix`): built-in resources without their group, with the
-//! apiserver's historical prefixes, and custom and extension resources under
-//! `GROUP/RESOURCE`.
+//! Where kube-apiserver keeps each resource in etcd (`registry::resource_prefix`):
+//! built-in resources without their group, with the apiserver's historical prefixes;
+//! custom and extension resources under `GROUP/RESOURCE`.
 use ksec_etcd::registry::resource_prefix;
+
+/// Each resource is stored under its prefix, with `--etcd-prefix /registry`.
+fn stored_under(cases: &[(&str, &str)]) {
+    for (resource, want) in cases {
+        assert_eq!(resource_prefix("/registry", resource), *want, "{resource}");
+    }
+}
 
 #[test]
 fn built_in_resources_are_stored_without_their_group() {
-    for (resource, want) in [
+    stored_under(&[
         ("secrets", "/registry/secrets/"),
         ("configmaps", "/registry/configmaps/"),
         ("deployments.apps", "/registry/deployments/"),
@@ -16,14 +22,12 @@ fn built_in_resources_are_stored_without_their_group() {
         ("leases.coordination.k8s.io", "/registry/leases/"),
         ("events.events.k8s.io", "/registry/events/"),
         ("Secrets", "/registry/secrets/"),
-    ] {
-        assert_eq!(resource_prefix("/registry", resource), want, "{resource}");
-    }
+    ]);
 }
 
 #[test]
 fn historical_prefixes_follow_kube_apiserver() {
-    for (resource, want) in [
+    stored_under(&[
         ("services", "/registry/services/specs/"),
         ("endpoints", "/registry/services/endpoints/"),
         ("nodes", "/registry/minions/"),
@@ -35,14 +39,12 @@ fn historical_prefixes_follow_kube_apiserver() {
         ("ingresses.networking.k8s.io", "/registry/ingress/"),
         ("ingresses.extensions", "/registry/ingress/"),
         ("podsecuritypolicies.policy", "/registry/podsecuritypolicy/"),
-    ] {
-        assert_eq!(resource_prefix("/registry", resource), want, "{resource}");
-    }
+    ]);
 }
 
 #[test]
 fn custom_and_extension_resources_are_stored_under_their_group() {
-    for (resource, want) in [
+    stored_under(&[
         ("widgets.example.com", "/registry/example.com/widgets/"),
         (
             "sealedsecrets.bitnami.com",
@@ -65,9 +67,7 @@ fn custom_and_extension_resources_are_stored_under_their_group() {
             "apiservices.apiregistration.k8s.io",
             "/registry/apiregistration.k8s.io/apiservices/",
         ),
-    ] {
-        assert_eq!(resource_prefix("/registry", resource), want, "{resource}");
-    }
+    ]);
 }
 
 #[test]

@@ -89,42 +89,25 @@ async fn audited(
 #[tokio::test]
 async fn audit_and_recover_read_each_resource_where_kube_apiserver_keeps_it() {
     let Some(etcd) = Etcd::start() else { return };
-    put(
-        &etcd,
-        "/registry/deployments/default/web",
-        &object("apps/v1", "Deployment", "web", 1),
-    );
-    put(
-        &etcd,
-        "/registry/deployments/default/web",
-        &object("apps/v1", "Deployment", "web", 2),
-    );
-    put(
-        &etcd,
-        "/registry/deployments/default/api",
-        &object("apps/v1", "Deployment", "api", 1),
-    );
-    put(
-        &etcd,
-        "/registry/example.com/widgets/default/w1",
-        &object("example.com/v1", "Widget", "w1", 1),
-    );
-    put(
-        &etcd,
-        "/registry/example.com/widgets/default/broken",
-        "k8s:enc:nope:v9:x:0000000000000000000000000000000000000000000000000000",
-    );
-    // Look-alikes kube-apiserver never writes: not part of either resource.
-    put(
-        &etcd,
-        "/registry/apps/deployments/default/decoy",
-        &object("apps/v1", "Deployment", "decoy", 1),
-    );
-    put(
-        &etcd,
-        "/registry/deploymentsx/default/decoy",
-        &object("apps/v1", "Deployment", "decoy", 1),
-    );
+    let deployment = |name: &str, generation| object("apps/v1", "Deployment", name, generation);
+    for (key, value) in [
+        ("deployments/default/web", deployment("web", 1)),
+        ("deployments/default/web", deployment("web", 2)),
+        ("deployments/default/api", deployment("api", 1)),
+        (
+            "example.com/widgets/default/w1",
+            object("example.com/v1", "Widget", "w1", 1),
+        ),
+        (
+            "example.com/widgets/default/broken",
+            "k8s:enc:nope:v9:x:0000000000000000000000000000000000000000".into(),
+        ),
+        // Look-alikes kube-apiserver never writes: not part of either resource.
+        ("apps/deployments/default/decoy", deployment("decoy", 1)),
+        ("deploymentsx/default/decoy", deployment("decoy", 1)),
+    ] {
+        put(&etcd, &format!("/registry/{key}"), &value);
+    }
 
     let live = Source::open(&Location::Etcd {
         endpoints: vec![etcd.endpoint.clone()],
