@@ -143,47 +143,38 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
         }),
         Backend::Vault => {
             let auth = if let Some(role_id) = &a.vault_role_id {
-                VaultAuth::Approle {
-                    mount: "approle".into(),
-                    role_id: role_id.clone(),
-                    secret_id_file: Some(need(
+                VaultAuth::approle(
+                    role_id.clone(),
+                    Some(need(
                         &a.vault_secret_id_file,
                         "--vault-secret-id-file",
                         "vault",
                     )?),
-                    secret_id_env: None,
-                }
+                )
             } else if let Some(role) = &a.vault_k8s_role {
-                VaultAuth::Kubernetes {
-                    mount: "kubernetes".into(),
-                    role: role.clone(),
-                    jwt_file: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
-                }
+                VaultAuth::kubernetes(role.clone())
             } else {
                 VaultAuth::Token {
                     token_file: a.vault_token_file.clone(),
                     token_env: None,
                 }
             };
+            let key = need(&a.vault_transit_key, "--vault-transit-key", "vault")?;
             BackendConfig::Vault(VaultConfig {
                 address: a.vault_addr.clone(),
                 mount: a.vault_transit_mount.clone(),
-                key: need(&a.vault_transit_key, "--vault-transit-key", "vault")?,
-                namespace: None,
                 auth,
                 ca_file: a.vault_ca_file.clone(),
-                derived: false,
-                retry: None,
+                ..VaultConfig::new(String::new(), key)
             })
         }
         Backend::Pkcs11 => BackendConfig::Pkcs11(Pkcs11Config {
-            module: need(&a.pkcs11_module, "--pkcs11-module", "pkcs11")?,
-            token_label: need(&a.pkcs11_token_label, "--pkcs11-token-label", "pkcs11")?,
-            key_label: need(&a.pkcs11_key_label, "--pkcs11-key-label", "pkcs11")?,
             pin_file: a.pkcs11_pin_file.clone(),
-            pin_env: None,
-            sessions: 4,
-            retry: None,
+            ..Pkcs11Config::new(
+                need(&a.pkcs11_module, "--pkcs11-module", "pkcs11")?,
+                need(&a.pkcs11_token_label, "--pkcs11-token-label", "pkcs11")?,
+                need(&a.pkcs11_key_label, "--pkcs11-key-label", "pkcs11")?,
+            )
         }),
         Backend::AwsKms => BackendConfig::AwsKms(AwsKmsConfig {
             key: need(&a.aws_kms_key, "--aws-kms-key", "aws-kms")?,
@@ -372,5 +363,59 @@ mod tests {
         assert_eq!(longer.call_timeout, Duration::from_secs(6));
         assert_eq!(longer.backend_config().retry().map(|r| r.attempts), Some(1));
         assert!(Cli::try_parse_from(["serve", "--call-timeout", "0"]).is_err());
+    }
+
+    #[test]
+    fn flags_and_config_describe_the_same_backend() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kms.yaml");
+        let file_flag = file.to_str().unwrap();
+        let vault = [
+            "--backend",
+            "vault",
+            "--vault-addr",
+            "http://127.0.0.1:8200",
+            "--vault-transit-key",
+            "kube",
+        ];
+        let cases: [(Vec<&str>, &str); 3] = [
+            (
+                [
+                    &vault[..],
+                    &["--vault-role-id", "r1", "--vault-secret-id-file", "/sid"],
+                ]
+                .concat(),
+                "vault: {address: 'http://127.0.0.1:8200', key: kube, \
+                 auth: {method: approle, role_id: r1, secret_id_file: /sid}}\n",
+            ),
+            (
+                [&vault[..], &["--vault-k8s-role", "kms"]].concat(),
+                "vault: {address: 'http://127.0.0.1:8200', key: kube, \
+                 auth: {method: kubernetes, role: kms}}\n",
+            ),
+            (
+                vec![
+                    "--backend",
+                    "pkcs11",
+                    "--pkcs11-module",
+                    "/m.so",
+                    "--pkcs11-token-label",
+                    "t",
+                    "--pkcs11-key-label",
+                    "k",
+                    "--pkcs11-pin-file",
+                    "/pin",
+                ],
+                "pkcs11: {module: /m.so, token_label: t, key_label: k, pin_file: /pin}\n",
+            ),
+        ];
+        for (flags, yaml) in cases {
+            std::fs::write(&file, yaml).unwrap();
+            assert_eq!(
+                resolved(&flags).backend_config(),
+                resolved(&["--config", file_flag]).backend_config(),
+                "{flags:?} / {yaml}"
+            );
+        }
     }
 }
