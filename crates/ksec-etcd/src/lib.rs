@@ -92,7 +92,7 @@ pub use error::{Error, Result, SnapshotError, ValueError};
 /// [`check(text, options)`](encryption_config::check) returns every finding with its
 /// field path ([`check_document`] on a parsed document). The same items as in
 /// [`encryption_config`], kept stable at the root.
-pub use encryption_config::{check, check_document, CheckOptions, Finding, Severity};
+pub use encryption_config::{check, check_document, CheckOptions, Finding, FindingKind, Severity};
 
 /// Code generated from the vendored etcd protos (`proto/`), committed so that a build
 /// needs no code generator; a test regenerates it and fails when it is stale.
