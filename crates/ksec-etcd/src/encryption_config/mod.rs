@@ -250,6 +250,23 @@ impl EncryptionConfiguration {
                 _ => None,
             })
     }
+
+    /// The first KMS provider named `name`, or [`Error::NoSuchKmsProvider`] listing the
+    /// names there are (in order of appearance).
+    pub fn kms_provider(&self, name: &str) -> Result<&KmsConfiguration> {
+        if let Some(k) = self.kms_providers().find(|k| k.name == name) {
+            return Ok(k);
+        }
+        let known: Vec<&str> = self.kms_providers().map(|k| k.name.as_str()).collect();
+        Err(Error::NoSuchKmsProvider {
+            provider: name.to_string(),
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        })
+    }
 }
 
 /// Builds the typed form of a document that passed the checks (so every field has its

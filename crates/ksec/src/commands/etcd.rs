@@ -369,7 +369,6 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
     let text =
         std::fs::read(&a.encryption_config).with_context(|| format!("cannot read {name}"))?;
     let config = EncryptionConfiguration::from_text(&text, &name)?;
-    let known: Vec<String> = config.kms_providers().map(|k| k.name.clone()).collect();
     let mut backends = vec![];
     for (flag, v) in a
         .kms_backend
@@ -378,15 +377,10 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         .chain(a.kms_key_file.iter().map(|v| ("--kms-key-file", v)))
     {
         let (provider, file) = name_file(flag, v)?;
-        if !known.contains(&provider) {
-            bail!(
-                "{flag} {v}: {name} has no KMS provider named {provider:?} (it has: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            );
+        if let Err(ksec_etcd::Error::NoSuchKmsProvider { provider, known }) =
+            config.kms_provider(&provider)
+        {
+            bail!("{flag} {v}: {name} has no KMS provider named {provider:?} (it has: {known})");
         }
         let cfg = if flag == "--kms-key-file" {
             ksec_keys::BackendConfig::Local(ksec_keys::local::LocalConfig {
