@@ -1,5 +1,7 @@
-//! The audit verdict for each stored value, and the summary by storage kind and key.
+//! The audit verdict for each stored value, and the summary by storage kind and key;
+//! [`audit`] runs both over every value of a [`Scope`].
 use crate::error::ValueError;
+use crate::source::{ReadObserver, Scope, Source};
 use crate::storage::{classify, Storage};
 use crate::Record;
 use serde_json::{json, Value};
@@ -139,6 +141,87 @@ impl Summary {
             "unreadable": self.unreadable,
             "byStorage": self.by_storage().iter().map(|((kind, key), n)| json!({"storage": kind, "key": key, "count": n})).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// What an audit found: the summary, and whether every resource could be read.
+#[derive(Clone, Debug, Default)]
+pub struct AuditReport {
+    /// The counts.
+    pub summary: Summary,
+    /// False when a resource could not be read to its end.
+    pub complete: bool,
+}
+
+/// The conclusion of an audit, worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Something could not be read or classified: the audit proves nothing about it.
+    Incomplete,
+    /// Everything was read, and something is in plaintext (now or in history) or under
+    /// a retired key.
+    Failed,
+    /// Everything was read and is encrypted under a key that is not retired.
+    Passed,
+}
+
+impl AuditReport {
+    /// The conclusion: [`Outcome::Incomplete`] before [`Outcome::Failed`].
+    pub fn outcome(&self) -> Outcome {
+        if !self.complete || self.summary.unreadable > 0 {
+            Outcome::Incomplete
+        } else if self.summary.gate_failed() {
+            Outcome::Failed
+        } else {
+            Outcome::Passed
+        }
+    }
+
+    /// The JSON form: the [`Summary::to_json`] fields and `complete`.
+    pub fn to_json(&self) -> Value {
+        let mut v = self.summary.to_json();
+        v["complete"] = self.complete.into();
+        v
+    }
+}
+
+/// Audits every value of `scope` in `source` under `policy`: each value is classified,
+/// counted and handed to `each` with its verdict as it is read (a store may hold
+/// millions of values, so rows are not collected), while `observer` hears the
+/// progress and the resources that could not be read. An error of `each` stops the
+/// audit.
+pub async fn audit<E>(
+    source: &Source,
+    scope: &Scope,
+    policy: &Policy,
+    observer: &mut impl ReadObserver,
+    mut each: impl FnMut(&AuditEntry, Verdict) -> Result<(), E>,
+) -> Result<AuditReport, E> {
+    let mut summary = Summary::default();
+    let complete = source
+        .read_each(scope, observer, async |_, r| {
+            let e = AuditEntry::of(&r);
+            let verdict = summary.add(&e, policy);
+            each(&e, verdict)
+        })
+        .await?;
+    Ok(AuditReport { summary, complete })
+}
+
+/// The [`Storage::key_label`] of the last storage seen, kept: neighbouring values
+/// mostly share their storage, and building the label is the costliest part of
+/// showing a row.
+#[derive(Debug, Default)]
+pub struct KeyLabels(Option<(Storage, String)>);
+
+impl KeyLabels {
+    /// `storage`'s key label (empty for plaintext).
+    pub fn label(&mut self, storage: &Storage) -> &str {
+        if self.0.as_ref().is_none_or(|(cached, _)| cached != storage) {
+            self.0 = Some((storage.clone(), storage.key_label()));
+        }
+        self.0.as_ref().map_or("", |(_, l)| l.as_str())
     }
 }
 

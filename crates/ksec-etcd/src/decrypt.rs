@@ -21,7 +21,7 @@
 use crate::encryption_config::{
     group_resource, EncryptionConfiguration, Key, KmsApiVersion, Provider,
 };
-use crate::error::{Error, Result, ValueError};
+use crate::error::{Result, ValueError};
 use crate::kms::KmsConnection;
 use crate::kmsv2::EncryptedObject;
 use crate::storage::{self, DekSource, Storage, ENCRYPTED_PREFIX, PROTOBUF_MAGIC};
@@ -81,28 +81,13 @@ impl Decryptor {
     /// Unwraps the data keys of KMS provider `name` (v1 and v2) with `backend` instead of
     /// its plugin: the key-encryption key a `ksec kms serve` plugin used.
     pub fn use_key_backend(&mut self, name: &str, backend: Arc<dyn KeyBackend>) -> Result<()> {
-        let mut found = false;
+        self.config.kms_provider(name)?;
         for ((_, n), conn) in self.kms.iter_mut() {
             if n == name {
                 *conn = KmsConnection::Backend(backend.clone());
-                found = true;
             }
         }
-        if found {
-            Ok(())
-        } else {
-            let mut known: Vec<&str> = self.kms.keys().map(|(_, n)| n.as_str()).collect();
-            known.sort_unstable();
-            known.dedup();
-            Err(Error::NoSuchKmsProvider {
-                provider: name.to_string(),
-                known: if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                },
-            })
-        }
+        Ok(())
     }
 
     /// The providers kube-apiserver uses for `resource` (`secrets`, `deployments.apps`):

@@ -85,6 +85,9 @@ pub enum Error {
         /// What is wrong with it.
         problem: SnapshotError,
     },
+    /// Writing recovered objects failed (the caller's writer: the caller knows its name).
+    #[error(transparent)]
+    Write(std::io::Error),
     /// The system random number generator failed (generating keys).
     #[error(transparent)]
     Crypto(#[from] ksec_crypto::CryptoError),

@@ -13,7 +13,12 @@
 //!   `v1.Secret`/`ConfigMap`, or JSON) into manifests.
 //! - [`etcd`] (a read-only client: paginated listings and the history etcd still keeps)
 //!   and [`snapshot`] (a bbolt reader for `etcdctl snapshot save` files, no etcd needed),
-//!   behind one [`source::Source`]; [`audit`] turns values into verdicts and a summary.
+//!   behind one [`source::Source`], opened from a [`source::Location`], that reads a
+//!   [`source::Scope`] of resources where kube-apiserver keeps them
+//!   ([`registry::resource_prefix`]).
+//! - [`audit::audit`] turns every value of a scope into a verdict and a summary, and
+//!   [`recover::recover`] decrypts every value into manifests; both stream values as
+//!   they are read and report progress to a [`source::ReadObserver`].
 //!
 //! ```
 //! use ksec_etcd::decrypt::Decryptor;
@@ -74,6 +79,8 @@ pub mod etcd;
 mod kms;
 mod kmsv2;
 pub mod object;
+pub mod recover;
+pub mod registry;
 pub mod snapshot;
 pub mod source;
 pub mod storage;
@@ -85,7 +92,7 @@ pub use error::{Error, Result, SnapshotError, ValueError};
 /// [`check(text, options)`](encryption_config::check) returns every finding with its
 /// field path ([`check_document`] on a parsed document). The same items as in
 /// [`encryption_config`], kept stable at the root.
-pub use encryption_config::{check, check_document, CheckOptions, Finding, Severity};
+pub use encryption_config::{check, check_document, CheckOptions, Finding, FindingKind, Severity};
 
 /// Code generated from the vendored etcd protos (`proto/`), committed so that a build
 /// needs no code generator; a test regenerates it and fails when it is stale.

@@ -79,6 +79,11 @@ impl Snapshot {
         })
     }
 
+    /// The file it was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// True when the file carried a SHA-256 and it matched.
     pub fn hash_checked(&self) -> bool {
         self.hash_checked

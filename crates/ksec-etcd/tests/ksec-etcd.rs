@@ -9,5 +9,9 @@
 mod kms;
 #[path = "ksec-etcd/protos.rs"]
 mod protos;
+#[path = "ksec-etcd/registry.rs"]
+mod registry;
+#[path = "ksec-etcd/scope.rs"]
+mod scope;
 #[path = "ksec-etcd/store.rs"]
 mod store;

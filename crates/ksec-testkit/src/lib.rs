@@ -8,6 +8,9 @@
 //! With the `cluster` feature, the `cluster` module is an in-memory Kubernetes API, in process
 //! behind `kube::Client` or served over HTTPS with kubeconfigs for the real `ksec` binary
 //! and `kubectl`.
+//!
+//! With the `protos` feature, the `protos` module checks that a crate's committed
+//! generated gRPC code is what its vendored `.proto` files give today.
 
 pub mod bench;
 #[cfg(feature = "cluster")]
@@ -17,6 +20,8 @@ pub mod kms_client;
 pub mod kube_validate;
 pub mod moto;
 pub mod openbao;
+#[cfg(feature = "protos")]
+pub mod protos;
 pub mod softhsm;
 
 use std::net::TcpListener;
@@ -141,6 +146,85 @@ pub fn wait_for_port(port: u16, timeout: Duration) {
     }
 }
 
+/// Waits until the unix socket `path` accepts connections, or panics after `timeout`.
+pub fn wait_for_socket(path: &Path, timeout: Duration) {
+    wait_until_listening(path, timeout, "the server", || None);
+}
+
+/// Polls the unix socket `path` until it accepts a connection; panics with what
+/// `exited` reports (the server died) or after `timeout`.
+fn wait_until_listening(
+    path: &Path,
+    timeout: Duration,
+    name: &str,
+    mut exited: impl FnMut() -> Option<String>,
+) {
+    let start = Instant::now();
+    while std::os::unix::net::UnixStream::connect(path).is_err() {
+        if let Some(why) = exited() {
+            panic!(
+                "{name} exited before it listened on {}: {why}",
+                path.display()
+            );
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{name} never listened on {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends `signal` (`-HUP`, `-TERM`, …) to process `pid` with `kill`, failing the test
+/// when it cannot.
+pub fn signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "kill {signal} {pid} failed");
+}
+
+/// A plain HTTP/1.1 GET (a chunked body is joined): the status code and the body;
+/// `None` when nothing listens or the answer is not HTTP.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = vec![];
+    s.read_to_end(&mut buf).ok()?;
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&buf[..split]);
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    let mut body = buf[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body)?;
+    }
+    Some((code, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = vec![];
+    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(std::str::from_utf8(&b[..eol]).ok()?.trim(), 16).ok()?;
+        if size == 0 {
+            break;
+        }
+        out.extend_from_slice(b.get(eol + 2..eol + 2 + size)?);
+        b = b.get(eol + 4 + size..)?;
+    }
+    Some(out)
+}
+
 /// A child process (a server a test started) that is killed when dropped,
 /// also when the test fails.
 pub struct ChildGuard {
@@ -162,6 +246,38 @@ impl ChildGuard {
     /// The process id.
     pub fn id(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Waits until the process listens on the unix socket `path`; panics when it
+    /// exits first, or after `timeout`.
+    pub fn wait_for_socket(&mut self, path: &Path, timeout: Duration) {
+        let child = &mut self.child;
+        wait_until_listening(path, timeout, &self.name, || {
+            let status = child.as_mut()?.try_wait().ok()??;
+            Some(status.to_string())
+        });
+    }
+
+    /// Waits for the process to exit by itself; panics after `timeout`.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            let child = self.child.as_mut().expect("the process was stopped");
+            if let Some(status) = child.try_wait().expect("wait for the process") {
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not exit within {timeout:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process's standard error, when it was piped and not taken yet.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.as_mut()?.stderr.take()
     }
 
     /// Stops the process now (for tests of a peer that goes away mid-run).

@@ -1,7 +1,7 @@
 //! kube-apiserver's validation of an EncryptionConfiguration (`ValidateEncryptionConfiguration`
 //! and the strict decoder), on the untyped document so that every finding keeps its field
 //! path and one mistake does not hide the next.
-use super::{CheckOptions, Finding, Severity, API_VERSION, KIND};
+use super::{CheckOptions, Finding, FindingKind, Severity, API_VERSION, KIND};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -18,6 +18,7 @@ impl Checker {
             severity: Severity::Error,
             path: path.into(),
             message: message.into(),
+            kind: FindingKind::Other,
         });
     }
     fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
@@ -25,6 +26,7 @@ impl Checker {
             severity: Severity::Warning,
             path: path.into(),
             message: message.into(),
+            kind: FindingKind::Other,
         });
     }
     fn required(&mut self, path: &str, detail: &str) {
@@ -427,6 +429,9 @@ fn check_kms(c: &mut Checker, v: &Value, path: &str) {
                     format!("{path}.apiVersion"),
                     "KMS v1 (the default when apiVersion is unset) is deprecated and disabled since Kubernetes 1.29; set apiVersion: v2, or start the apiserver with --feature-gates=KMSv1=true",
                 );
+                if let Some(f) = c.findings.last_mut() {
+                    f.kind = FindingKind::KmsV1Disabled;
+                }
             }
         }
         "v2" => {
@@ -448,7 +453,7 @@ fn check_kms(c: &mut Checker, v: &Value, path: &str) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{check, CheckOptions, Finding, Severity};
+    use super::super::{check, CheckOptions, Finding, FindingKind, Severity};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
 
@@ -522,6 +527,12 @@ mod tests {
             },
         );
         assert!(!with_gate.iter().any(|f| f.message.contains("KMS v1")));
+        let gated: Vec<String> = check(y.as_bytes(), CheckOptions::default())
+            .into_iter()
+            .filter(|f| f.kind == FindingKind::KmsV1Disabled)
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(gated, ["resources[0].providers[3].kms.apiVersion"]);
     }
 
     #[test]

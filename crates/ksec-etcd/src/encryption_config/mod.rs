@@ -61,6 +61,21 @@ pub struct Finding {
     pub path: String,
     /// What is wrong and what to do. Never contains key material.
     pub message: String,
+    /// What kind of problem it is, for a caller that acts on some of them.
+    pub kind: FindingKind,
+}
+
+/// The findings a caller may tell apart (to add a hint of its own); every other one is
+/// [`FindingKind::Other`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FindingKind {
+    /// A KMS v1 provider, which kube-apiserver refuses unless it runs with the `KMSv1`
+    /// feature gate ([`CheckOptions::kms_v1_enabled`]).
+    KmsV1Disabled,
+    /// Any other finding.
+    #[default]
+    Other,
 }
 
 impl fmt::Display for Finding {
@@ -93,6 +108,7 @@ pub fn check(text: &[u8], opts: CheckOptions) -> Vec<Finding> {
             severity: Severity::Error,
             path: String::new(),
             message,
+            kind: FindingKind::Other,
         }],
     }
 }
@@ -233,6 +249,23 @@ impl EncryptionConfiguration {
                 Provider::Kms(k) => Some(k),
                 _ => None,
             })
+    }
+
+    /// The first KMS provider named `name`, or [`Error::NoSuchKmsProvider`] listing the
+    /// names there are (in order of appearance).
+    pub fn kms_provider(&self, name: &str) -> Result<&KmsConfiguration> {
+        if let Some(k) = self.kms_providers().find(|k| k.name == name) {
+            return Ok(k);
+        }
+        let known: Vec<&str> = self.kms_providers().map(|k| k.name.as_str()).collect();
+        Err(Error::NoSuchKmsProvider {
+            provider: name.to_string(),
+            known: if known.is_empty() {
+                "none".into()
+            } else {
+                known.join(", ")
+            },
+        })
     }
 }
 

@@ -53,6 +53,24 @@ fn default_sessions() -> usize {
 }
 
 impl Pkcs11Config {
+    /// The key labelled `key_label` on the token labelled `token_label` of `module`, with
+    /// the defaults for everything else (the PIN from `KSEC_PKCS11_PIN`).
+    pub fn new(
+        module: impl Into<PathBuf>,
+        token_label: impl Into<String>,
+        key_label: impl Into<String>,
+    ) -> Self {
+        Self {
+            module: module.into(),
+            token_label: token_label.into(),
+            key_label: key_label.into(),
+            pin_file: None,
+            pin_env: None,
+            sessions: default_sessions(),
+            retry: None,
+        }
+    }
+
     /// The policy the backend runs under: the configured one, else the default for
     /// a local device (one attempt: a token that fails once fails again).
     pub fn retry_policy(&self) -> RetryPolicy {

@@ -67,6 +67,27 @@ impl Default for VaultAuth {
 }
 
 impl VaultAuth {
+    /// AppRole login at the default mount (`approle`), the secret id read from
+    /// `secret_id_file` (else from `VAULT_SECRET_ID`).
+    pub fn approle(role_id: impl Into<String>, secret_id_file: Option<PathBuf>) -> Self {
+        VaultAuth::Approle {
+            mount: approle_mount(),
+            role_id: role_id.into(),
+            secret_id_file,
+            secret_id_env: None,
+        }
+    }
+
+    /// Kubernetes login at the default mount (`kubernetes`) with the pod's
+    /// service-account token, under the Vault role `role`.
+    pub fn kubernetes(role: impl Into<String>) -> Self {
+        VaultAuth::Kubernetes {
+            mount: kubernetes_mount(),
+            role: role.into(),
+            jwt_file: sa_token_file(),
+        }
+    }
+
     /// Whether a fresh login is possible (a static token cannot be re-issued).
     pub(crate) fn can_login(&self) -> bool {
         !matches!(self, VaultAuth::Token { .. })

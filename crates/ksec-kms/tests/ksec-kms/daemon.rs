@@ -4,8 +4,6 @@
 //! shutdown that drains and removes the socket.
 use ksec_keys::local::rotate_key_file;
 use ksec_kms::{Client, ConfigSource, Daemon, Error, Event, Overrides, RunOptions};
-use std::io::{Read, Write};
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -49,19 +47,7 @@ fn wait_for(events: &mpsc::Receiver<String>, prefix: &str) -> String {
 }
 
 fn http_status(port: u16, path: &str) -> u16 {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    ksec_testkit::http_get(([127, 0, 0, 1], port).into(), path).map_or(0, |(code, _)| code)
 }
 
 #[test]
@@ -154,12 +140,7 @@ fn reloads_on_file_change_sighup_and_request_and_drains_on_shutdown() {
     drop(client);
 
     // SIGHUP reloads (the handler is installed before the socket is bound).
-    let pid = std::process::id().to_string();
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid])
-        .status()
-        .unwrap()
-        .success());
+    ksec_testkit::signal(std::process::id(), "-HUP");
     assert_eq!(
         wait_for(&events, "reloaded"),
         format!("reloaded SIGHUP {id2}")

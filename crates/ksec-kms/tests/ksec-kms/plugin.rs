@@ -6,7 +6,7 @@ use ksec_kms::Plugin;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The Python grpcio client over generated stubs (shared with the CLI tests).
 pub(crate) use ksec_testkit::kms_client::PyKmsClient as PyClient;
@@ -30,14 +30,7 @@ impl Server {
                 .unwrap();
             });
         });
-        let start = Instant::now();
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "plugin never listened"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        ksec_testkit::wait_for_socket(&socket, Duration::from_secs(10));
         Self {
             stop: Some(tx),
             thread: Some(thread),

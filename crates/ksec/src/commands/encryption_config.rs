@@ -3,7 +3,7 @@
 use crate::io;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use ksec_etcd::encryption_config::{self as ec, CheckOptions, GenerateSpec, Severity};
+use ksec_etcd::encryption_config::{self as ec, CheckOptions, FindingKind, GenerateSpec, Severity};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -85,7 +85,7 @@ pub fn run(cmd: EncryptionConfigCommand) -> Result<ExitCode> {
                 } else {
                     eprintln!("{name}: {f}");
                 }
-                if f.path.ends_with(".kms.apiVersion") && f.message.contains("KMSv1=true") {
+                if f.kind == FindingKind::KmsV1Disabled {
                     eprintln!(
                         "  hint: if the apiserver runs with that feature gate, check with --kms-v1"
                     );

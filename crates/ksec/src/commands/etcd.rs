@@ -3,14 +3,12 @@
 //! to etcd.
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use ksec_etcd::audit::{AuditEntry, Policy, Summary, Verdict};
+use ksec_etcd::audit::{AuditEntry, KeyLabels, Outcome, Policy, Summary, Verdict};
 use ksec_etcd::decrypt::Decryptor;
 use ksec_etcd::encryption_config::EncryptionConfiguration;
-use ksec_etcd::etcd::{EtcdClient, TlsFiles};
-use ksec_etcd::object::{self, Object};
-use ksec_etcd::snapshot::Snapshot;
-use ksec_etcd::source::Source;
-use ksec_etcd::Record;
+use ksec_etcd::etcd::TlsFiles;
+use ksec_etcd::recover::{recover, Dropped, ManifestFormat, RecoveryReport};
+use ksec_etcd::source::{Location, ReadObserver, ReadStage, Scope, Source};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,8 +56,8 @@ pub struct SourceArgs {
     /// The apiserver's etcd prefix (--etcd-prefix).
     #[arg(long, default_value = "/registry")]
     pub prefix: String,
-    /// Resources to read (repeatable): `secrets`, `configmaps`, or RESOURCE.GROUP for
-    /// custom resources (stored under PREFIX/GROUP/RESOURCE/).
+    /// Resources to read (repeatable): `secrets`, `configmaps`, or RESOURCE.GROUP
+    /// (`deployments.apps`; custom resources, stored under PREFIX/GROUP/RESOURCE/).
     #[arg(long = "resource", value_delimiter = ',', default_value = "secrets")]
     pub resources: Vec<String>,
     /// Also read every older revision etcd still keeps (history since the last
@@ -144,131 +142,105 @@ pub fn run(cmd: EtcdCommand) -> Result<ExitCode> {
     }
 }
 
-/// The etcd key prefix of a resource: PREFIX/RESOURCE/, or PREFIX/GROUP/RESOURCE/.
-fn resource_prefix(prefix: &str, resource: &str) -> String {
-    let prefix = prefix.trim_end_matches('/');
-    match resource.split_once('.') {
-        Some((r, g)) => format!("{prefix}/{g}/{r}/"),
-        None => format!("{prefix}/{resource}/"),
+/// The scope the flags describe.
+fn scope(s: &SourceArgs) -> Scope {
+    Scope {
+        prefix: s.prefix.clone(),
+        resources: s.resources.clone(),
+        all_revisions: s.all_revisions,
+        page_size: s.page_size,
     }
 }
 
-async fn open(s: &SourceArgs) -> Result<(Source, String)> {
+async fn open(s: &SourceArgs) -> Result<Source> {
     if let Some(path) = &s.snapshot {
-        let snap = Snapshot::open(path)?;
-        let what = format!(
-            "snapshot {}{}",
-            path.display(),
-            if snap.hash_checked() {
-                " (SHA-256 checked)"
-            } else {
-                " (no SHA-256 trailer)"
-            }
-        );
-        return Ok((Source::Snapshot(snap), what));
+        return Ok(Source::open(&Location::Snapshot(path.clone())).await?);
     }
     let timeout = ksec_text::parse_duration(&s.timeout)
         .with_context(|| format!("--timeout {}", s.timeout))?;
-    let tls = TlsFiles {
-        ca: s.cacert.clone(),
-        cert: s.cert.clone(),
-        key: s.key.clone(),
+    let location = Location::Etcd {
+        endpoints: s.endpoints.clone(),
+        tls: TlsFiles {
+            ca: s.cacert.clone(),
+            cert: s.cert.clone(),
+            key: s.key.clone(),
+        },
+        timeout,
     };
-    let client = EtcdClient::connect(&s.endpoints, &tls, timeout)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e} (check --endpoints, --cacert/--cert/--key, or read a snapshot with --snapshot)"))?;
-    let what = format!("etcd {}", client.endpoint());
-    Ok((Source::Etcd(client), what))
+    Source::open(&location).await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e} (check --endpoints, --cacert/--cert/--key, or read a snapshot with --snapshot)"
+        )
+    })
 }
 
-fn progress(len: Option<u64>) -> indicatif::ProgressBar {
-    let pb = match len {
-        Some(n) => indicatif::ProgressBar::new(n),
-        None => indicatif::ProgressBar::new_spinner(),
-    };
-    pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} {prefix} {pos}/{len} objects ({per_sec}) {elapsed}",
-    ) {
-        pb.set_style(style);
-    }
-    pb
-}
+/// A progress bar per resource, only for large stores (and only on a terminal), and
+/// the resources that could not be read, on stderr.
+#[derive(Default)]
+struct Progress(Option<indicatif::ProgressBar>);
 
-/// Reads every value under each resource's prefix and hands it to `each`. A source
-/// failure is reported and the other resources still run; returns false if any failed.
-async fn for_each_record(
-    source: &Source,
-    s: &SourceArgs,
-    mut each: impl AsyncFnMut(&str, Record) -> Result<()>,
-) -> Result<bool> {
-    let mut complete = true;
-    for resource in &s.resources {
-        let prefix = resource_prefix(&s.prefix, resource);
-        // A progress bar only for large stores (and only on a terminal).
-        let count = if s.all_revisions {
-            None
-        } else {
-            source.count(prefix.as_bytes()).await
+impl ReadObserver for Progress {
+    fn resource_started(&mut self, prefix: &str, keys: Option<u64>) {
+        let pb = match keys {
+            Some(n) => indicatif::ProgressBar::new(n),
+            None => indicatif::ProgressBar::new_spinner(),
         };
-        let pb = progress(count);
-        pb.set_prefix(prefix.clone());
-        if count.is_some_and(|n| n < 5000) {
+        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {prefix} {pos}/{len} objects ({per_sec}) {elapsed}",
+        ) {
+            pb.set_style(style);
+        }
+        pb.set_prefix(prefix.to_string());
+        if keys.is_some_and(|n| n < 5000) {
             pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
         }
-        let mut scan = match source
-            .scan(prefix.as_bytes(), s.all_revisions, s.page_size)
-            .await
-        {
-            Ok(scan) => scan,
-            Err(e) => {
-                eprintln!("error: {prefix}: {e}");
-                complete = false;
-                continue;
-            }
-        };
-        loop {
-            match scan.next_batch().await {
-                Ok(Some(batch)) => {
-                    let n = batch.len() as u64;
-                    for r in batch {
-                        each(resource, r).await?;
-                    }
-                    pb.inc(n);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    pb.suspend(|| {
-                        eprintln!("error: {prefix}: {e}; the rest of this resource was not read")
-                    });
-                    complete = false;
-                    break;
-                }
-            }
-        }
-        pb.finish_and_clear();
+        self.0 = Some(pb);
     }
-    Ok(complete)
+
+    fn values_read(&mut self, values: u64) {
+        if let Some(pb) = &self.0 {
+            pb.inc(values);
+        }
+    }
+
+    fn resource_failed(&mut self, prefix: &str, stage: ReadStage, error: &ksec_etcd::Error) {
+        if stage == ReadStage::Start {
+            eprintln!("error: {prefix}: {error}");
+            return;
+        }
+        let say = || eprintln!("error: {prefix}: {error}; the rest of this resource was not read");
+        match &self.0 {
+            Some(pb) => pb.suspend(say),
+            None => say(),
+        }
+    }
+
+    fn resource_finished(&mut self, _prefix: &str) {
+        if let Some(pb) = self.0.take() {
+            pb.finish_and_clear();
+        }
+    }
 }
 
 async fn audit(a: AuditArgs) -> Result<ExitCode> {
-    let (source, what) = match open(&a.source).await {
+    let source = match open(&a.source).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e:#}");
             return Ok(ExitCode::from(2));
         }
     };
+    let what = source.to_string();
     let policy = Policy {
         retired_keys: a.fail_on_key.clone(),
     };
-    let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let json = a.output == AuditFormat::Json;
     let rows = !a.summary_only;
     let mut first = true;
-    let mut labels = LabelCache::default();
+    let mut labels = KeyLabels::default();
     if json {
         write!(
             out,
@@ -282,60 +254,45 @@ async fn audit(a: AuditArgs) -> Result<ExitCode> {
             "VERDICT", "STORAGE", "KEY", "REVISION"
         )?;
     }
-    let complete = for_each_record(&source, &a.source, async |_, r| {
-        let e = AuditEntry::of(&r);
-        let verdict = summary.add(&e, &policy);
-        if !rows {
-            return Ok(());
-        }
-        if json {
-            if !first {
-                out.write_all(b",")?;
+    let report = ksec_etcd::audit::audit(
+        &source,
+        &scope(&a.source),
+        &policy,
+        &mut Progress::default(),
+        |e, verdict| -> Result<()> {
+            if !rows {
+                return Ok(());
             }
-            first = false;
-            out.write_all(b"\n")?;
-            serde_json::to_writer(&mut out, &e.to_json())?;
-        } else {
-            table_row(&mut out, &mut labels, &e, verdict)?;
-        }
-        Ok(())
-    })
+            if json {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                out.write_all(b"\n")?;
+                serde_json::to_writer(&mut out, &e.to_json())?;
+            } else {
+                table_row(&mut out, &mut labels, e, verdict)?;
+            }
+            Ok(())
+        },
+    )
     .await?;
     if json {
-        let mut s = summary.to_json();
-        s["complete"] = complete.into();
-        write!(out, "\n],\"summary\":{s}}}\n")?;
+        write!(out, "\n],\"summary\":{}}}\n", report.to_json())?;
     } else {
-        print_summary(&mut out, &summary, &what, complete)?;
+        print_summary(&mut out, &report.summary, &what, report.complete)?;
     }
     out.flush()?;
-    Ok(if !complete || summary.unreadable > 0 {
-        ExitCode::from(2)
-    } else if summary.gate_failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    Ok(match report.outcome() {
+        Outcome::Passed => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::from(1),
+        _ => ExitCode::from(2),
     })
-}
-
-/// The KEY column of the last storage seen: neighbouring objects mostly share it, and
-/// building it is the costliest part of a row.
-#[derive(Default)]
-struct LabelCache(Option<(ksec_etcd::storage::Storage, String)>);
-
-impl LabelCache {
-    fn label(&mut self, s: &ksec_etcd::storage::Storage) -> &str {
-        if self.0.as_ref().is_none_or(|(cached, _)| cached != s) {
-            let key = s.key_label();
-            self.0 = Some((s.clone(), if key.is_empty() { "-".into() } else { key }));
-        }
-        self.0.as_ref().map(|(_, l)| l.as_str()).unwrap_or("-")
-    }
 }
 
 fn table_row(
     out: &mut impl Write,
-    labels: &mut LabelCache,
+    labels: &mut KeyLabels,
     e: &AuditEntry,
     verdict: Verdict,
 ) -> std::io::Result<()> {
@@ -348,7 +305,10 @@ fn table_row(
     let history = if e.current { "" } else { "  (history)" };
     match &e.storage {
         Ok(s) => {
-            let key = labels.label(s);
+            let key = match labels.label(s) {
+                "" => "-",
+                key => key,
+            };
             writeln!(
                 out,
                 "{v:<10} {:<10} {key:<44} {:>9}  {}{history}",
@@ -409,7 +369,6 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
     let text =
         std::fs::read(&a.encryption_config).with_context(|| format!("cannot read {name}"))?;
     let config = EncryptionConfiguration::from_text(&text, &name)?;
-    let known: Vec<String> = config.kms_providers().map(|k| k.name.clone()).collect();
     let mut backends = vec![];
     for (flag, v) in a
         .kms_backend
@@ -418,15 +377,10 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         .chain(a.kms_key_file.iter().map(|v| ("--kms-key-file", v)))
     {
         let (provider, file) = name_file(flag, v)?;
-        if !known.contains(&provider) {
-            bail!(
-                "{flag} {v}: {name} has no KMS provider named {provider:?} (it has: {})",
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            );
+        if let Err(ksec_etcd::Error::NoSuchKmsProvider { provider, known }) =
+            config.kms_provider(&provider)
+        {
+            bail!("{flag} {v}: {name} has no KMS provider named {provider:?} (it has: {known})");
         }
         let cfg = if flag == "--kms-key-file" {
             ksec_keys::BackendConfig::Local(ksec_keys::local::LocalConfig {
@@ -442,8 +396,11 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
     for (provider, backend) in backends {
         decryptor.use_key_backend(&provider, backend)?;
     }
-    let (source, what) = open(&a.source).await?;
-    let yaml = a.output == DecryptFormat::Yaml;
+    let source = open(&a.source).await?;
+    let format = match a.output {
+        DecryptFormat::Yaml => ManifestFormat::Yaml,
+        DecryptFormat::Json => ManifestFormat::JsonList,
+    };
 
     // Plaintext goes to a private temporary file that replaces the target only at the
     // end; on failure it is removed.
@@ -465,49 +422,32 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         _ => Box::new(std::io::stdout()),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, sink);
-    let (mut ok, mut failed, mut skipped) = (0u64, 0u64, 0u64);
-    if !yaml {
-        out.write_all(b"{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[")?;
-    }
-    let complete = for_each_record(&source, &a.source, async |resource, r| {
-        let key = String::from_utf8_lossy(&r.key).into_owned();
-        let history = if r.current { "" } else { " (history)" };
-        let result = match decryptor.decrypt(resource, &r.key, &r.value).await {
-            Ok(d) => object::decode(d.plaintext.expose()).map(|o| (o, d.storage)),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok((obj, storage)) => match obj.manifest(yaml) {
-                Some(m) => {
-                    if yaml {
-                        writeln!(out, "---\n# {key} revision {}{history}: {storage}", r.mod_revision)?;
-                    } else if ok > 0 {
-                        out.write_all(b",\n")?;
-                    } else {
-                        out.write_all(b"\n")?;
-                    }
-                    out.write_all(m.as_bytes())?;
-                    ok += 1;
-                }
-                None => {
-                    if let Object::Other { kind, .. } = &obj {
-                        eprintln!("note: {key}: a {kind} (only Secrets, ConfigMaps and JSON objects are written out)");
-                    }
-                    skipped += 1;
-                }
-            },
-            Err(e) => {
-                eprintln!("error: {key}{history}: {e}");
-                failed += 1;
+    let report = recover(
+        &decryptor,
+        &source,
+        &scope(&a.source),
+        format,
+        &mut out,
+        &mut Progress::default(),
+        |dropped| match dropped {
+            Dropped::NotWritten {
+                key,
+                kind: Some(kind),
+            } => eprintln!(
+                "note: {key}: a {kind} (only Secrets, ConfigMaps and JSON objects are written out)"
+            ),
+            Dropped::Failed {
+                key,
+                current,
+                error,
+            } => {
+                let history = if current { "" } else { " (history)" };
+                eprintln!("error: {key}{history}: {error}");
             }
-        }
-        Ok(())
-    })
+            _ => {}
+        },
+    )
     .await?;
-    if !yaml {
-        out.write_all(b"\n]}\n")?;
-    }
-    out.flush()?;
     drop(out);
     if let (Some(f), Some(p)) = (tmp, &a.output_file) {
         use std::os::unix::fs::PermissionsExt;
@@ -515,15 +455,21 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         f.persist(p)
             .with_context(|| format!("cannot write {}", p.display()))?;
     }
+    let RecoveryReport {
+        decrypted,
+        failed,
+        not_written,
+        complete,
+    } = report.clone();
     eprintln!(
-        "{ok} objects decrypted from {what}{}{}{}",
+        "{decrypted} objects decrypted from {source}{}{}{}",
         if failed > 0 {
             format!(", {failed} failed")
         } else {
             String::new()
         },
-        if skipped > 0 {
-            format!(", {skipped} not written out")
+        if not_written > 0 {
+            format!(", {not_written} not written out")
         } else {
             String::new()
         },
@@ -533,26 +479,9 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
             " (INCOMPLETE: see the errors above)"
         }
     );
-    Ok(if failed > 0 || !complete {
-        ExitCode::FAILURE
-    } else {
+    Ok(if report.all_recovered() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resource_prefixes() {
-        assert_eq!(
-            resource_prefix("/registry", "secrets"),
-            "/registry/secrets/"
-        );
-        assert_eq!(
-            resource_prefix("/registry/", "widgets.example.com"),
-            "/registry/example.com/widgets/"
-        );
-    }
 }

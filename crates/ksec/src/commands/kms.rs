@@ -143,47 +143,38 @@ fn backend_from_flags(a: &ServeArgs, kind: Backend) -> Result<BackendConfig> {
         }),
         Backend::Vault => {
             let auth = if let Some(role_id) = &a.vault_role_id {
-                VaultAuth::Approle {
-                    mount: "approle".into(),
-                    role_id: role_id.clone(),
-                    secret_id_file: Some(need(
+                VaultAuth::approle(
+                    role_id.clone(),
+                    Some(need(
                         &a.vault_secret_id_file,
                         "--vault-secret-id-file",
                         "vault",
                     )?),
-                    secret_id_env: None,
-                }
+                )
             } else if let Some(role) = &a.vault_k8s_role {
-                VaultAuth::Kubernetes {
-                    mount: "kubernetes".into(),
-                    role: role.clone(),
-                    jwt_file: "/var/run/secrets/kubernetes.io/serviceaccount/token".into(),
-                }
+                VaultAuth::kubernetes(role.clone())
             } else {
                 VaultAuth::Token {
                     token_file: a.vault_token_file.clone(),
                     token_env: None,
                 }
             };
+            let key = need(&a.vault_transit_key, "--vault-transit-key", "vault")?;
             BackendConfig::Vault(VaultConfig {
                 address: a.vault_addr.clone(),
                 mount: a.vault_transit_mount.clone(),
-                key: need(&a.vault_transit_key, "--vault-transit-key", "vault")?,
-                namespace: None,
                 auth,
                 ca_file: a.vault_ca_file.clone(),
-                derived: false,
-                retry: None,
+                ..VaultConfig::new(String::new(), key)
             })
         }
         Backend::Pkcs11 => BackendConfig::Pkcs11(Pkcs11Config {
-            module: need(&a.pkcs11_module, "--pkcs11-module", "pkcs11")?,
-            token_label: need(&a.pkcs11_token_label, "--pkcs11-token-label", "pkcs11")?,
-            key_label: need(&a.pkcs11_key_label, "--pkcs11-key-label", "pkcs11")?,
             pin_file: a.pkcs11_pin_file.clone(),
-            pin_env: None,
-            sessions: 4,
-            retry: None,
+            ..Pkcs11Config::new(
+                need(&a.pkcs11_module, "--pkcs11-module", "pkcs11")?,
+                need(&a.pkcs11_token_label, "--pkcs11-token-label", "pkcs11")?,
+                need(&a.pkcs11_key_label, "--pkcs11-key-label", "pkcs11")?,
+            )
         }),
         Backend::AwsKms => BackendConfig::AwsKms(AwsKmsConfig {
             key: need(&a.aws_kms_key, "--aws-kms-key", "aws-kms")?,
@@ -326,17 +317,20 @@ mod tests {
             let by_flags = resolved(flags).backend_config();
             let by_file = resolved(&["--config", file_flag]).backend_config();
             assert_eq!(by_flags.retry(), by_file.retry(), "{flags:?} / {yaml}");
+            // Nothing else differs either: the flags take the library's defaults.
+            assert_eq!(by_flags, by_file, "{flags:?} / {yaml}");
             by_flags.retry().cloned()
         };
+        let vault_flags = [
+            "--backend",
+            "vault",
+            "--vault-addr",
+            "http://127.0.0.1:8200",
+            "--vault-transit-key",
+            "kube",
+        ];
         let vault = same(
-            &[
-                "--backend",
-                "vault",
-                "--vault-addr",
-                "http://127.0.0.1:8200",
-                "--vault-transit-key",
-                "kube",
-            ],
+            &vault_flags,
             "backend:\n  vault: {address: http://127.0.0.1:8200, key: kube}\n",
         );
         assert_eq!(vault, Some(apiserver.clone()));
@@ -350,6 +344,20 @@ mod tests {
             "aws_kms: {key: 'arn:aws:kms:eu-west-1:111122223333:key/k'}\n",
         );
         assert_eq!(aws, Some(apiserver));
+        same(
+            &[
+                &vault_flags[..],
+                &["--vault-role-id", "r1", "--vault-secret-id-file", "/sid"],
+            ]
+            .concat(),
+            "vault: {address: 'http://127.0.0.1:8200', key: kube, \
+             auth: {method: approle, role_id: r1, secret_id_file: /sid}}\n",
+        );
+        same(
+            &[&vault_flags[..], &["--vault-k8s-role", "kms"]].concat(),
+            "vault: {address: 'http://127.0.0.1:8200', key: kube, \
+             auth: {method: kubernetes, role: kms}}\n",
+        );
         let hsm = same(
             &[
                 "--backend",

@@ -8,7 +8,7 @@ use crate::common::{ksec_path, testdata};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_testkit::cluster::{ApiServer, Credentials, FakeApi};
-use ksec_testkit::ChildGuard;
+use ksec_testkit::{http_get, ChildGuard};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -137,45 +137,6 @@ impl TestCluster {
             .map(|r| (r.method, r.path, r.status))
             .collect()
     }
-}
-
-/// A plain HTTP/1.1 GET; `None` when nothing listens.
-pub fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, Vec<u8>)> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = vec![];
-    s.read_to_end(&mut buf).ok()?;
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&buf[..split]);
-    let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let mut body = buf[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        body = dechunk(&body);
-    }
-    Some((code, body))
-}
-
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = vec![];
-    while let Some(eol) = b.windows(2).position(|w| w == b"\r\n") {
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-        b = &b[eol + 2 + size + 2..];
-    }
-    out
 }
 
 /// The DER of the first certificate of a PEM text, to compare certificates.

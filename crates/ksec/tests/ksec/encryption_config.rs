@@ -43,3 +43,30 @@ fn generated_files_check_clean_and_broken_ones_fail_naming_the_field() {
         .stderr(contains("resources[0].providers[0].kms.endpoint"))
         .stderr(contains("kube-apiserver would refuse to start"));
 }
+
+/// A KMS v1 provider: refused as the apiserver refuses it since 1.29, with the hint to
+/// check with `--kms-v1` when the apiserver runs with that feature gate; accepted then.
+#[test]
+fn kms_v1_providers_get_the_feature_gate_hint() {
+    let dir = ksec_testkit::tempdir();
+    let v1 = write(
+        dir.path(),
+        "v1.yaml",
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - kms: {name: k, endpoint: 'unix:///k.sock'}\n",
+    );
+    ksec()
+        .args(["encryption-config", "check"])
+        .arg(&v1)
+        .assert()
+        .failure()
+        .stderr(contains("resources[0].providers[0].kms.apiVersion: KMS v1"))
+        .stderr(contains(
+            "hint: if the apiserver runs with that feature gate, check with --kms-v1",
+        ));
+    ksec()
+        .args(["encryption-config", "check", "--kms-v1"])
+        .arg(&v1)
+        .assert()
+        .success()
+        .stdout(contains("valid"));
+}

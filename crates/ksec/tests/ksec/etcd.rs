@@ -9,57 +9,43 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use ksec_testkit::etcd::Etcd;
 use ksec_testkit::kms_client::PyKmsClient;
+use ksec_testkit::ChildGuard;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The independent writer of stored values, kept with ksec-etcd.
 fn writer() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../ksec-etcd/tests/etcd_writer.py")
 }
 
-/// `ksec kms serve`, killed when dropped.
-struct Plugin(Child);
-impl Drop for Plugin {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Fixture {
     dir: tempfile::TempDir,
     etcd: Etcd,
-    plugin: Option<Plugin>,
+    /// `ksec kms serve`, killed when dropped.
+    plugin: Option<ChildGuard>,
     kms_keys: PathBuf,
     config: PathBuf,
     /// What the writer says it wrote.
     written: Value,
 }
 
-fn start_plugin(keys: &Path, socket: &Path) -> Plugin {
+fn start_plugin(keys: &Path, socket: &Path) -> ChildGuard {
     let _ = std::fs::remove_file(socket);
-    let p = Plugin(
+    let mut p = ChildGuard::spawn(
+        "ksec kms serve",
         Command::new(ksec_path())
             .args(["kms", "serve", "--backend", "local", "--key-file"])
             .arg(keys)
             .arg("--socket")
             .arg(socket)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "ksec kms serve never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
+    p.wait_for_socket(socket, Duration::from_secs(20));
     p
 }
 
@@ -565,4 +551,83 @@ fn etcd_audit_gates_on_plaintext_and_retired_keys_and_speaks_tls() {
     let (code, _, err) = run(&["audit", "--timeout=3s"], &source[..2]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&etcd.endpoint), "{err}");
+}
+
+/// `--resource RESOURCE.GROUP` reads where kube-apiserver stores the resource: a
+/// built-in resource of a group (`deployments.apps`) under `/registry/deployments/`, a
+/// custom resource under `/registry/GROUP/RESOURCE/`; a look-alike key kube-apiserver
+/// never writes is not read.
+#[test]
+fn etcd_resource_flag_follows_kube_apiservers_storage_keys() {
+    let Some(etcd) = Etcd::start() else { return };
+    let object = |api: &str, kind: &str, name: &str| {
+        format!(
+            r#"{{"apiVersion":"{api}","kind":"{kind}","metadata":{{"name":"{name}","namespace":"default"}}}}"#
+        )
+    };
+    for (key, value) in [
+        (
+            "/registry/deployments/default/web",
+            object("apps/v1", "Deployment", "web"),
+        ),
+        (
+            "/registry/example.com/widgets/default/w1",
+            object("example.com/v1", "Widget", "w1"),
+        ),
+        (
+            "/registry/apps/deployments/default/decoy",
+            object("apps/v1", "Deployment", "decoy"),
+        ),
+    ] {
+        assert!(etcd.etcdctl(&["put", key, &value]).status.success());
+    }
+    let source = [
+        format!("--endpoints={}", etcd.endpoint),
+        "--resource=deployments.apps,widgets.example.com".to_string(),
+    ];
+    let (code, out, err) = run(&["audit", "-o", "json"], &source);
+    assert_eq!(code, 1, "plaintext fails the audit: {err}");
+    let (by_key, summary) = audit_json(&out);
+    let keys: Vec<&str> = by_key
+        .values()
+        .map(|o| o["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "/registry/deployments/default/web",
+            "/registry/example.com/widgets/default/w1"
+        ],
+        "{out}"
+    );
+    assert_eq!(summary["plaintext"], 2, "{summary}");
+
+    let dir = ksec_testkit::tempdir();
+    let config = dir.path().join("enc.yaml");
+    std::fs::write(
+        &config,
+        "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n\
+         - resources: [deployments.apps, widgets.example.com]\n  providers:\n  - identity: {}\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        &[
+            "decrypt",
+            "--encryption-config",
+            config.to_str().unwrap(),
+            "-o",
+            "json",
+        ],
+        &source,
+    );
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web", "w1"], "{out}");
+    assert!(err.contains("2 objects decrypted from etcd "), "{err}");
 }

@@ -6,40 +6,18 @@ use base64::Engine;
 use ksec_keys::local::rotate_key_file;
 use ksec_testkit::kms_client::PyKmsClient as Py;
 use ksec_testkit::softhsm::{SoftHsm, MODULE};
+use ksec_testkit::{signal, ChildGuard};
 use serde_json::json;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// GET `path` from 127.0.0.1:`port`: the status code and the body.
 fn http_get(port: u16, path: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn signal(pid: u32, sig: &str) {
-    assert!(Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    let (code, body) = ksec_testkit::http_get(([127, 0, 0, 1], port).into(), path)
+        .unwrap_or_else(|| panic!("nothing answers HTTP on port {port}"));
+    (code, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[test]
@@ -49,26 +27,19 @@ fn kms_serve_local_backend_reload_health_and_shutdown() {
     let id1 = rotate_key_file(&keys).unwrap();
     let socket = dir.path().join("kms.sock");
     let port = ksec_testkit::free_port();
-    let mut server = Server(
+    let mut server = ChildGuard::spawn(
+        "ksec kms serve",
         Command::new(common::ksec_path())
             .args(["kms", "serve", "--backend", "local", "--key-file"])
             .arg(&keys)
             .arg("--socket")
             .arg(&socket)
             .args(["--health-addr", &format!("127.0.0.1:{port}")])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let pid = server.0.id();
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "ksec kms serve never listened"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+            .stderr(Stdio::piped()),
+    )
+    .unwrap();
+    let pid = server.id();
+    server.wait_for_socket(&socket, Duration::from_secs(20));
     ksec_testkit::wait_for_port(port, Duration::from_secs(10));
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
@@ -129,19 +100,10 @@ fn kms_serve_local_backend_reload_health_and_shutdown() {
     // SIGTERM: a clean exit, the socket removed.
     drop(c);
     signal(pid, "-TERM");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "no shutdown");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.wait_for_exit(Duration::from_secs(10));
     let mut err = String::new();
     server
-        .0
-        .stderr
-        .take()
+        .take_stderr()
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
@@ -188,16 +150,6 @@ fn kms_serve_explains_missing_settings() {
     assert!(err.contains("kms.yaml") && err.contains("key_fil"), "{err}");
 }
 
-/// The `ksec kms serve` process; killed and reaped if the test fails before its
-/// clean shutdown.
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn kms_serve_reads_the_deploy_configmap_form() {
     // deploy/kms-plugin's ConfigMap holds a bare backend block; socket and health
@@ -216,30 +168,26 @@ fn kms_serve_reads_the_deploy_configmap_form() {
     .unwrap();
     let socket = dir.path().join("kms.sock");
     let port = ksec_testkit::free_port();
-    let mut server = Server(
+    let mut server = ChildGuard::spawn(
+        "ksec kms serve",
         Command::new(common::ksec_path())
             .args(["kms", "serve", "--config"])
             .arg(&cfg)
             .arg(format!("--socket={}", socket.display()))
             .arg(format!("--health-addr=127.0.0.1:{port}"))
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+            .stderr(Stdio::null()),
+    )
+    .unwrap();
     ksec_testkit::wait_for_port(port, Duration::from_secs(20));
     let (code, body) = http_get(port, "/readyz");
     assert_eq!(code, 200, "{body}");
     assert!(socket.exists());
-    signal(server.0.id(), "-TERM");
-    let t = Instant::now();
-    while server.0.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "no shutdown");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    signal(server.id(), "-TERM");
+    server.wait_for_exit(Duration::from_secs(10));
 }
 
 /// Starts `ksec kms serve` with `args` and `envs`, waits for the socket.
-fn serve(args: &[String], envs: &[(&str, String)], socket: &Path) -> Server {
+fn serve(args: &[String], envs: &[(&str, String)], socket: &Path) -> ChildGuard {
     let mut cmd = Command::new(common::ksec_path());
     cmd.args(["kms", "serve", "--socket"])
         .arg(socket)
@@ -248,15 +196,8 @@ fn serve(args: &[String], envs: &[(&str, String)], socket: &Path) -> Server {
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut server = Server(cmd.spawn().unwrap());
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(socket).is_err() {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            panic!("ksec kms serve exited: {s}");
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "never listened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut server = ChildGuard::spawn("ksec kms serve", &mut cmd).unwrap();
+    server.wait_for_socket(socket, Duration::from_secs(20));
     server
 }
 
