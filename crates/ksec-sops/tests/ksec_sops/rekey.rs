@@ -1,7 +1,7 @@
 //! `rotate`, `updatekeys` and `groups add|delete` as library calls: keys from
 //! the real `age-keygen`, results read by the real `sops` with the keys that
 //! should open them (and refused with a removed one).
-use super::support::age_keyring;
+use super::support::{age_keygen, age_keyring};
 use ksec_sops::keys::Keyring;
 use ksec_sops::{
     Config, EmitOptions, Encryptor, Error, Format, GroupChange, GroupsUpdate, KeyUpdate,
@@ -28,13 +28,7 @@ fn peers() -> Option<Peers> {
         .unwrap();
     let key = |name: &str| {
         let path = dir.path().join(name);
-        let out = Command::new(&keygen).arg("-o").arg(&path).output().unwrap();
-        assert!(out.status.success());
-        let recipient = std::fs::read_to_string(&path)
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-            .unwrap();
+        let recipient = age_keygen(&keygen, &path);
         (path, recipient)
     };
     let (a, b) = (key("a.txt"), key("b.txt"));
