@@ -33,8 +33,19 @@ pub struct PlainBuffer {
 
 impl PlainBuffer {
     /// Sweeps stale buffer folders, makes a new private one and writes `plain`
-    /// to the file `name` in it.
+    /// to the file `name` in it. `name` must be one plain file name
+    /// ([`Error::BufferName`] otherwise: no folders, no `..`).
     pub fn create(name: impl AsRef<Path>, plain: &[u8]) -> Result<Self, Error> {
+        let name = name.as_ref();
+        let mut parts = name.components();
+        if !matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        ) {
+            return Err(Error::BufferName {
+                name: name.to_path_buf(),
+            });
+        }
         sweep_stale_buffers();
         let tmp = std::env::temp_dir();
         let dir = tempfile::Builder::new()
@@ -99,6 +110,19 @@ mod tests {
         let dir = b.dir().to_path_buf();
         drop(b);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn names_that_would_leave_the_folder_are_refused() {
+        for bad in ["", "..", "../x", "/etc/x", "a/b"] {
+            assert!(
+                matches!(
+                    PlainBuffer::create(bad, b"s"),
+                    Err(Error::BufferName { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -219,6 +219,13 @@ pub enum Error {
         /// The configuration file.
         config: PathBuf,
     },
+    /// A plaintext buffer was given a name that is not a plain file name (it
+    /// would put the plaintext outside the private folder).
+    #[error("a plaintext buffer needs a plain file name, not {name:?}")]
+    BufferName {
+        /// The name given.
+        name: PathBuf,
+    },
     /// A crypto primitive failed.
     #[error(transparent)]
     Crypto(#[from] ksec_crypto::CryptoError),
