@@ -172,6 +172,60 @@ pub enum Error {
         /// What is wrong with its value.
         reason: String,
     },
+    /// A file or folder could not be read or written.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        /// What was being done (`read`, `write`, `create`).
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The system error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A key group was named by an index the file does not have.
+    #[error("the file has {groups} key group(s); there is no group {index}")]
+    NoSuchGroup {
+        /// The index asked for (0-based).
+        index: usize,
+        /// How many key groups the file has.
+        groups: usize,
+    },
+    /// A change of key groups would leave a Shamir threshold above the number
+    /// of groups, so that no one could decrypt the file.
+    #[error("the Shamir threshold would be {threshold} with only {groups} key group(s): no one could decrypt the file")]
+    ThresholdTooHigh {
+        /// The threshold the file would have.
+        threshold: u64,
+        /// The key groups it would have.
+        groups: usize,
+    },
+    /// A creation rule's `path_regex` does not reduce to a `.gitattributes` glob.
+    #[error("{}: creation_rules[{rule}]{}", config.display(), match path_regex {
+        Some(re) => format!(".path_regex {re} is not a literal directory or suffix"),
+        None => " has no path_regex (it matches every file)".to_string(),
+    })]
+    PathRuleNotGlob {
+        /// The configuration file.
+        config: PathBuf,
+        /// The rule's index in `creation_rules`.
+        rule: usize,
+        /// The rule's `path_regex`; `None` when it has none (it matches every file).
+        path_regex: Option<String>,
+    },
+    /// `.sops.yaml` has no creation rules at all.
+    #[error("{} has no creation rules", config.display())]
+    NoCreationRules {
+        /// The configuration file.
+        config: PathBuf,
+    },
+    /// A plaintext buffer was given a name that is not a plain file name (it
+    /// would put the plaintext outside the private folder).
+    #[error("a plaintext buffer needs a plain file name, not {name:?}")]
+    BufferName {
+        /// The name given.
+        name: PathBuf,
+    },
     /// A crypto primitive failed.
     #[error(transparent)]
     Crypto(#[from] ksec_crypto::CryptoError),
@@ -220,6 +274,14 @@ impl Error {
     pub(crate) fn key_service(reason: impl Into<String>) -> Self {
         Error::KeyService {
             reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
         }
     }
 

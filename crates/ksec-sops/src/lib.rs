@@ -26,7 +26,13 @@
 //! whose keys are tried after the local ones, all at once, on one runtime) and
 //! `network::decrypt_from_env` is the one-call entry point for other programs.
 //! [`merge`] merges three versions of an encrypted file by their plaintext (the
-//! git merge driver's core).
+//! git merge driver's core), and [`git`] derives the `.gitattributes` lines and
+//! the diff driver's text. The commands of sops that change who can open a file
+//! are planned on the locked file, then applied to the open one ([`Rotation`],
+//! [`KeyUpdate`] against a creation rule, [`GroupsUpdate`]); [`batch`] finds
+//! the files of a folder a command works on, runs it on every core and sums up
+//! what happened; [`buffer`] holds plaintext in a private folder while an
+//! editor or a command needs it as a file.
 //!
 //! ```
 //! # fn main() -> Result<(), ksec_sops::Error> {
@@ -103,11 +109,14 @@
 //! the tree.
 #![forbid(unsafe_code)]
 
+pub mod batch;
+pub mod buffer;
 mod cipher;
 mod config;
 mod encryptor;
 mod error;
 mod format;
+pub mod git;
 pub mod keys;
 mod locked;
 mod master_key;
@@ -118,6 +127,7 @@ pub mod network;
 mod options;
 mod pass;
 mod path;
+mod rekey;
 mod rules;
 mod stores;
 mod time;
@@ -135,6 +145,7 @@ pub use master_key::{KeyIdentity, MasterKey};
 pub use metadata::{KeyGroup, Metadata};
 pub use options::EncryptionOverrides;
 pub use path::{PathSegment, TreePath};
+pub use rekey::{GroupChange, GroupsUpdate, KeyUpdate, Rotation, Updated};
 pub use rules::Rules;
 pub use tree::{Document, Item, Value};
 pub use zeroize::Zeroizing;

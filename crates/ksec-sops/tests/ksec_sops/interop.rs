@@ -23,14 +23,7 @@ fn peers() -> Option<Peers> {
         .tempdir()
         .unwrap();
     let key = dir.path().join("keys.txt");
-    let out = Command::new(keygen).arg("-o").arg(&key).output().unwrap();
-    assert!(out.status.success());
-    let text = std::fs::read_to_string(&key).unwrap();
-    let recipient = text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap()
-        .to_string();
+    let recipient = age_keygen(&keygen, &key);
     Some(Peers {
         sops,
         dir,

@@ -169,18 +169,7 @@ fn ksec_encrypts_to_plugin_age_and_sops_decrypt_child() {
     let dir = tempdir();
     let (plug_id, plug_r) = generate(dir.path(), "plugin.txt", &[]);
     let x_id = dir.path().join("x25519.txt");
-    assert!(Command::new(keygen)
-        .arg("-o")
-        .arg(&x_id)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let x_text = std::fs::read_to_string(&x_id).unwrap();
-    let x_r = x_text
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: "))
-        .unwrap();
+    let x_r = &super::support::age_keygen(&keygen, &x_id);
 
     let enc = encrypt(
         Format::Json,

@@ -75,21 +75,9 @@ fn keys() -> Option<Keys> {
         .tempdir()
         .unwrap();
     let age_key = dir.path().join("age.txt");
-    assert!(Command::new(keygen)
-        .arg("-o")
-        .arg(&age_key)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let recipient = std::fs::read_to_string(&age_key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap();
+    let recipient = crate::common::age_keygen(&keygen, &age_key);
     let gnupg = dir.path().join("gnupg");
-    std::fs::create_dir(&gnupg).unwrap();
-    std::fs::set_permissions(&gnupg, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    crate::common::private_dir(&gnupg);
     let gpg_run = |args: &[&str]| {
         let out = Command::new(&gpg)
             .arg("--homedir")

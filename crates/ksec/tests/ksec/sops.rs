@@ -1,6 +1,6 @@
 //! `ksec sops` and the drop-in `sops`, driven like a user would, against the real
 //! sops and age-keygen: exit codes, edit's buffer hygiene, .sops.yaml, set/unset.
-use crate::common::{ksec, ksec_path, write};
+use crate::common::{age_keygen, ksec, ksec_path, write};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -18,18 +18,7 @@ fn env() -> Option<Env> {
         .tempdir()
         .unwrap();
     let key = dir.path().join("keys.txt");
-    assert!(Command::new(keygen)
-        .arg("-o")
-        .arg(&key)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let recipient = std::fs::read_to_string(&key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap();
+    let recipient = age_keygen(&keygen, &key);
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
     Some(Env {

@@ -1,15 +1,14 @@
 //! `edit`, `exec-env` and `exec-file`: commands that put plaintext somewhere for a
-//! while. Buffers live in a private 0700 folder named after this process, removed
-//! on every exit path (also SIGINT/SIGTERM/SIGHUP); folders of dead processes are
-//! swept on the next run.
+//! while. Buffers are `ksec_sops::buffer::PlainBuffer`s: a private 0700 folder
+//! named after this process, removed on every exit path (this module adds
+//! SIGINT/SIGTERM/SIGHUP); folders of dead processes are swept on the next run.
 use super::{emit_options, exit, formats, keyring, mac_check, shown, Common};
 use crate::io;
 use anyhow::{bail, Context, Result};
+use ksec_sops::buffer::PlainBuffer;
 use ksec_sops::{Document, LockedFile};
 use std::path::Path;
 use std::process::ExitCode;
-
-const BUFFER_PREFIX: &str = "ksec-sops-edit-";
 
 pub(super) fn edit(c: &Common, file: &Path) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
@@ -55,17 +54,9 @@ fn run_editor(
     parse: impl Fn(&[u8]) -> Result<Document, ksec_sops::Error>,
 ) -> Result<Option<Document>> {
     use std::io::IsTerminal;
-    sweep_stale_buffers();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
-        .tempdir()?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    remove_on_signal(dir.path());
-    let buf = dir.path().join(file.file_name().unwrap_or_default());
-    std::fs::write(&buf, plain)?;
+    let buffer = PlainBuffer::create(file.file_name().unwrap_or_default(), plain)?;
+    remove_on_signal(buffer.dir());
+    let buf = buffer.path();
     let editor = std::env::var("SOPS_EDITOR")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
@@ -74,13 +65,13 @@ fn run_editor(
             .arg("-c")
             .arg(format!("{editor} \"$1\""))
             .arg("sh")
-            .arg(&buf)
+            .arg(buf)
             .status()
             .with_context(|| format!("cannot run the editor {editor:?}"))?;
         if !status.success() {
             bail!("the editor exited with {status}; the file is unchanged");
         }
-        let edited = zeroize::Zeroizing::new(std::fs::read(&buf)?);
+        let edited = buffer.read()?;
         if *edited == plain {
             return Ok(None);
         }
@@ -107,27 +98,6 @@ fn remove_on_signal(dir: &Path) {
         eprintln!("interrupted: the edit buffer was removed and the file left unchanged");
         std::process::exit(130);
     });
-}
-
-/// Removes edit buffers left by a ksec process that was killed (SIGKILL, power
-/// loss): folders named after a process id that no longer runs.
-fn sweep_stale_buffers() {
-    let Ok(rd) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(BUFFER_PREFIX)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let alive = Path::new(&format!("/proc/{pid}")).exists();
-        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
-            let _ = std::fs::remove_dir_all(e.path());
-        }
-    }
 }
 
 fn child_code(st: std::process::ExitStatus) -> ExitCode {
@@ -166,17 +136,9 @@ pub(super) fn exec_file(
         .and_then(|l| l.open(&keyring(c), mac_check(c)))
         .with_context(|| shown(Some(file)))?;
     let plain = open.to_plaintext(outf, &emit_options(c))?;
-    sweep_stale_buffers();
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{BUFFER_PREFIX}{}-", std::process::id()))
-        .tempdir()?;
-    std::fs::set_permissions(
-        dir.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )?;
-    remove_on_signal(dir.path());
-    let path = dir.path().join(filename.unwrap_or("tmp-file"));
-    std::fs::write(&path, &*plain)?;
+    let buffer = PlainBuffer::create(filename.unwrap_or("tmp-file"), &plain)?;
+    remove_on_signal(buffer.dir());
+    let path = buffer.path();
     let cmdline = if command.contains("{}") {
         command.replace("{}", &path.to_string_lossy())
     } else {
@@ -187,6 +149,6 @@ pub(super) fn exec_file(
         .arg(&cmdline)
         .status()
         .with_context(|| format!("cannot run {command:?}"))?;
-    drop(dir);
+    drop(buffer);
     Ok(child_code(st))
 }

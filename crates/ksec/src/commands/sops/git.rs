@@ -9,9 +9,9 @@
 //! decrypted text in `refs/notes/textconv`, where it could be pushed.
 use super::{keyring, Common};
 use crate::io;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use ksec_sops::merge::{merge, MergeOutcome};
-use ksec_sops::{Config, EmitOptions, Format, LockedFile, MacCheck};
+use ksec_sops::{Config, EmitOptions, Error, Format};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -80,19 +80,8 @@ pub(super) fn setup(c: &Common, patterns: &[String]) -> Result<ExitCode> {
         &format!("{exe} sops git-merge %O %A %B %P"),
     )?;
     let attributes = root.join(".gitattributes");
-    let mut text = std::fs::read_to_string(&attributes).unwrap_or_default();
-    let mut added = Vec::new();
-    for g in &globs {
-        let line = format!("{g} diff={DRIVER} merge={DRIVER}");
-        if !text.lines().any(|l| l.trim() == line) {
-            if !text.is_empty() && !text.ends_with('\n') {
-                text.push('\n');
-            }
-            text.push_str(&line);
-            text.push('\n');
-            added.push(line);
-        }
-    }
+    let text = std::fs::read_to_string(&attributes).unwrap_or_default();
+    let (text, added) = ksec_sops::git::add_attributes(&text, &globs, DRIVER);
     io::write_atomic(&attributes, text.as_bytes(), 0o644)?;
     eprintln!(
         "configured the {DRIVER} diff and merge drivers in {}",
@@ -112,53 +101,13 @@ fn derive_globs(c: &Common, cwd: &Path, root: &Path) -> Result<Vec<String>> {
     let config = Config::find(c.config.as_deref(), cwd)?.context(
         "no .sops.yaml to derive the encrypted files from: pass --pattern GLOB (e.g. --pattern 'secrets/**')",
     )?;
-    let dir = config
-        .path
-        .parent()
-        .map(|p| {
-            std::fs::canonicalize(if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            })
-        })
-        .transpose()?
-        .unwrap_or_else(|| root.to_path_buf());
-    let root = std::fs::canonicalize(root)?;
-    let prefix = dir
-        .strip_prefix(&root)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for (n, g) in config.path_globs().into_iter().enumerate() {
-        let glob = match g {
-            ksec_sops::PathGlob::Glob(glob) => glob,
-            ksec_sops::PathGlob::Regex(re) => bail!(
-                "{}: creation_rules[{n}].path_regex {re} is not a literal directory or suffix; pass --pattern GLOB for the files it selects",
-                config.path.display()
-            ),
-            ksec_sops::PathGlob::EveryFile => bail!(
-                "{}: creation_rules[{n}] has no path_regex (it matches every file); pass --pattern GLOB for the files it selects",
-                config.path.display()
-            ),
-        };
-        out.push(if prefix.is_empty() {
-            glob
-        } else if let Some(exact) = glob.strip_prefix('/') {
-            format!("{prefix}/{exact}")
-        } else if glob.contains('/') {
-            format!("{prefix}/{glob}")
-        } else {
-            format!("{prefix}/**/{glob}")
-        });
-    }
-    if out.is_empty() {
-        bail!(
-            "{} has no creation rules: pass --pattern GLOB",
-            config.path.display()
-        );
-    }
-    Ok(out)
+    ksec_sops::git::gitattributes_globs(&config, root).map_err(|e| match e {
+        Error::PathRuleNotGlob { .. } => {
+            anyhow!("{e}; pass --pattern GLOB for the files it selects")
+        }
+        Error::NoCreationRules { .. } => anyhow!("{e}: pass --pattern GLOB"),
+        e => e.into(),
+    })
 }
 
 /// `ksec sops git-textconv FILE`: the plaintext when a key opens the file,
@@ -168,13 +117,11 @@ pub(super) fn textconv(file: &Path) -> Result<ExitCode> {
     let input = io::read_file(file)?;
     let format = Format::from_path(file);
     let keys = keyring(&Common::default());
-    let plain = LockedFile::parse(&input, format)
-        .and_then(|l| l.open(&keys, MacCheck::Verify))
-        .and_then(|o| o.to_plaintext(format, &EmitOptions::default()));
+    let plain = ksec_sops::git::textconv(&input, format, &keys);
     let mut out = std::io::stdout().lock();
     match plain {
-        Ok(p) => out.write_all(&p)?,
-        Err(_) => out.write_all(&input)?,
+        Some(p) => out.write_all(&p)?,
+        None => out.write_all(&input)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

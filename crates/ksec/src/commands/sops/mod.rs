@@ -393,6 +393,7 @@ fn hint(e: &Error) -> Option<String> {
             format: Format::Binary,
             ..
         } => "use --output-type json or yaml".into(),
+        Error::ThresholdTooHigh { .. } => "pass --shamir-secret-sharing-threshold".into(),
         Error::InvalidRegex { field, .. } if RULE_FLAGS.contains(&field.as_str()) => {
             format!("in --{}", field.replace('_', "-"))
         }

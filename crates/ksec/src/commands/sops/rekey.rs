@@ -1,16 +1,20 @@
 //! `rotate` (a new data key), `updatekeys` (the recipients `.sops.yaml` names
-//! now) and `groups add|delete`. Removing a key is honest: whoever held it may
-//! have kept the data key, so a removal makes a new data key and encrypts every
-//! value again, and says so. Adding keys keeps the data key and the values'
-//! ciphertexts (a quiet re-encryption, as sops does).
+//! now) and `groups add|delete`: the flags, the confirmation and the messages.
+//! What changes is planned by the library ([`Rotation`], [`KeyUpdate`],
+//! [`GroupsUpdate`]): removing a key makes a new data key and encrypts every
+//! value again, and this module says so; adding keys keeps the data key and
+//! the values' ciphertexts (a quiet re-encryption, as sops does).
 use super::{
     emit_options, encryption_context, exit, formats, keyring, list, load_config, shown, write_out,
     Common,
 };
 use crate::io;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use ksec_sops::{KeyChanges, Keyring, LockedFile, MacCheck, Recipient, RecipientChanges};
+use ksec_sops::{
+    EncryptionOverrides, Error, GroupChange, GroupsUpdate, KeyUpdate, LockedFile, MacCheck,
+    Recipient, RecipientChanges, Rotation, Updated,
+};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -52,18 +56,16 @@ fn recipients(
     kms: &Option<String>,
     vault: &Option<String>,
 ) -> Result<Vec<Recipient>> {
-    let context = encryption_context(c)?;
-    let mut out: Vec<Recipient> = list(age).iter().map(|a| Recipient::age(a)).collect();
-    out.extend(list(pgp).iter().map(|p| Recipient::pgp(p)));
-    out.extend(
-        list(kms)
-            .iter()
-            .map(|k| Recipient::kms(k, &context, c.aws_profile.as_deref())),
-    );
-    for uri in list(vault) {
-        out.push(Recipient::hc_vault(&uri)?);
+    Ok(EncryptionOverrides {
+        encryption_context: encryption_context(c)?,
+        age: list(age),
+        pgp: list(pgp),
+        kms: list(kms),
+        aws_profile: c.aws_profile.clone(),
+        hc_vault_transit: list(vault),
+        ..EncryptionOverrides::default()
     }
-    Ok(out)
+    .recipients()?)
 }
 
 impl RotateFlags {
@@ -102,25 +104,16 @@ pub(super) fn rotate(c: &Common, file: &Path, flags: &RotateFlags) -> Result<Exi
     let keys = keyring(c);
     let changes = flags.changes(c)?;
     let mut removed = Vec::new();
-    let out = (|| -> Result<Vec<u8>> {
+    let out = (|| -> Result<Vec<u8>, Error> {
         let locked = LockedFile::parse(&input, inf)?;
         // With changes, the new recipients are worked out before decrypting.
-        let groups = if changes.is_empty() {
-            None
-        } else {
-            let before = locked.metadata().recipients()?;
-            let after = changes.apply(before.clone());
-            removed = before
-                .iter()
-                .flatten()
-                .filter(|r| !after.iter().flatten().any(|a| a == *r))
-                .map(Recipient::describe)
-                .collect();
-            Some(after)
-        };
-        Ok(locked
-            .open(&keys, MacCheck::Verify)?
-            .rotate(groups, &keys, &emit_options(c))?)
+        let rotation = Rotation::plan(&locked, &changes)?;
+        removed = rotation.removed().to_vec();
+        rotation.apply(
+            locked.open(&keys, MacCheck::Verify)?,
+            &keys,
+            &emit_options(c),
+        )
     })()
     .with_context(|| shown(Some(file)))?;
     write_out(c, Some(file), &out)?;
@@ -144,60 +137,22 @@ pub(super) fn updatekeys(c: &Common, files: &[PathBuf], yes: bool) -> Result<Exi
     Ok(code)
 }
 
-/// What updatekeys did to one file.
-pub(super) enum Updated {
-    /// The data key was wrapped for the new keys; values kept.
-    Rewrapped,
-    /// A key was dropped: new data key, every value encrypted again.
-    Rekeyed(Vec<String>),
-}
-
 /// The keys `.sops.yaml` names now for `file`, and how they differ from its own.
-pub(super) fn rule_changes(
-    c: &Common,
-    file: &Path,
-    locked: &LockedFile,
-) -> Result<(Vec<Vec<Recipient>>, Option<u64>, KeyChanges)> {
+pub(super) fn rule_changes(c: &Common, file: &Path, locked: &LockedFile) -> Result<KeyUpdate> {
     let cfg =
         load_config(c)?.context("updatekeys needs a .sops.yaml (none found; use --config)")?;
-    let rule = cfg
-        .rule_for(c.filename_override.as_deref().unwrap_or(file))
-        .with_context(|| {
-            format!(
+    KeyUpdate::plan(&cfg, c.filename_override.as_deref().unwrap_or(file), locked).map_err(|e| {
+        match e {
+            // Named by the file itself, and without the hint `run` gives this
+            // error when encrypting (no recipient flags are involved here).
+            Error::NoCreationRule { config, .. } => anyhow!(
                 "no creation rule in {} matches {}",
-                cfg.path.display(),
+                config.display(),
                 file.display()
-            )
-        })?;
-    let changes = KeyChanges::between(locked.key_groups(), &rule.groups);
-    let threshold_changed = rule.groups.len() > 1
-        && rule.shamir_threshold.unwrap_or(rule.groups.len() as u64)
-            != locked.shares_needed() as u64;
-    let changes = KeyChanges {
-        up_to_date: changes.up_to_date && !threshold_changed,
-        ..changes
-    };
-    Ok((rule.groups.clone(), rule.shamir_threshold, changes))
-}
-
-/// Applies a creation rule's keys to an unlocked file: same data key when
-/// only keys are added, a new one when any is removed.
-pub(super) fn apply_rule(
-    c: &Common,
-    locked: LockedFile,
-    groups: &[Vec<Recipient>],
-    threshold: Option<u64>,
-    changes: &KeyChanges,
-    keys: &Keyring,
-) -> Result<(Vec<u8>, Updated)> {
-    let mut open = locked.open(keys, MacCheck::Verify)?;
-    if changes.removed.is_empty() {
-        open.set_recipients(groups, threshold, keys)?;
-        Ok((open.seal(&emit_options(c))?, Updated::Rewrapped))
-    } else {
-        let out = open.rekey(groups.to_vec(), threshold, keys, &emit_options(c))?;
-        Ok((out, Updated::Rekeyed(changes.removed.clone())))
-    }
+            ),
+            e => e.into(),
+        }
+    })
 }
 
 fn updatekeys_one(c: &Common, file: &Path, yes: bool) -> Result<ExitCode> {
@@ -205,7 +160,8 @@ fn updatekeys_one(c: &Common, file: &Path, yes: bool) -> Result<ExitCode> {
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
     let locked = LockedFile::parse(&input, inf).with_context(|| shown(Some(file)))?;
-    let (groups, threshold, changes) = rule_changes(c, file, &locked)?;
+    let update = rule_changes(c, file, &locked)?;
+    let changes = update.changes();
     if changes.up_to_date {
         eprintln!("{}: already up to date", file.display());
         return Ok(ExitCode::SUCCESS);
@@ -236,7 +192,8 @@ fn updatekeys_one(c: &Common, file: &Path, yes: bool) -> Result<ExitCode> {
         }
     }
     let keys = keyring(c);
-    let (out, what) = apply_rule(c, locked, &groups, threshold, &changes, &keys)
+    let (out, what) = update
+        .apply(locked, &keys, &emit_options(c))
         .with_context(|| shown(Some(file)))?;
     io::write_atomic(file, &out, 0o600)?;
     if let Updated::Rekeyed(removed) = what {
@@ -325,91 +282,51 @@ pub(super) fn groups(cmd: GroupsCommand) -> Result<ExitCode> {
                 encryption_context,
                 ..flags.common()
             };
-            let context = super::encryption_context(&c)?;
-            let mut group: Vec<Recipient> = age
-                .iter()
-                .flat_map(|a| ksec_text::split_list(a))
-                .map(Recipient::age)
-                .collect();
-            group.extend(pgp.iter().map(|p| Recipient::pgp(p)));
-            group.extend(
-                kms.iter()
-                    .map(|k| Recipient::kms(k, &context, c.aws_profile.as_deref())),
-            );
-            for uri in &hc_vault_transit {
-                group.push(Recipient::hc_vault(uri)?);
+            let group = EncryptionOverrides {
+                encryption_context: super::encryption_context(&c)?,
+                age: age
+                    .iter()
+                    .flat_map(|a| ksec_text::split_list(a))
+                    .map(str::to_string)
+                    .collect(),
+                pgp,
+                kms,
+                aws_profile: c.aws_profile.clone(),
+                hc_vault_transit,
+                ..EncryptionOverrides::default()
             }
+            .recipients()?;
             if group.is_empty() {
                 bail!("the new group has no keys: pass --age, --pgp, --kms or --hc-vault-transit");
             }
-            change_groups(&c, &flags, |mut groups| {
-                groups.push(group);
-                Ok((groups, false))
-            })
+            change_groups(&c, &flags, GroupChange::Add(group))
         }
         GroupsCommand::Delete { flags, index } => {
             let c = flags.common();
-            change_groups(&c, &flags, |mut groups| {
-                if index >= groups.len() {
-                    bail!(
-                        "the file has {} key group(s); there is no group {index}",
-                        groups.len()
-                    );
-                }
-                groups.remove(index);
-                Ok((groups, true))
-            })
+            change_groups(&c, &flags, GroupChange::Delete(index))
         }
     }
 }
 
-/// Opens the file, changes its recipient groups with `f` (which says whether
-/// keys were removed) and writes it back, re-keyed after a removal.
-fn change_groups(
-    c: &Common,
-    flags: &GroupFlags,
-    f: impl FnOnce(Vec<Vec<Recipient>>) -> Result<(Vec<Vec<Recipient>>, bool)>,
-) -> Result<ExitCode> {
+/// Opens the file, changes its key groups and writes it back, re-keyed after
+/// a removal.
+fn change_groups(c: &Common, flags: &GroupFlags, change: GroupChange) -> Result<ExitCode> {
     let file = flags.file.as_path();
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
     let keys = keyring(c);
     let locked = LockedFile::parse(&input, inf).with_context(|| shown(Some(file)))?;
-    let before = locked.metadata().recipients()?;
-    let old_threshold = locked.metadata().shamir_threshold;
-    let (groups, removal) = f(before.clone())?;
-    let threshold = flags.shamir.or(old_threshold);
-    if let Some(t) = threshold {
-        // As sops: a threshold above the number of groups is refused (pass a
-        // lower --shamir-secret-sharing-threshold with the change).
-        if t as usize > groups.len() {
-            bail!(
-                "the Shamir threshold would be {t} with only {} key group(s): no one could decrypt the file (pass --shamir-secret-sharing-threshold)",
-                groups.len()
-            );
-        }
-    }
-    let threshold = threshold.filter(|_| groups.len() > 1);
-    let mut open = locked
+    // A threshold above the number of groups is refused, as sops does (`run`
+    // adds the hint to pass a lower --shamir-secret-sharing-threshold).
+    let update = GroupsUpdate::plan(&locked, change, flags.shamir)?;
+    let open = locked
         .open(&keys, MacCheck::Verify)
         .with_context(|| shown(Some(file)))?;
-    let out = if removal {
-        let removed: Vec<String> = before
-            .iter()
-            .flatten()
-            .filter(|r| !groups.iter().flatten().any(|g| g == *r))
-            .map(Recipient::describe)
-            .collect();
-        let out = open.rekey(groups, threshold, &keys, &emit_options(c))?;
-        write_out(c, Some(file), &out)?;
-        if !removed.is_empty() {
-            say_rekeyed(file, &removed);
-        }
-        return Ok(ExitCode::SUCCESS);
-    } else {
-        open.set_recipients(&groups, threshold, &keys)?;
-        open.seal(&emit_options(c))?
-    };
+    let removed = update.removed().to_vec();
+    let out = update.apply(open, &keys, &emit_options(c))?;
     write_out(c, Some(file), &out)?;
+    if !removed.is_empty() {
+        say_rekeyed(file, &removed);
+    }
     Ok(ExitCode::SUCCESS)
 }

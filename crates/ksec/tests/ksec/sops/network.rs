@@ -57,25 +57,9 @@ fn net() -> Option<Net> {
         .tempdir()
         .unwrap();
     let age_key = dir.path().join("age.txt");
-    assert!(Command::new(keygen)
-        .arg("-o")
-        .arg(&age_key)
-        .output()
-        .unwrap()
-        .status
-        .success());
-    let age_recipient = std::fs::read_to_string(&age_key)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap();
+    let age_recipient = crate::common::age_keygen(&keygen, &age_key);
     let gnupghome = dir.path().join("gnupg");
-    std::fs::create_dir(&gnupghome).unwrap();
-    std::fs::set_permissions(
-        &gnupghome,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    crate::common::private_dir(&gnupghome);
     let imported = Command::new(gpg)
         .arg("--homedir")
         .arg(&gnupghome)
@@ -138,12 +122,7 @@ impl Net {
             .env_remove("AWS_SESSION_TOKEN");
         let empty_gpg = self.dir.path().join("gnupg-empty");
         if !empty_gpg.exists() {
-            std::fs::create_dir(&empty_gpg).unwrap();
-            std::fs::set_permissions(
-                &empty_gpg,
-                std::os::unix::fs::PermissionsExt::from_mode(0o700),
-            )
-            .unwrap();
+            crate::common::private_dir(&empty_gpg);
         }
         if keys == Keys::NetworkOnly {
             c.env("SOPS_AGE_KEY_FILE", self.dir.path().join("no-age.txt"))
