@@ -9,6 +9,24 @@
 //! behind `kube::Client` or served over HTTPS with kubeconfigs for the real `ksec` binary
 //! and `kubectl`.
 //!
+//! # Example
+//! A test asks for the peer it runs; without it a developer's run skips, CI fails:
+//! ```
+//! let Some(sh) = ksec_testkit::peer("sh") else { return };
+//! let dir = ksec_testkit::tempdir();
+//! let out = dir.path().join("out");
+//! let status = std::process::Command::new(sh)
+//!     .arg("-c")
+//!     .arg(format!("echo hello > {}", out.display()))
+//!     .status()
+//!     .expect("sh runs");
+//! assert!(status.success());
+//! assert_eq!(std::fs::read_to_string(&out).expect("written"), "hello\n");
+//! // A server under test listens on a free port of 127.0.0.1.
+//! let port = ksec_testkit::free_port();
+//! assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok());
+//! ```
+//!
 //! With the `protos` feature, the `protos` module checks that a crate's committed
 //! generated gRPC code is what its vendored `.proto` files give today.
 
@@ -184,6 +202,23 @@ pub fn signal(pid: u32, signal: &str) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "kill {signal} {pid} failed");
+}
+
+/// Runs the real `age-keygen` (at `keygen`) to write a new identity to `path` and
+/// returns its recipient (`age1…`), read from the file's `# public key:` line.
+pub fn age_keygen(keygen: &Path, path: &Path) -> String {
+    let out = Command::new(keygen).arg("-o").arg(path).output();
+    let out = out.unwrap_or_else(|e| panic!("cannot run {}: {e}", keygen.display()));
+    assert!(
+        out.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
+        .unwrap_or_else(|| panic!("{} has no `# public key:` line", path.display()))
 }
 
 /// A plain HTTP/1.1 GET (a chunked body is joined): the status code and the body;

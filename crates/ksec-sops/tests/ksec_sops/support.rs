@@ -12,21 +12,7 @@ pub(crate) fn fixtures() -> Option<PathBuf> {
     ksec_testkit::fixtures().map(|f| f.join("sops"))
 }
 
-/// A new age key pair written to `path` by the real `age-keygen` (at
-/// `keygen`); returns its recipient.
-pub(crate) fn age_keygen(keygen: &Path, path: &Path) -> String {
-    let out = Command::new(keygen).arg("-o").arg(path).output().unwrap();
-    assert!(
-        out.status.success(),
-        "age-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap()
-}
+pub(crate) use ksec_testkit::age_keygen;
 
 /// A keyring holding the age identities in `files`.
 pub(crate) fn age_keyring(files: &[&Path]) -> Keyring {

@@ -102,25 +102,7 @@ pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
     cmd.assert().success().get_output().stdout.clone()
 }
 
-/// A new age key pair written to `path` by the real `age-keygen`; returns its
-/// recipient (`age1…`).
-pub fn age_keygen(keygen: &Path, path: &Path) -> String {
-    let out = std::process::Command::new(keygen)
-        .arg("-o")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "age-keygen: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_string))
-        .unwrap()
-}
+pub use ksec_testkit::age_keygen;
 
 /// Creates `path` as a private (0700) folder, as a GnuPG home must be.
 pub fn private_dir(path: &Path) {
