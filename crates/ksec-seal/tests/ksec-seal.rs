@@ -8,3 +8,8 @@ mod interop;
 mod peers;
 #[path = "ksec-seal/readers.rs"]
 mod readers;
+#[cfg(feature = "cluster")]
+#[path = "ksec-seal/cluster.rs"]
+mod cluster;
+#[path = "ksec-seal/files.rs"]
+mod files;

@@ -2,7 +2,7 @@
 //! for files and whole directories (kubeseal --re-encrypt needs the live controller).
 use super::seal::{load_keys, sealer_for};
 use crate::io;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use std::path::{Path, PathBuf};
@@ -38,10 +38,7 @@ pub fn run(args: ResealArgs) -> Result<ExitCode> {
     let refs: Vec<&RsaPrivateKey> = old.iter().map(|k| &k.key).collect();
     let sealer = sealer_for(&args.cert, SystemTime::now())?;
     let public = sealer.public_key();
-    let mut files = vec![];
-    for p in &args.paths {
-        collect(p, &mut files)?;
-    }
+    let files = ksec_seal::manifest_files(&args.paths)?;
     let (mut changed, mut skipped, mut failed) = (0, 0, 0);
     for f in &files {
         match reseal_file(f, &refs, public, args.dry_run) {
@@ -67,38 +64,6 @@ pub fn run(args: ResealArgs) -> Result<ExitCode> {
         bail!("{failed} file(s) could not be resealed; they were left unchanged");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            let hidden = e
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if e.is_dir() {
-                collect(&e, out)?;
-            } else if e
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
-            {
-                out.push(e);
-            }
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
 }
 
 /// Reseals one file in place ([`ksec_seal::reseal_manifest`]). `None` when it holds no
