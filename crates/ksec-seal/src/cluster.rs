@@ -46,6 +46,23 @@ impl Cluster {
         self.client.request::<Value>(req).await
     }
 
+    /// The key Secrets (any value of their label) of `namespace`, or of every namespace:
+    /// the API's List.
+    async fn key_secrets(&self, namespace: Option<&str>) -> Result<Value> {
+        let path = match namespace {
+            Some(ns) => format!("/api/v1/namespaces/{ns}/secrets"),
+            None => "/api/v1/secrets".to_string(),
+        };
+        let req = request(
+            http::Method::GET,
+            &format!("{path}?labelSelector={KEY_LABEL}"),
+            vec![],
+        )?;
+        self.json(req)
+            .await
+            .map_err(|e| Error::Kube(self.explain(e)))
+    }
+
     /// An error of a request, explained with the server and kubeconfig.
     fn explain(&self, e: kube::Error) -> Cause {
         Cause::new(self.config.explain(e))
@@ -63,7 +80,9 @@ fn request(method: http::Method, path: &str, body: Vec<u8>) -> Result<http::Requ
     *req.method_mut() = method;
     *req.uri_mut() = path.parse().map_err(|_| Error::Field {
         field: path.into(),
-        problem: "not a valid API path: a namespace or name holds characters Kubernetes does not allow".into(),
+        problem:
+            "not a valid API path: a namespace or name holds characters Kubernetes does not allow"
+                .into(),
     })?;
     let headers = req.headers_mut();
     headers.insert(
@@ -170,15 +189,13 @@ impl Controller {
             endpoint.to_string(),
         );
         match &e {
-            kube::Error::Api(s) if s.code == 503 || s.code == 502 => {
-                Error::ControllerUnavailable {
-                    namespace,
-                    name,
-                    endpoint,
-                    code: s.code,
-                    message: s.message.trim().to_string(),
-                }
-            }
+            kube::Error::Api(s) if s.code == 503 || s.code == 502 => Error::ControllerUnavailable {
+                namespace,
+                name,
+                endpoint,
+                code: s.code,
+                message: s.message.trim().to_string(),
+            },
             kube::Error::Api(s) if s.code == 403 => Error::ProxyForbidden {
                 namespace,
                 target: self.target.clone(),
@@ -285,19 +302,7 @@ fn proxy_path(namespace: &str, target: &str, endpoint: &str) -> String {
 /// The key Secrets of the cluster (of `namespace`, or of every namespace), as a backup.
 pub async fn read_key_secrets(options: &KubeOptions, namespace: Option<&str>) -> Result<Backup> {
     let cluster = Cluster::connect(options).await?;
-    let path = match namespace {
-        Some(ns) => format!("/api/v1/namespaces/{ns}/secrets"),
-        None => "/api/v1/secrets".to_string(),
-    };
-    let req = request(
-        http::Method::GET,
-        &format!("{path}?labelSelector={KEY_LABEL}"),
-        vec![],
-    )?;
-    let mut list = cluster
-        .json(req)
-        .await
-        .map_err(|e| Error::Kube(cluster.explain(e)))?;
+    let mut list = cluster.key_secrets(namespace).await?;
     let mut items = list
         .get_mut("items")
         .and_then(Value::as_array_mut)
@@ -340,15 +345,7 @@ pub async fn existing_key_secrets(
     namespaces.dedup();
     let mut out = vec![];
     for ns in namespaces {
-        let req = request(
-            http::Method::GET,
-            &format!("/api/v1/namespaces/{ns}/secrets?labelSelector={KEY_LABEL}"),
-            vec![],
-        )?;
-        let mut list = cluster
-            .json(req)
-            .await
-            .map_err(|e| Error::Kube(cluster.explain(e)))?;
+        let mut list = cluster.key_secrets(Some(ns)).await?;
         for s in list["items"].as_array().into_iter().flatten() {
             out.push(ExistingSecret::from_secret(s));
         }

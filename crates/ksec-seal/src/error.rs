@@ -422,7 +422,10 @@ pub enum Error {
         error: Box<Error>,
     },
     /// The cluster holds no sealing key Secrets where they were looked for.
-    #[error("{place} has no sealing key Secrets (label {})", crate::keys::KEY_LABEL)]
+    #[error(
+        "{place} has no sealing key Secrets (label {})",
+        crate::keys::KEY_LABEL
+    )]
     NoKeySecrets {
         /// `the cluster at https://… (namespace kube-system)`.
         place: String,

@@ -230,7 +230,14 @@ mod tests {
     fn directories_give_their_manifests_in_order_without_hidden_ones() {
         let dir = ksec_testkit::tempdir();
         let root = dir.path();
-        for f in ["b.yaml", "a.json", "notes.txt", ".hidden.yaml", "sub/c.yml", ".git/d.yaml"] {
+        for f in [
+            "b.yaml",
+            "a.json",
+            "notes.txt",
+            ".hidden.yaml",
+            "sub/c.yml",
+            ".git/d.yaml",
+        ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, "").unwrap();

@@ -85,12 +85,12 @@ mod test_keys;
 
 pub use docs::{read_one_sealed_secret, read_sealed_secrets, read_secrets};
 pub use error::{Cause, Error, Result, ValueProblem};
+#[cfg(feature = "age")]
+pub use files::read_identities;
 pub use files::{
     backup_from_files, load_key_files, manifest_files, open_backup, output_for_certificate,
     read_certificate,
 };
-#[cfg(feature = "age")]
-pub use files::read_identities;
 pub use meta::{ObjectMeta, LAST_APPLIED_ANNOTATIONS};
 pub use render::Format;
 pub use reseal::{reseal, reseal_manifest, ResealedManifest};

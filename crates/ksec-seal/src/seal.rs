@@ -3,8 +3,8 @@
 //! kubeseal's three ways to seal (a Secret, a raw value, a merge into an existing file).
 use crate::error::{Error, Result};
 use crate::meta::ObjectMeta;
-use crate::sealed::{SealedSecret, SecretTemplate};
 use crate::render::{self, Format};
+use crate::sealed::{SealedSecret, SecretTemplate};
 use crate::{hybrid, Scope, Secret};
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
 use std::collections::BTreeMap;

@@ -44,8 +44,13 @@ pub fn backup_hint(e: Error, namespace: Option<&str>) -> anyhow::Error {
 /// An error of `ksec keys restore`, with the flag that helps.
 pub fn restore_hint(e: Error) -> anyhow::Error {
     match &e {
-        Error::RestoreStopped { error, .. } if matches!(**error, Error::NamespaceMissing { .. }) => {
-            anyhow!("{:#} or restore into another with -n", anyhow::Error::from(e))
+        Error::RestoreStopped { error, .. }
+            if matches!(**error, Error::NamespaceMissing { .. }) =>
+        {
+            anyhow!(
+                "{:#} or restore into another with -n",
+                anyhow::Error::from(e)
+            )
         }
         _ => e.into(),
     }

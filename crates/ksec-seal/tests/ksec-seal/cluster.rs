@@ -3,8 +3,6 @@
 //! controller's Service found (or not) through the service proxy. The `ksec` binary's
 //! tests run the same through the command line, with a real `ksec controller` behind the
 //! proxy.
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use ksec_kube::KubeOptions;
 use ksec_seal::backup::{plan_restore, RestoreAction};
 use ksec_seal::cluster::{create_key_secrets, existing_key_secrets, read_key_secrets, Controller};
@@ -19,20 +17,15 @@ fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A key Secret as the controller writes it.
+/// A key Secret as the controller writes it, from test keys.
 fn key_secret(ns: &str, name: &str, key: &str, cert: &str) -> Value {
-    let read = |f: &str| STANDARD.encode(std::fs::read(testdata(f)).unwrap());
-    json!({
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "labels": {"sealedsecrets.bitnami.com/sealed-secrets-key": "active"}
-        },
-        "type": "kubernetes.io/tls",
-        "data": {"tls.key": read(key), "tls.crt": read(cert)}
-    })
+    let mut pem = std::fs::read(testdata(key)).unwrap();
+    pem.extend(std::fs::read(testdata(cert)).unwrap());
+    ksec_seal::keys::load_private_keys(&pem, key)
+        .unwrap()
+        .remove(0)
+        .to_secret_value(name, ns)
+        .unwrap()
 }
 
 fn options(server: &ApiServer) -> KubeOptions {
@@ -47,11 +40,21 @@ fn cluster_with_two_keys() -> ApiServer {
     let api = FakeApi::new();
     api.insert(
         "core/secrets",
-        key_secret("kube-system", "sealed-secrets-keyaaaaa", "test-key-a.pem", "test-cert-a.pem"),
+        key_secret(
+            "kube-system",
+            "sealed-secrets-keyaaaaa",
+            "test-key-a.pem",
+            "test-cert-a.pem",
+        ),
     );
     api.insert(
         "core/secrets",
-        key_secret("team", "sealed-secrets-keybbbbb", "test-key-b.pem", "test-cert-b.pem"),
+        key_secret(
+            "team",
+            "sealed-secrets-keybbbbb",
+            "test-key-b.pem",
+            "test-cert-b.pem",
+        ),
     );
     ApiServer::start(api)
 }
@@ -62,13 +65,19 @@ async fn key_secrets_are_backed_up_and_restored_once() {
     let backup = read_key_secrets(&options(&source), None).await.unwrap();
     let names: Vec<&str> = backup.keys().iter().map(|k| k.name()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
-    assert!(names.contains(&"sealed-secrets-keyaaaaa") && names.contains(&"sealed-secrets-keybbbbb"));
-    let only_team = read_key_secrets(&options(&source), Some("team")).await.unwrap();
+    assert!(
+        names.contains(&"sealed-secrets-keyaaaaa") && names.contains(&"sealed-secrets-keybbbbb")
+    );
+    let only_team = read_key_secrets(&options(&source), Some("team"))
+        .await
+        .unwrap();
     assert_eq!(only_team.keys().len(), 1);
     assert_eq!(only_team.keys()[0].namespace(), "team");
 
     let target = ApiServer::start(FakeApi::new());
-    let existing = existing_key_secrets(&options(&target), &backup, None).await.unwrap();
+    let existing = existing_key_secrets(&options(&target), &backup, None)
+        .await
+        .unwrap();
     assert!(existing.is_empty(), "{existing:?}");
     let plan = plan_restore(&backup, None, &existing);
     assert!(plan.iter().all(|i| i.action == RestoreAction::Create));
@@ -76,18 +85,26 @@ async fn key_secrets_are_backed_up_and_restored_once() {
     created.sort();
     assert_eq!(
         created,
-        ["kube-system/sealed-secrets-keyaaaaa", "team/sealed-secrets-keybbbbb"]
+        [
+            "kube-system/sealed-secrets-keyaaaaa",
+            "team/sealed-secrets-keybbbbb"
+        ]
     );
     assert_eq!(target.api().list("core/secrets").len(), 2);
 
     // Restored again: the cluster has every key, nothing is created.
-    let existing = existing_key_secrets(&options(&target), &backup, None).await.unwrap();
+    let existing = existing_key_secrets(&options(&target), &backup, None)
+        .await
+        .unwrap();
     assert_eq!(existing.len(), 2);
     let plan = plan_restore(&backup, None, &existing);
     assert!(plan
         .iter()
         .all(|i| matches!(i.action, RestoreAction::AlreadyThere { .. })));
-    assert!(create_key_secrets(&options(&target), &plan).await.unwrap().is_empty());
+    assert!(create_key_secrets(&options(&target), &plan)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -100,13 +117,26 @@ async fn a_failed_restore_takes_back_what_it_created() {
         .api()
         .fail(|m, p| (m.as_str() == "POST" && p.contains("/namespaces/team/")).then_some(404));
     let plan = plan_restore(&backup, None, &[]);
-    let e = create_key_secrets(&options(&target), &plan).await.unwrap_err();
-    let Error::RestoreStopped { created, left, error } = &e else {
+    let e = create_key_secrets(&options(&target), &plan)
+        .await
+        .unwrap_err();
+    let Error::RestoreStopped {
+        created,
+        left,
+        error,
+    } = &e
+    else {
         panic!("{e}");
     };
     assert_eq!((*created, left.len()), (1, 0));
-    assert!(matches!(**error, Error::NamespaceMissing { ref namespace, .. } if namespace == "team"));
-    assert!(e.to_string().starts_with("nothing was restored (1 Secret(s)"), "{e}");
+    assert!(
+        matches!(**error, Error::NamespaceMissing { ref namespace, .. } if namespace == "team")
+    );
+    assert!(
+        e.to_string()
+            .starts_with("nothing was restored (1 Secret(s)"),
+        "{e}"
+    );
     assert!(target.api().list("core/secrets").is_empty());
 }
 
@@ -118,7 +148,10 @@ async fn a_namespace_without_keys_is_named() {
         .unwrap_err();
     assert!(matches!(&e, Error::NoKeySecrets { namespace: Some(ns), .. } if ns == "empty"));
     let text = e.to_string();
-    assert!(text.contains(&server.url()) && text.contains("(namespace empty)"), "{text}");
+    assert!(
+        text.contains(&server.url()) && text.contains("(namespace empty)"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -139,15 +172,22 @@ async fn the_controller_is_found_through_its_service() {
         .unwrap_err();
     assert!(matches!(e, Error::ControllerServiceNotFound { ref name, .. } if name == "elsewhere"));
 
-    let controller = Controller::find(&options(&server), "kube-system", "sealed-secrets-controller")
-        .await
-        .unwrap();
+    let controller = Controller::find(
+        &options(&server),
+        "kube-system",
+        "sealed-secrets-controller",
+    )
+    .await
+    .unwrap();
     assert_eq!(
         controller.path("/v1/cert.pem"),
         "/api/v1/namespaces/kube-system/services/http:sealed-secrets-controller:http/proxy/v1/cert.pem"
     );
     // No pod behind the Service: the proxy answers 503, explained.
     let e = controller.certificate().await.unwrap_err();
-    assert!(matches!(e, Error::ControllerUnavailable { code: 503, .. }), "{e}");
+    assert!(
+        matches!(e, Error::ControllerUnavailable { code: 503, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("is it running?"), "{e}");
 }

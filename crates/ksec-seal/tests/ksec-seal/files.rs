@@ -22,7 +22,11 @@ fn certificates_come_from_files_and_file_urls() {
 
 #[test]
 fn key_files_load_and_plain_backups_open() {
-    let keys = load_key_files(&[testdata("test-key-a.pem"), testdata("test-key-b.pem")], &[]).unwrap();
+    let keys = load_key_files(
+        &[testdata("test-key-a.pem"), testdata("test-key-b.pem")],
+        &[],
+    )
+    .unwrap();
     assert_eq!(keys.len(), 2);
     let dir = ksec_testkit::tempdir();
     let pem = String::from_utf8(std::fs::read(testdata("test-key-a.pem")).unwrap()).unwrap();

@@ -290,10 +290,11 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
     }
     let mut blocked = vec![];
     for item in &plan {
-        let (nb, na, expired) = match item.key.validity() {
-            Some((nb, na)) => (keys::utc_date(nb), keys::utc_date(na), na < unix(now)),
-            None => ("-".into(), "-".into(), false),
+        let (nb, na) = match item.key.validity() {
+            Some((nb, na)) => (keys::utc_date(nb), keys::utc_date(na)),
+            None => ("-".into(), "-".into()),
         };
+        let expired = item.key.is_expired_at(now);
         let action = match &item.action {
             RestoreAction::Create => "create".to_string(),
             RestoreAction::AlreadyThere { secret } if a.skip_existing => {
@@ -359,12 +360,6 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
         eprintln!("nothing to restore: the cluster has every key of the backup");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]
