@@ -9,7 +9,8 @@
 //! - reading manifests: [`read_secrets`], [`read_sealed_secrets`] (multi-document YAML,
 //!   JSON streams, `kind: List`), [`docs`] underneath;
 //! - [`Sealer`]: seal a Secret, a raw value, or merge into an existing SealedSecret;
-//! - [`unseal`]: open with private keys, saying which key opened each value;
+//! - [`unseal`]: open with private keys, saying which key opened each value
+//!   ([`unseal_all`] for a whole manifest);
 //! - [`reseal`]: move every value (and the legacy `spec.data` blob) to a new key, keeping
 //!   `spec.template` byte for byte ([`reseal_manifest`] for whole files);
 //! - [`render`]: kubeseal's exact JSON and YAML layout, so files diff cleanly;
@@ -19,7 +20,7 @@
 //! - files: [`load_key_files`], [`open_backup`], [`backup_from_files`] and
 //!   [`read_certificate`] (a file, or a URL with the `fetch` feature), as kubeseal's
 //!   `--cert` and `--recovery-private-key` take them;
-//! - [`cluster`] (feature `cluster`): the controller through the API server's service
+//! - `cluster` (feature `cluster`): the controller through the API server's service
 //!   proxy (certificate, verify, rotate) and the key Secrets of a cluster (read for a
 //!   backup, restored with rollback), on `ksec-kube`'s client.
 //!
@@ -98,7 +99,7 @@ pub use scope::{Scope, CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION};
 pub use seal::{MergeReport, MergedManifest, SealOptions, Sealer};
 pub use sealed::{SealedSecret, SecretTemplate, API_VERSION, KIND};
 pub use secret::Secret;
-pub use unseal::{unseal, Unsealed};
+pub use unseal::{unseal, unseal_all, Unsealed};
 
 /// Entry points for fuzz targets and benchmarks; not a stable API.
 #[doc(hidden)]

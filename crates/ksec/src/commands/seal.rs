@@ -2,7 +2,7 @@
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
 use crate::cluster::{self, controller_hint};
 use crate::io::{self, Input};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_seal::cluster::Controller;
@@ -472,18 +472,7 @@ fn recovery_unseal(args: &SealArgs, input: &Input) -> Result<ExitCode> {
     let sealed = ksec_seal::read_sealed_secrets(&data, &input.name())?;
     let format = args.output_format(args.sealed_secret_file.as_deref())?;
     let refs: Vec<&RsaPrivateKey> = keys.iter().map(|k| &k.key).collect();
-    let mut out = zeroize::Zeroizing::new(String::new());
-    for ss in &sealed {
-        let opened = ksec_seal::unseal(ss, &refs).with_context(|| {
-            format!(
-                "{}: SealedSecret {}/{}",
-                input.name(),
-                ss.metadata.namespace(),
-                ss.metadata.name()
-            )
-        })?;
-        out.push_str(&render::document(&opened.secret.to_value(), format));
-    }
+    let out = ksec_seal::unseal_all(&sealed, &input.name(), &refs, format)?;
     io::emit(args.sealed_secret_file.as_deref(), out.as_bytes(), 0o600)?;
     Ok(ExitCode::SUCCESS)
 }
