@@ -202,6 +202,29 @@ pub enum Error {
     /// Arguments for Helm that cannot be rewritten (a flag without its value).
     #[error("helm arguments: {0}")]
     Arguments(String),
+    /// A helm-secrets option (`helm secrets --backend …`) came without its value.
+    #[error("{option} needs a value")]
+    OptionValue {
+        /// The option as given.
+        option: String,
+    },
+    /// `helm secrets encrypt|decrypt` came without the file to work on.
+    #[error("helm secrets {command} needs a file")]
+    NoFile {
+        /// The command (`encrypt`, `decrypt`).
+        command: &'static str,
+    },
+    /// `HELM_SECRETS_EVALUATE_TEMPLATES` (helm-secrets' `--evaluate-templates`) asks
+    /// for a feature of the vals backend.
+    #[error("--evaluate-templates (HELM_SECRETS_EVALUATE_TEMPLATES) needs helm-secrets' vals backend, which ksec does not implement")]
+    EvaluateTemplates,
+    /// ksec running as `helm` found itself as the real Helm again and again (through
+    /// a copy or a link) and stopped.
+    #[error("ksec runs as helm and keeps finding itself as the real helm; set HELM_SECRETS_HELM_PATH to the real helm binary")]
+    WrapperLoop {
+        /// How many times it had started itself.
+        depth: u32,
+    },
     /// Another file-system operation failed.
     #[error("{what}: {source}")]
     Io {

@@ -14,6 +14,10 @@
 //! - helm-secrets' settings ([`Settings`]: `HELM_SECRETS_*`, with safer defaults
 //!   under Argo CD) and the two legacy-format plugins that load on Helm 3 and Helm 4
 //!   ([`plugin`]);
+//! - helm-secrets' own command line ([`SecretsOptions`] for `helm secrets [OPTIONS]`,
+//!   [`FileOperand`] for `encrypt`/`decrypt`), and which real Helm wrapper mode runs
+//!   and how ([`wrapper::Launch`], [`wrapper::RealHelm`], the loop guard
+//!   [`wrapper::next_depth`]), so a front end only parses, prints and runs it;
 //! - private scratch folders for what cannot stay in memory ([`scratch`]).
 //!
 //! Encryption is recognised by the SOPS metadata a file parses to, not by grep; a
@@ -71,6 +75,7 @@ mod error;
 mod files;
 mod getter;
 mod keys;
+mod options;
 pub mod plugin;
 pub mod scratch;
 mod settings;
@@ -83,6 +88,7 @@ pub use error::{Error, Result};
 pub use files::{decrypt_file, encrypt_file};
 pub use getter::{download, Downloaded};
 pub use keys::{ImportedKey, Keys};
+pub use options::{terraform_json, FileOperand, SecretsOptions};
 pub use settings::Settings;
 pub use source::MAX_FILE_BYTES;
 pub use url::{

@@ -119,6 +119,11 @@ pub fn plugins_dirs(helm: &Path) -> Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// The plugin folder to install into for a Helm: the first of [`plugins_dirs`].
+pub fn plugins_dir(helm: &Path) -> Result<PathBuf> {
+    Ok(plugins_dirs(helm)?.into_iter().next().unwrap_or_default())
+}
+
 /// What a plugin folder holds, from its manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Found {

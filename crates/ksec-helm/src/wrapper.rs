@@ -17,7 +17,128 @@ use crate::settings::Settings;
 use crate::source;
 use crate::url::{is_http, Backend, Target};
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Helm commands ksec wraps when it runs as `helm` with
+/// `HELM_SECRETS_WRAPPER_ENABLED=true` (helm-secrets' wrapper list); any other
+/// command runs the real Helm unchanged.
+pub const WRAPPED_COMMANDS: [&str; 5] = ["install", "upgrade", "template", "lint", "diff"];
+
+/// The variable that counts how often ksec running as `helm` has started the real
+/// Helm in this process tree.
+pub const DEPTH_VAR: &str = "KSEC_HELM_WRAPPER_DEPTH";
+
+/// The depth at which ksec assumes it keeps starting itself ([`Error::WrapperLoop`]).
+pub const MAX_DEPTH: u32 = 8;
+
+/// Whether ksec running as `helm` with `args` (everything after `helm`) wraps the
+/// command, rewriting its values files, rather than run the real Helm unchanged.
+pub fn wraps(args: &[OsString], settings: &Settings) -> bool {
+    settings.wrapper_enabled
+        && args
+            .first()
+            .and_then(|a| a.to_str())
+            .is_some_and(|a| WRAPPED_COMMANDS.contains(&a))
+}
+
+/// The depth to hand the real Helm, from the current value of [`DEPTH_VAR`] (absent
+/// or unreadable: 0): one more, or [`Error::WrapperLoop`] at [`MAX_DEPTH`] (ksec
+/// finding itself as the real Helm through a copy would otherwise loop forever).
+pub fn next_depth(current: Option<&str>) -> Result<u32> {
+    let depth = current.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    if depth >= MAX_DEPTH {
+        return Err(Error::WrapperLoop { depth });
+    }
+    Ok(depth + 1)
+}
+
+/// The real Helm: `HELM_SECRETS_HELM_PATH`, else `HELM_BIN` (set by Helm for its
+/// plugins) unless that is this binary, else the first `helm` on `PATH` that is not
+/// this binary.
+pub fn real_helm(settings: &Settings) -> Result<PathBuf> {
+    if let Some(p) = &settings.helm_path {
+        return Ok(PathBuf::from(p));
+    }
+    let me = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.canonicalize().ok());
+    if let Some(bin) = std::env::var_os("HELM_BIN").filter(|b| !b.is_empty()) {
+        let bin = PathBuf::from(bin);
+        let resolved = if bin.components().count() > 1 {
+            Some(bin.clone())
+        } else {
+            crate::plugin::search_path(&bin.to_string_lossy())
+        };
+        if let Some(r) = resolved.filter(|r| r.canonicalize().ok() != me) {
+            return Ok(r);
+        }
+    }
+    crate::plugin::find_helm(None)
+}
+
+/// The real Helm to start, and the depth to start it at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RealHelm {
+    /// The binary ([`real_helm`]).
+    pub path: PathBuf,
+    /// The value of [`DEPTH_VAR`] it gets ([`next_depth`]).
+    pub depth: u32,
+}
+
+impl RealHelm {
+    /// The real Helm for a command that runs unchanged.
+    pub fn find(settings: &Settings) -> Result<Self> {
+        let path = real_helm(settings)?;
+        let depth = next_depth(std::env::var(DEPTH_VAR).ok().as_deref())?;
+        Ok(RealHelm { path, depth })
+    }
+
+    /// A command that runs it, with [`DEPTH_VAR`] set; the caller adds the arguments.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.path);
+        cmd.env(DEPTH_VAR, self.depth.to_string());
+        cmd
+    }
+}
+
+/// How a wrapped command is run: the real Helm, and whether encrypted values files
+/// go to it as URLs ([`Handoff::Urls`], a getter plugin serves `secrets://`) or as
+/// private copies ([`Handoff::PrivateFiles`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    /// The real Helm.
+    pub helm: RealHelm,
+    /// True if one of its plugin folders (`HELM_PLUGINS`, else `helm env
+    /// HELM_PLUGINS`) holds a plugin that serves `secrets://`.
+    pub getter: bool,
+}
+
+impl Launch {
+    /// Finds the real Helm and its getter; refuses settings that wrapper mode cannot
+    /// honour ([`Error::EvaluateTemplates`]).
+    pub fn prepare(settings: &Settings) -> Result<Self> {
+        Self::prepare_in(settings, |k| std::env::var_os(k))
+    }
+
+    /// [`Launch::prepare`] with `env` in place of this process's environment for
+    /// `HELM_PLUGINS` and [`DEPTH_VAR`] (for tests and embedding).
+    pub fn prepare_in(settings: &Settings, env: impl Fn(&str) -> Option<OsString>) -> Result<Self> {
+        if settings.evaluate_templates {
+            return Err(Error::EvaluateTemplates);
+        }
+        let path = real_helm(settings)?;
+        let plugins: Vec<PathBuf> = match env("HELM_PLUGINS").filter(|p| !p.is_empty()) {
+            Some(p) => std::env::split_paths(&p).collect(),
+            None => crate::plugin::plugins_dirs(&path).unwrap_or_default(),
+        };
+        let depth = next_depth(env(DEPTH_VAR).as_deref().and_then(|d| d.to_str()))?;
+        Ok(Launch {
+            helm: RealHelm { path, depth },
+            getter: crate::plugin::getter_installed(&plugins),
+        })
+    }
+}
 
 /// How encrypted files reach Helm.
 #[derive(Debug)]
@@ -408,6 +529,54 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e3.contains("--set-file needs a value"), "{e3}");
+    }
+
+    #[test]
+    fn wrapped_commands_and_the_depth_guard() {
+        let on = Settings {
+            wrapper_enabled: true,
+            ..Settings::default()
+        };
+        let args = |a: &[&str]| a.iter().map(OsString::from).collect::<Vec<_>>();
+        for c in WRAPPED_COMMANDS {
+            assert!(wraps(&args(&[c, "x"]), &on), "{c}");
+            assert!(!wraps(&args(&[c, "x"]), &Settings::default()), "{c}");
+        }
+        assert!(!wraps(&args(&["version"]), &on));
+        assert!(!wraps(&[], &on));
+
+        assert_eq!(next_depth(None).unwrap(), 1);
+        assert_eq!(next_depth(Some("junk")).unwrap(), 1);
+        assert_eq!(next_depth(Some("7")).unwrap(), 8);
+        let e = next_depth(Some("8")).unwrap_err();
+        assert!(matches!(e, Error::WrapperLoop { depth: 8 }));
+        assert!(e.to_string().contains("HELM_SECRETS_HELM_PATH"), "{e}");
+    }
+
+    #[test]
+    fn the_real_helm_is_the_one_named_and_templates_are_refused() {
+        let named = Settings {
+            helm_path: Some("/opt/helm/bin/helm".into()),
+            ..Settings::default()
+        };
+        assert_eq!(real_helm(&named).unwrap(), Path::new("/opt/helm/bin/helm"));
+        let h = RealHelm {
+            path: "/opt/helm/bin/helm".into(),
+            depth: 3,
+        };
+        let cmd = h.command();
+        assert_eq!(cmd.get_program(), "/opt/helm/bin/helm");
+        assert!(cmd
+            .get_envs()
+            .any(|(k, v)| k == DEPTH_VAR && v == Some(std::ffi::OsStr::new("3"))));
+        let templates = Settings {
+            evaluate_templates: true,
+            ..named
+        };
+        assert!(matches!(
+            Launch::prepare(&templates),
+            Err(Error::EvaluateTemplates)
+        ));
     }
 
     #[test]

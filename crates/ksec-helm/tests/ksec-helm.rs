@@ -1,7 +1,8 @@
 //! Library tests of ksec-helm against real peers: values files that the real `sops`
 //! encrypted (helm-secrets' own test assets, for its age and PGP keys) decrypted
 //! byte for byte as `sops --decrypt` prints them, bad input, and the `-kubernetes`
-//! protocols against ksec-testkit's HTTPS Kubernetes API.
+//! protocols against ksec-testkit's HTTPS Kubernetes API; wrapper mode's launch
+//! (getter, loop guard) with the real Helm 4 and Helm 3.
 #![allow(clippy::unwrap_used)]
 
 #[path = "ksec-helm/support.rs"]
@@ -18,3 +19,6 @@ mod kubernetes;
 
 #[path = "ksec-helm/http.rs"]
 mod http;
+
+#[path = "ksec-helm/wrapper.rs"]
+mod wrapper;

@@ -226,6 +226,25 @@ fn trim(v: &mut Value) {
 }
 
 impl Scanner {
+    /// Resolves the kubeconfig, context and credentials of `kube` (with
+    /// `options.namespace` as its namespace) and scans that cluster as
+    /// [`Scanner::scan_cluster`] does. A kubeconfig that cannot be used is
+    /// [`Error::Cluster`].
+    pub async fn scan_kubeconfig(
+        &mut self,
+        kube: &ksec_kube::KubeOptions,
+        options: &ClusterOptions,
+    ) -> Result<()> {
+        let kube = ksec_kube::KubeOptions {
+            namespace: options.namespace.clone(),
+            ..kube.clone()
+        };
+        let cluster = ksec_kube::ClusterConfig::load(&kube)
+            .await
+            .map_err(|e| Error::Cluster(Box::new(e)))?;
+        self.scan_cluster(&cluster, options).await
+    }
+
     /// Reads the cluster `cluster` points at and runs every rule on what it finds (see the
     /// [module documentation](crate::cluster)). Call [`Scanner::finish`] afterwards, as
     /// for files. A resource the credentials may not list is reported as skipped and the
@@ -385,7 +404,11 @@ impl Scanner {
             403 => {
                 self.skip(
                     what,
-                    format!("forbidden (403): {}", bounded(&status.message)),
+                    format!(
+                        "{} (403): {}",
+                        crate::finding::FORBIDDEN,
+                        bounded(&status.message)
+                    ),
                 );
                 Ok(Page::Refused)
             }

@@ -115,6 +115,18 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// How [`Skipped::reason`] starts for a list the credentials may not read (a cluster
+/// scan's 403).
+pub(crate) const FORBIDDEN: &str = "forbidden";
+
+impl Skipped {
+    /// True if this was skipped because the credentials may not read it (a cluster
+    /// list the API server answered with 403).
+    pub fn is_forbidden(&self) -> bool {
+        self.reason.starts_with(FORBIDDEN)
+    }
+}
+
 /// Counts of a report.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {

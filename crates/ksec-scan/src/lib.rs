@@ -16,15 +16,16 @@
 //! scanning; `helm template` and `kubectl kustomize` for rendering (each run under a time
 //! limit, its error text summarised without the values it quotes); with the `cluster`
 //! feature, a live cluster through the kubeconfig ([`cluster`]: Secrets read as metadata
-//! only).
+//! only; `Scanner::scan_kubeconfig` resolves the kubeconfig and context and scans, and
+//! [`Skipped::is_forbidden`] marks the lists the credentials may not read).
 //!
 //! **How it is tested.** Unit tests per rule and parser; kubescape's own regolibrary
 //! test cases for the implemented controls (the crate README lists every deliberate
 //! difference by case name); checkov and detect-secrets on the same corpus; every output
 //! format searched for every secret value of the corpus; SARIF read back by
 //! `sarif-tools`; fuzz targets for the parsers; cluster scans against the testkit's HTTPS
-//! API server (not a real kube-apiserver), proving from its request log that no Secret
-//! data was requested.
+//! API server (not a real kube-apiserver), here through a kubeconfig and in the `ksec`
+//! binary's tests, proving from its request log that no Secret data was requested.
 //!
 //! **Security.** Findings never carry the value they found nor a hash of it:
 //! fingerprints hash the rule and the location. Parsers are bounded (nesting depth,

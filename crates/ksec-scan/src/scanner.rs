@@ -132,6 +132,20 @@ pub(crate) struct Loc<'a> {
     pub ignore: &'a [String],
 }
 
+impl<'a> Loc<'a> {
+    /// A whole file that is not a Kubernetes object (a dotenv, SOPS or config file):
+    /// no kind, name or namespace, and no ignore annotation.
+    pub(crate) fn file(file: &'a str) -> Self {
+        Loc {
+            file,
+            kind: "",
+            namespace: None,
+            name: "",
+            ignore: &[],
+        }
+    }
+}
+
 impl<'a> Obj<'a> {
     pub(crate) fn loc(&'a self) -> Loc<'a> {
         Loc {

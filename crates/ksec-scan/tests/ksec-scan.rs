@@ -1,6 +1,9 @@
 //! Integration tests of ksec-scan. One test binary for the crate; modules by theme.
 #![allow(clippy::unwrap_used)]
 
+#[cfg(feature = "cluster")]
+#[path = "ksec-scan/cluster.rs"]
+mod cluster;
 #[path = "ksec-scan/conformance.rs"]
 mod conformance;
 #[path = "ksec-scan/inputs.rs"]

@@ -148,13 +148,7 @@ pub(crate) fn scan_value(s: &mut Scanner, source: &Source, doc: &Doc, base: &str
     if found.is_empty() {
         return;
     }
-    let loc = Loc {
-        file: &source.file,
-        kind: "",
-        namespace: None,
-        name: "",
-        ignore: &[],
-    };
+    let loc = Loc::file(&source.file);
     let has_lines = source.has_lines;
     let pos = |p: &str| {
         if !has_lines {

@@ -41,13 +41,7 @@ fn key_id(k: &MasterKey) -> String {
 
 /// A SOPS file: plaintext values that look like credentials, the MAC, the recipients.
 pub(crate) fn sops_file(s: &mut Scanner, source: &Source, text: &str, doc: &Doc) {
-    let loc = Loc {
-        file: &source.file,
-        kind: "",
-        namespace: None,
-        name: "",
-        ignore: &[],
-    };
+    let loc = Loc::file(&source.file);
     let pos = |p: &str| {
         if source.has_lines {
             doc.pos(&crate::scanner::kubescape_to_yaml_path(p))

@@ -43,13 +43,7 @@ pub(crate) fn scan(s: &mut Scanner, source: &Source, text: &str) {
         encrypted::sops_dotenv(s, source, text, &pairs);
         return;
     }
-    let loc = Loc {
-        file: &source.file,
-        kind: "",
-        namespace: None,
-        name: "",
-        ignore: &[],
-    };
+    let loc = Loc::file(&source.file);
     for (k, v, line) in pairs {
         if let Some(verdict) = judge(&k, &Value::String(v)) {
             let msg = verdict.describe(&k);

@@ -14,8 +14,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use ksec_helm::plugin;
 use ksec_helm::scratch::{self, ScratchDir};
-use ksec_helm::wrapper::{self, Handoff};
-use ksec_helm::Settings;
+use ksec_helm::wrapper::{self, Handoff, Launch, RealHelm};
+use ksec_helm::{FileOperand, SecretsOptions, Settings};
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -85,8 +85,7 @@ impl PluginTarget {
         }
         let helm = plugin::find_helm(self.helm.as_deref())
             .map_err(|e| anyhow::anyhow!("{e} (use --helm PATH or --plugins-dir DIR)"))?;
-        let dirs = plugin::plugins_dirs(&helm)?;
-        Ok(dirs.into_iter().next().unwrap_or_default())
+        Ok(plugin::plugins_dir(&helm)?)
     }
 }
 
@@ -150,9 +149,8 @@ fn clean_up_on_signal() {
 /// non-zero exit (Helm then renders nothing).
 fn downloader(url: &str) -> ExitCode {
     clean_up_on_signal();
-    let result = Settings::from_env().and_then(|s| Ok((ksec_helm::download(url, &s)?, s)));
-    match result {
-        Ok((out, _)) => {
+    match Settings::from_env().and_then(|s| ksec_helm::download(url, &s)) {
+        Ok(out) => {
             for w in &out.warnings {
                 eprintln!("[ksec] {w}");
             }
@@ -191,65 +189,16 @@ fn report(e: &ksec_helm::Error) {
     }
 }
 
-const WRAPPED: [&str; 5] = ["install", "upgrade", "template", "lint", "diff"];
-
 /// ksec run as `helm`.
 pub fn run_as_helm() -> Result<ExitCode> {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let settings = Settings::from_env()?;
-    let wrap = settings.wrapper_enabled
-        && args
-            .first()
-            .and_then(|a| a.to_str())
-            .is_some_and(|a| WRAPPED.contains(&a));
-    if wrap {
+    if wrapper::wraps(&args, &settings) {
         return run_wrapped(&args, &[], &settings);
     }
-    let helm = real_helm(&settings)?;
-    let err = std::os::unix::process::CommandExt::exec(
-        Command::new(&helm)
-            .args(&args)
-            .env(DEPTH, depth()?.to_string()),
-    );
-    bail!("cannot run {}: {err}", helm.display())
-}
-
-/// How often ksec-as-helm has started the real Helm in this process tree; a loop
-/// (ksec finding itself as the real Helm through a copy) stops here.
-const DEPTH: &str = "KSEC_HELM_WRAPPER_DEPTH";
-
-fn depth() -> Result<u32> {
-    let d = std::env::var(DEPTH)
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(0);
-    if d >= 8 {
-        bail!("ksec runs as helm and keeps finding itself as the real helm; set HELM_SECRETS_HELM_PATH to the real helm binary");
-    }
-    Ok(d + 1)
-}
-
-/// The real Helm: `HELM_SECRETS_HELM_PATH`, else `HELM_BIN` (set by Helm for its
-/// plugins), else the first `helm` on `PATH` that is not ksec.
-fn real_helm(settings: &Settings) -> Result<PathBuf> {
-    if let Some(p) = &settings.helm_path {
-        return Ok(PathBuf::from(p));
-    }
-    let me = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.canonicalize().ok());
-    if let Some(bin) = std::env::var_os("HELM_BIN").filter(|b| !b.is_empty()) {
-        let bin = PathBuf::from(bin);
-        let resolved = if bin.components().count() > 1 {
-            Some(bin.clone())
-        } else {
-            plugin::search_path(&bin.to_string_lossy())
-        };
-        if let Some(r) = resolved.filter(|r| r.canonicalize().ok() != me) {
-            return Ok(r);
-        }
-    }
-    Ok(plugin::find_helm(None)?)
+    let helm = RealHelm::find(&settings)?;
+    let err = std::os::unix::process::CommandExt::exec(helm.command().args(&args));
+    bail!("cannot run {}: {err}", helm.path.display())
 }
 
 /// `helm secrets ARGS`, as helm-secrets' `scripts/run.sh` reads them: options, then
@@ -257,73 +206,8 @@ fn real_helm(settings: &Settings) -> Result<PathBuf> {
 fn secrets(args: &[OsString]) -> Result<ExitCode> {
     // Options become the same variables helm-secrets exports, for the settings here
     // and for the getter Helm runs.
-    let mut env: Vec<(&'static str, String)> = Vec::new();
-    let mut i = 0;
-    let text = |i: usize| args.get(i).and_then(|a| a.to_str());
-    let bool_opt = |i: usize| matches!(text(i + 1), Some("true" | "false"));
-    while let Some(a) = args.get(i) {
-        let Some(a) = a.to_str() else { break };
-        let (name, inline) = match a.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v.to_string())),
-            _ => (a, None),
-        };
-        let value_opt = |var: &'static str,
-                         env: &mut Vec<(&'static str, String)>,
-                         i: &mut usize|
-         -> Result<()> {
-            let v = match &inline {
-                Some(v) => v.clone(),
-                None => {
-                    *i += 1;
-                    text(*i)
-                        .with_context(|| format!("{name} needs a value"))?
-                        .to_string()
-                }
-            };
-            env.push((var, v));
-            Ok(())
-        };
-        let flag_opt = |var: &'static str, env: &mut Vec<(&'static str, String)>, i: &mut usize| {
-            let v = match &inline {
-                Some(v) => v.clone(),
-                None if bool_opt(*i) => {
-                    *i += 1;
-                    text(*i).unwrap_or("true").to_string()
-                }
-                None => "true".into(),
-            };
-            env.push((var, v));
-        };
-        match name {
-            "--backend" | "-b" => value_opt("HELM_SECRETS_BACKEND", &mut env, &mut i)?,
-            "--backend-args" | "-a" => value_opt("HELM_SECRETS_BACKEND_ARGS", &mut env, &mut i)?,
-            "--quiet" | "-q" => env.push(("HELM_SECRETS_QUIET", "true".into())),
-            "--ignore-missing-values" => {
-                flag_opt("HELM_SECRETS_IGNORE_MISSING_VALUES", &mut env, &mut i)
-            }
-            "--evaluate-templates" => flag_opt("HELM_SECRETS_EVALUATE_TEMPLATES", &mut env, &mut i),
-            "--evaluate-templates-decode-secrets" => flag_opt(
-                "HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS",
-                &mut env,
-                &mut i,
-            ),
-            // helm-secrets' answer to stale .dec files; ksec writes none.
-            "--decrypt-secrets-in-tmp-dir" => {
-                flag_opt("HELM_SECRETS_DECRYPT_SECRETS_IN_TMP_DIR", &mut env, &mut i)
-            }
-            _ => break,
-        }
-        i += 1;
-    }
-    let lookup = |k: &str| {
-        env.iter()
-            .rev()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(k).ok())
-    };
-    let settings = Settings::from_lookup(lookup)?;
-    let rest = &args[i.min(args.len())..];
+    let (options, rest) = SecretsOptions::parse(args)?;
+    let settings = options.settings()?;
     let Some(command) = rest.first() else {
         print!("{USAGE}");
         return Ok(ExitCode::FAILURE);
@@ -359,7 +243,7 @@ fn secrets(args: &[OsString]) -> Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            run_wrapped(rest, &env, &settings)
+            run_wrapped(rest, &options.env, &settings)
         }
     }
 }
@@ -368,26 +252,16 @@ fn is_help(a: &OsStr) -> bool {
     matches!(a.to_str(), Some("-h" | "--help" | "help"))
 }
 
-/// The file operand of encrypt/decrypt, and whether `-i` (and `--terraform`) came.
-fn file_operand<'a>(operand: &'a [OsString], what: &str) -> Result<(&'a OsStr, bool, bool)> {
-    let (mut inline, mut terraform, mut file) = (false, false, None);
-    for a in operand {
-        match a.to_str() {
-            Some("-i") => inline = true,
-            Some("--terraform") => terraform = true,
-            _ => file = Some(a.as_os_str()),
-        }
-    }
-    let file = file.with_context(|| format!("helm secrets {what} needs a file"))?;
-    Ok((file, inline, terraform))
-}
-
 fn decrypt(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
     if operand.first().is_some_and(|a| is_help(a)) {
         print!("helm secrets [ OPTIONS ] decrypt [ -i ] [ --terraform ] <path to file>\n\nDecrypts a SOPS file to standard output, or in place with -i.\n");
         return Ok(ExitCode::SUCCESS);
     }
-    let (file, inline, terraform) = file_operand(operand, "decrypt")?;
+    let FileOperand {
+        file,
+        in_place,
+        terraform,
+    } = FileOperand::parse(operand, "decrypt")?;
     let name = file.to_string_lossy();
     let plain = match ksec_helm::decrypt_file(&name, settings) {
         Ok(p) => p,
@@ -397,11 +271,8 @@ fn decrypt(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
         }
     };
     if terraform {
-        use base64::Engine;
-        let b64 =
-            zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*plain));
-        print!("{{\"content_base64\":\"{}\"}}", b64.as_str());
-    } else if inline {
+        print!("{}", ksec_helm::terraform_json(&plain).as_str());
+    } else if in_place {
         io::write_atomic(Path::new(file), &plain, 0o600)?;
     } else {
         io::emit(None, &plain, 0o600)?;
@@ -414,7 +285,7 @@ fn encrypt(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
         print!("helm secrets [ OPTIONS ] encrypt [ -i ] <path to file>\n\nEncrypts a YAML file with the recipients of SOPS_AGE_RECIPIENTS/SOPS_PGP_FP or .sops.yaml,\nto standard output, or in place with -i.\n");
         return Ok(ExitCode::SUCCESS);
     }
-    let (file, inline, _) = file_operand(operand, "encrypt")?;
+    let FileOperand { file, in_place, .. } = FileOperand::parse(operand, "encrypt")?;
     let out = match ksec_helm::encrypt_file(Path::new(file), settings) {
         Ok(o) => o,
         Err(e) => {
@@ -422,7 +293,7 @@ fn encrypt(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    if inline {
+    if in_place {
         io::write_atomic(Path::new(file), &out, 0o600)?;
     } else {
         io::emit(None, &out, 0o600)?;
@@ -485,14 +356,7 @@ fn run_wrapped(
     env: &[(&'static str, String)],
     settings: &Settings,
 ) -> Result<ExitCode> {
-    if settings.evaluate_templates {
-        bail!("--evaluate-templates (HELM_SECRETS_EVALUATE_TEMPLATES) needs helm-secrets' vals backend, which ksec does not implement");
-    }
-    let helm = real_helm(settings)?;
-    let plugins: Vec<PathBuf> = match std::env::var_os("HELM_PLUGINS").filter(|p| !p.is_empty()) {
-        Some(p) => std::env::split_paths(&p).collect(),
-        None => plugin::plugins_dirs(&helm).unwrap_or_default(),
-    };
+    let launch = Launch::prepare(settings)?;
     let note = |decrypted: &[String]| {
         if !settings.quiet {
             for f in decrypted {
@@ -500,10 +364,10 @@ fn run_wrapped(
             }
         }
     };
-    let mut cmd = Command::new(&helm);
-    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .env(DEPTH, depth()?.to_string());
-    if plugin::getter_installed(&plugins) {
+    let helm = &launch.helm.path;
+    let mut cmd = launch.helm.command();
+    cmd.envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    if launch.getter {
         let rewritten = match wrapper::rewrite_args(args, settings, Handoff::Urls) {
             Ok(r) => r,
             Err(e) => {
@@ -533,6 +397,12 @@ fn run_wrapped(
         .status()
         .with_context(|| format!("cannot run {}", helm.display()))?;
     drop(scratch);
+    // Ctrl-C reaches Helm and ksec together; when Helm's end is seen before the
+    // handler's exit(130), the answer is still the handler's.
+    const SIGINT: i32 = 2; // the same number on every Unix
+    if std::os::unix::process::ExitStatusExt::signal(&status) == Some(SIGINT) {
+        return Ok(ExitCode::from(130));
+    }
     Ok(ExitCode::from(status.code().map_or(1, |c| c as u8)))
 }
 

@@ -1,9 +1,9 @@
 //! `ksec scan`: flags → `ksec_scan` → report and exit code (0 clean, 1 findings at or
 //! above `--fail-on`, 2 inputs skipped or errors).
 use crate::io;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
-use ksec_scan::{output, Baseline, Options, Scanner, Severity};
+use ksec_scan::{output, Baseline, Options, Scanner, Severity, Skipped};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -169,12 +169,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         );
     }
     let report = scanner.finish();
-    if a.cluster
-        && report
-            .skipped
-            .iter()
-            .any(|s| s.reason.starts_with("forbidden"))
-    {
+    if a.cluster && report.skipped.iter().any(Skipped::is_forbidden) {
         let hint = if a.namespace.is_none() {
             "some lists were forbidden to these credentials; -n NAMESPACE scans the namespaces they may read"
         } else {
@@ -201,22 +196,14 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
 
 /// Reads the cluster of the kubeconfig into the scanner.
 fn scan_cluster(scanner: &mut Scanner, a: &ScanArgs) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let kube = ksec_kube::KubeOptions {
         kubeconfig: a.kubeconfig.clone(),
         context: a.context.clone(),
-        namespace: a.namespace.clone(),
+        namespace: None,
     };
     let options = ksec_scan::cluster::ClusterOptions {
         namespace: a.namespace.clone(),
         ..Default::default()
     };
-    rt.block_on(async {
-        let cluster = ksec_kube::ClusterConfig::load(&kube).await?;
-        scanner.scan_cluster(&cluster, &options).await?;
-        Ok(())
-    })
+    crate::cluster::block_on(async { Ok(scanner.scan_kubeconfig(&kube, &options).await?) })
 }
