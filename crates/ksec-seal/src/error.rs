@@ -268,6 +268,9 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+    /// A file could not be written (the error of the caller's writer, as it is).
+    #[error(transparent)]
+    WriteFile(Cause),
     /// A certificate URL that cannot be fetched.
     #[error("cannot fetch {url}")]
     Fetch {
@@ -483,6 +486,11 @@ impl Cause {
     /// Wraps an error.
     pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self(std::sync::Arc::new(error))
+    }
+
+    /// Wraps a boxed error (a caller's, for example).
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self(std::sync::Arc::from(error))
     }
 
     /// The error inside, to match on its type.

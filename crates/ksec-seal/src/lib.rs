@@ -12,7 +12,8 @@
 //! - [`unseal`]: open with private keys, saying which key opened each value
 //!   ([`unseal_all`] for a whole manifest);
 //! - [`reseal`]: move every value (and the legacy `spec.data` blob) to a new key, keeping
-//!   `spec.template` byte for byte ([`reseal_manifest`] for whole files);
+//!   `spec.template` byte for byte ([`reseal_manifest`] for whole files, [`reseal_files`]
+//!   for many, counted);
 //! - [`render`]: kubeseal's exact JSON and YAML layout, so files diff cleanly;
 //! - [`hybrid`]: the sealed value format; [`keys`]: key pairs and certificates in the
 //!   controller's formats; [`backup`]: encrypted backups of the sealing keys (age, with
@@ -94,7 +95,9 @@ pub use files::{
 };
 pub use meta::{ObjectMeta, LAST_APPLIED_ANNOTATIONS};
 pub use render::Format;
-pub use reseal::{reseal, reseal_manifest, ResealedManifest};
+pub use reseal::{
+    reseal, reseal_files, reseal_manifest, FileReseal, ResealSummary, ResealedManifest, WriteResult,
+};
 pub use scope::{Scope, CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION};
 pub use seal::{MergeReport, MergedManifest, SealOptions, Sealer};
 pub use sealed::{SealedSecret, SecretTemplate, API_VERSION, KIND};
