@@ -46,6 +46,69 @@ pub enum Namespaces {
     Only(Vec<String>),
 }
 
+impl Namespaces {
+    /// The namespaces to watch, as Bitnami's controller chooses them from
+    /// `--all-namespaces` and `--additional-namespaces` (a comma list): every namespace
+    /// when `all` is set and no additional ones are given; else the controller's `own`
+    /// namespace and the additional ones, each once.
+    pub fn select(all: bool, own: &str, additional: &str) -> Self {
+        let additional: Vec<String> = ksec_text::split_list(additional)
+            .map(String::from)
+            .collect();
+        if all && additional.is_empty() {
+            return Namespaces::All;
+        }
+        let mut list = vec![own.to_string()];
+        for ns in additional {
+            if !list.contains(&ns) {
+                list.push(ns);
+            }
+        }
+        Namespaces::Only(list)
+    }
+}
+
+/// The controller's own namespace, found as Bitnami's controller finds it:
+/// `POD_NAMESPACE`, then the service account's namespace file, then `default`.
+pub fn own_namespace() -> String {
+    if let Ok(ns) = std::env::var("POD_NAMESPACE") {
+        if !ns.trim().is_empty() {
+            return ns.trim().to_string();
+        }
+    }
+    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "default".into())
+}
+
+/// This replica's identity for leader election and events: `HOSTNAME` (the pod's name),
+/// else `ksec-controller-PID`.
+pub fn own_identity() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("ksec-controller-{}", std::process::id()))
+}
+
+/// Parses a listen address as Bitnami's `--listen-addr` takes it (Go's syntax: `:8080`
+/// means every interface; `127.0.0.1:8080`, `localhost:8080`).
+pub fn parse_listen_addr(s: &str) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| Error::ListenAddress {
+            value: s.to_string(),
+        })
+}
+
 /// Everything the controller needs to run. [`Config::default`] holds Bitnami's defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -235,6 +298,33 @@ pub fn parse_rfc1123z(s: &str) -> Result<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespaces_are_bitnamis_choice() {
+        assert_eq!(Namespaces::select(true, "sealed", ""), Namespaces::All);
+        assert_eq!(
+            Namespaces::select(true, "sealed", "a,b,a"),
+            Namespaces::Only(vec!["sealed".into(), "a".into(), "b".into()])
+        );
+        assert_eq!(
+            Namespaces::select(false, "sealed", "sealed"),
+            Namespaces::Only(vec!["sealed".into()])
+        );
+    }
+
+    #[test]
+    fn listen_addresses_in_gos_syntax() {
+        assert_eq!(
+            parse_listen_addr(":8080").unwrap(),
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(parse_listen_addr("127.0.0.1:9000").unwrap().port(), 9000);
+        let e = parse_listen_addr("nowhere").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "\"nowhere\" is not a listen address (examples: :8080, 127.0.0.1:8080)"
+        );
+    }
 
     #[test]
     fn go_durations() {

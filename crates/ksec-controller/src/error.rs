@@ -68,6 +68,12 @@ pub enum Error {
     /// A duration that does not parse.
     #[error(transparent)]
     Duration(#[from] ksec_text::Error),
+    /// A listen address that is neither Go's `:PORT` nor `HOST:PORT`.
+    #[error("{value:?} is not a listen address (examples: :8080, 127.0.0.1:8080)")]
+    ListenAddress {
+        /// The text as given.
+        value: String,
+    },
     /// A Kubernetes API call failed.
     #[error("{action}: {source}")]
     Kube {

@@ -16,7 +16,9 @@
 //! - a cold start over thousands of SealedSecrets remembers which key opened each one, so
 //!   clusters with many keys do not try every key on every value ([`keyring`]).
 //!
-//! Modules: [`config`] (settings, Bitnami defaults), [`keyring`] (key Secrets, generation,
+//! Modules: [`config`] (settings, Bitnami defaults, and how Bitnami's controller finds its
+//! namespace, identity, listen addresses and watched namespaces: [`config::own_namespace`],
+//! [`Namespaces::select`]), [`keyring`] (key Secrets, generation,
 //! renewal), [`reconcile`] (one SealedSecret), [`http`], [`metrics`]; [`run`] wires them,
 //! with the status bookkeeping and leader election inside. Errors: [`Error`].
 //!

@@ -167,6 +167,11 @@ impl KeySecret {
         self.key.cert.as_ref().map(|c| (c.not_before, c.not_after))
     }
 
+    /// True when its certificate has expired at `now` (false without a certificate).
+    pub fn is_expired_at(&self, now: std::time::SystemTime) -> bool {
+        self.key.cert.as_ref().is_some_and(|c| c.is_expired_at(now))
+    }
+
     /// The Secret to create in `namespace`. Holds the private key: hand it straight to
     /// the API; it is wiped when dropped.
     pub fn secret_in(&self, namespace: &str) -> SecretDocument {

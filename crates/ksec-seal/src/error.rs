@@ -126,6 +126,17 @@ pub enum Error {
         scope: Scope,
     },
 
+    /// A merge takes one Secret and a file holding one SealedSecret.
+    #[error("a merge takes one Secret and a file holding one SealedSecret ({file} holds {sealed_secrets}, the input {secrets} Secrets)")]
+    MergeShape {
+        /// The SealedSecret file.
+        file: String,
+        /// How many Secrets the input holds.
+        secrets: usize,
+        /// How many SealedSecrets the file holds.
+        sealed_secrets: usize,
+    },
+
     // Sealed values.
     /// A sealed value is malformed or did not open (wrapped in [`Error::In`] naming its key).
     #[error("{0}")]
@@ -231,7 +242,282 @@ pub enum Error {
         /// What went wrong.
         problem: String,
     },
+    /// An encrypted key backup where plain key Secrets are wanted.
+    #[error("{file} is already an encrypted backup")]
+    AlreadyEncrypted {
+        /// The file.
+        file: String,
+    },
+    /// An encrypted key backup, and no identity to open it with.
+    #[error("{file} is an age-encrypted key backup")]
+    EncryptedBackup {
+        /// The file.
+        file: String,
+    },
+    /// An identity file that cannot be used (the error inside names the file).
+    #[error("{0}")]
+    IdentityFile(Box<Error>),
+
+    // Files and the network.
+    /// A file that cannot be read.
+    #[error("cannot read {path}")]
+    ReadFile {
+        /// The file.
+        path: String,
+        /// The system's reason.
+        #[source]
+        source: Cause,
+    },
+    /// A file could not be written (the error of the caller's writer, as it is).
+    #[error(transparent)]
+    WriteFile(Cause),
+    /// A certificate URL that cannot be fetched.
+    #[error("cannot fetch {url}")]
+    Fetch {
+        /// The URL.
+        url: String,
+        /// The HTTP client's reason.
+        #[source]
+        source: Cause,
+    },
+    /// No HTTP client could be set up to fetch a certificate.
+    #[error("cannot set up the HTTP client")]
+    HttpClient {
+        /// The HTTP client's reason.
+        #[source]
+        source: Cause,
+    },
+    /// A fetched certificate's body could not be read.
+    #[error("cannot read the body of {url}")]
+    FetchBody {
+        /// The URL.
+        url: String,
+        /// The HTTP client's reason.
+        #[source]
+        source: Cause,
+    },
+    /// A certificate URL answered with an error status.
+    #[error("cannot fetch {url:?}: {status}")]
+    FetchStatus {
+        /// The URL.
+        url: String,
+        /// The HTTP status, with its reason phrase.
+        status: String,
+    },
+
+    // The cluster (feature `cluster`).
+    /// The cluster cannot be used: its configuration, credentials, connection, or a
+    /// refused request (ksec-kube's error, which names the kubeconfig and context).
+    #[error(transparent)]
+    Kube(Cause),
+    /// The sealed-secrets controller's Service does not exist.
+    #[error("cannot get the sealed-secrets controller's Service {namespace}/{name} from {server}: not found")]
+    ControllerServiceNotFound {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API server asked.
+        server: String,
+    },
+    /// The sealed-secrets controller's Service cannot be read.
+    #[error("cannot get the sealed-secrets controller's Service {namespace}/{name}")]
+    ControllerService {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Why (ksec-kube's error).
+        #[source]
+        source: Cause,
+    },
+    /// The controller's Service has no port to reach it through.
+    #[error("the Service {namespace}/{name} has no ports, so the controller cannot be reached through it")]
+    ServiceWithoutPorts {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// The API server's service proxy found no controller answering (502, 503).
+    #[error("the sealed-secrets controller {namespace}/{name} ({endpoint} through the API server's service proxy) does not answer ({code} {message}): is it running? kubectl -n {namespace} get pods,endpoints")]
+    ControllerUnavailable {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked (`/v1/cert.pem`).
+        endpoint: String,
+        /// The HTTP status.
+        code: u16,
+        /// The API server's message.
+        message: String,
+    },
+    /// The user may not use the controller's Service through the API server's proxy (403).
+    #[error("{reason}; users need services/proxy on {target:?} in {namespace} (the sealed-secrets-service-proxier Role of the chart and the Kustomize base grants it)")]
+    ProxyForbidden {
+        /// The controller's namespace.
+        namespace: String,
+        /// The proxy target (`http:NAME:PORT`).
+        target: String,
+        /// ksec-kube's explanation (server, kubeconfig, context).
+        reason: Cause,
+    },
+    /// The controller refused the request: rate limit exceeded (429).
+    #[error("the sealed-secrets controller {namespace}/{name} ({endpoint} through the API server's service proxy) refused the request: rate limit exceeded; try again in a moment")]
+    ControllerRateLimited {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked.
+        endpoint: String,
+    },
+    /// The controller answered with an error status.
+    #[error("the sealed-secrets controller {namespace}/{name} ({endpoint} through the API server's service proxy) answered {code}: {message}")]
+    ControllerStatus {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked.
+        endpoint: String,
+        /// The HTTP status.
+        code: u16,
+        /// Its message.
+        message: String,
+    },
+    /// The controller could not be asked (credentials, connection).
+    #[error("the sealed-secrets controller {namespace}/{name} ({endpoint} through the API server's service proxy)")]
+    ControllerRequest {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked.
+        endpoint: String,
+        /// Why (ksec-kube's error).
+        #[source]
+        source: Cause,
+    },
+    /// The controller's answer is not JSON.
+    #[error("the sealed-secrets controller {namespace}/{name} answered {endpoint} with something that is not JSON: {message}")]
+    ControllerAnswerNotJson {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked.
+        endpoint: String,
+        /// The JSON parser's message.
+        message: String,
+    },
+    /// The controller's answer is JSON but not a SealedSecret.
+    #[error("the controller {namespace}/{name} answered {endpoint} with something that is not a SealedSecret: {error}")]
+    ControllerAnswerNotSealedSecret {
+        /// The controller's namespace.
+        namespace: String,
+        /// Its Service's name.
+        name: String,
+        /// The endpoint asked.
+        endpoint: String,
+        /// What is wrong with it.
+        error: Box<Error>,
+    },
+    /// The cluster holds no sealing key Secrets where they were looked for.
+    #[error(
+        "{place} has no sealing key Secrets (label {})",
+        crate::keys::KEY_LABEL
+    )]
+    NoKeySecrets {
+        /// `the cluster at https://… (namespace kube-system)`.
+        place: String,
+        /// The namespace looked in (`None`: every namespace).
+        namespace: Option<String>,
+    },
+    /// A key Secret that appeared in the cluster while it was being restored (409).
+    #[error("cannot create Secret {namespace}/{name}: it appeared meanwhile; run the restore again to see what the cluster has")]
+    KeySecretAppeared {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// The namespace to restore a key Secret into does not exist (404).
+    #[error("cannot create Secret {namespace}/{name}: namespace {namespace} does not exist; create it (kubectl create namespace {namespace})")]
+    NamespaceMissing {
+        /// The namespace.
+        namespace: String,
+        /// The Secret's name.
+        name: String,
+    },
+    /// A key Secret could not be created.
+    #[error("cannot create Secret {namespace}/{name}")]
+    CreateKeySecret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Why (ksec-kube's error).
+        #[source]
+        source: Cause,
+    },
+    /// A restore stopped at `error`; the key Secrets created before it were deleted
+    /// again (`left` lists those that could not be).
+    #[error("{}", restore_stopped(*.created, .left))]
+    RestoreStopped {
+        /// How many key Secrets had been created.
+        created: usize,
+        /// `namespace/name` of those still in the cluster.
+        left: Vec<String>,
+        /// What stopped it.
+        #[source]
+        error: Box<Error>,
+    },
 }
+
+/// The error of another crate (I/O, HTTP, Kubernetes) under one of [`Error`]'s
+/// variants: shared, so that [`Error`] stays `Clone`, and shown with its own causes.
+/// Two causes are equal when they are the same occurrence.
+#[derive(Debug, Clone)]
+pub struct Cause(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// Wraps an error.
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(error))
+    }
+
+    /// Wraps a boxed error (a caller's, for example).
+    pub fn from_boxed(error: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        Self(std::sync::Arc::from(error))
+    }
+
+    /// The error inside, to match on its type.
+    pub fn get(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cause {}
 
 /// Why a sealed value could not be opened or made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -269,12 +555,33 @@ impl Error {
         }
     }
 
+    /// The Kubernetes error (ksec-kube's) behind [`Error::Kube`], to add hints by its kind.
+    #[cfg(feature = "cluster")]
+    pub fn kube(&self) -> Option<&ksec_kube::Error> {
+        match self.innermost() {
+            Error::Kube(cause) => cause.get().downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// The problem itself, under every [`Error::In`] that names where it is.
     pub fn innermost(&self) -> &Error {
         match self {
             Error::In { error, .. } => error.innermost(),
             other => other,
         }
+    }
+}
+
+/// What a stopped restore left behind.
+fn restore_stopped(created: usize, left: &[String]) -> String {
+    if left.is_empty() {
+        format!("nothing was restored ({created} Secret(s) created before the failure were deleted again)")
+    } else {
+        format!(
+            "the restore stopped; these Secrets were created and could not be deleted again: {}",
+            left.join(", ")
+        )
     }
 }
 

@@ -9,13 +9,21 @@
 //! - reading manifests: [`read_secrets`], [`read_sealed_secrets`] (multi-document YAML,
 //!   JSON streams, `kind: List`), [`docs`] underneath;
 //! - [`Sealer`]: seal a Secret, a raw value, or merge into an existing SealedSecret;
-//! - [`unseal`]: open with private keys, saying which key opened each value;
+//! - [`unseal`]: open with private keys, saying which key opened each value
+//!   ([`unseal_all`] for a whole manifest);
 //! - [`reseal`]: move every value (and the legacy `spec.data` blob) to a new key, keeping
-//!   `spec.template` byte for byte ([`reseal_manifest`] for whole files);
+//!   `spec.template` byte for byte ([`reseal_manifest`] for whole files, [`reseal_files`]
+//!   for many, counted);
 //! - [`render`]: kubeseal's exact JSON and YAML layout, so files diff cleanly;
 //! - [`hybrid`]: the sealed value format; [`keys`]: key pairs and certificates in the
 //!   controller's formats; [`backup`]: encrypted backups of the sealing keys (age, with
-//!   the `age` feature) and restore planning.
+//!   the `age` feature) and restore planning;
+//! - files: [`load_key_files`], [`open_backup`], [`backup_from_files`] and
+//!   [`read_certificate`] (a file, or a URL with the `fetch` feature), as kubeseal's
+//!   `--cert` and `--recovery-private-key` take them;
+//! - `cluster` (feature `cluster`): the controller through the API server's service
+//!   proxy (certificate, verify, rotate) and the key Secrets of a cluster (read for a
+//!   backup, restored with rollback), on `ksec-kube`'s client.
 //!
 //! ```
 //! use ksec_crypto::rsa::RsaPrivateKey;
@@ -57,8 +65,11 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod docs;
 mod error;
+mod files;
 pub mod hybrid;
 pub mod keys;
 mod meta;
@@ -75,15 +86,23 @@ mod unseal;
 mod test_keys;
 
 pub use docs::{read_one_sealed_secret, read_sealed_secrets, read_secrets};
-pub use error::{Error, Result, ValueProblem};
+pub use error::{Cause, Error, Result, ValueProblem};
+#[cfg(feature = "age")]
+pub use files::read_identities;
+pub use files::{
+    backup_from_files, load_key_files, manifest_files, open_backup, output_for_certificate,
+    read_certificate,
+};
 pub use meta::{ObjectMeta, LAST_APPLIED_ANNOTATIONS};
 pub use render::Format;
-pub use reseal::{reseal, reseal_manifest, ResealedManifest};
+pub use reseal::{
+    reseal, reseal_files, reseal_manifest, FileReseal, ResealSummary, ResealedManifest, WriteResult,
+};
 pub use scope::{Scope, CLUSTER_WIDE_ANNOTATION, NAMESPACE_WIDE_ANNOTATION};
-pub use seal::{MergeReport, SealOptions, Sealer};
+pub use seal::{MergeReport, MergedManifest, SealOptions, Sealer};
 pub use sealed::{SealedSecret, SecretTemplate, API_VERSION, KIND};
 pub use secret::Secret;
-pub use unseal::{unseal, Unsealed};
+pub use unseal::{unseal, unseal_all, Unsealed};
 
 /// Entry points for fuzz targets and benchmarks; not a stable API.
 #[doc(hidden)]

@@ -86,6 +86,82 @@ pub fn reseal_manifest(
     Ok(Some(ResealedManifest { text, values }))
 }
 
+/// How re-sealing one file of [`reseal_files`] came out.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum FileReseal {
+    /// Re-sealed, and handed to the writer: how many values.
+    Resealed {
+        /// Sealed values re-sealed.
+        values: usize,
+    },
+    /// Holds no SealedSecret: left alone.
+    Skipped,
+    /// Could not be read, re-sealed or written; left unchanged.
+    Failed(Error),
+}
+
+/// What [`reseal_files`] did, counted by file.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ResealSummary {
+    /// Files re-sealed.
+    pub resealed: usize,
+    /// Files without SealedSecrets, left alone.
+    pub skipped: usize,
+    /// Files that failed, left unchanged.
+    pub failed: usize,
+}
+
+/// The writer [`reseal_files`] hands each re-sealed file's new text to.
+pub type WriteResult = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Re-seals the SealedSecrets of every file of `files` ([`reseal_manifest`]) for
+/// `public`, opening them with `keys`. Each re-sealed file's new text goes to `write`
+/// (which writes it in place, atomically; a dry run passes one that writes nothing);
+/// `observe` hears how each file came out, in order. A file that fails is left to its
+/// caller to report and does not stop the others.
+pub fn reseal_files(
+    files: &[std::path::PathBuf],
+    keys: &[&RsaPrivateKey],
+    public: &RsaPublicKey,
+    mut write: impl FnMut(&std::path::Path, &str) -> WriteResult,
+    mut observe: impl FnMut(&std::path::Path, &FileReseal),
+) -> ResealSummary {
+    let mut summary = ResealSummary::default();
+    for f in files {
+        let outcome = match reseal_one(f, keys, public, &mut write) {
+            Ok(Some(values)) => {
+                summary.resealed += 1;
+                FileReseal::Resealed { values }
+            }
+            Ok(None) => {
+                summary.skipped += 1;
+                FileReseal::Skipped
+            }
+            Err(e) => {
+                summary.failed += 1;
+                FileReseal::Failed(e)
+            }
+        };
+        observe(f, &outcome);
+    }
+    summary
+}
+
+fn reseal_one(
+    f: &std::path::Path,
+    keys: &[&RsaPrivateKey],
+    public: &RsaPublicKey,
+    write: &mut impl FnMut(&std::path::Path, &str) -> WriteResult,
+) -> Result<Option<usize>> {
+    let bytes = crate::files::read_file(f)?;
+    let Some(resealed) = reseal_manifest(&bytes, &f.display().to_string(), keys, public)? else {
+        return Ok(None);
+    };
+    write(f, &resealed.text).map_err(|e| Error::WriteFile(crate::Cause::from_boxed(e)))?;
+    Ok(Some(resealed.values))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

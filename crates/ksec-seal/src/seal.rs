@@ -3,6 +3,7 @@
 //! kubeseal's three ways to seal (a Secret, a raw value, a merge into an existing file).
 use crate::error::{Error, Result};
 use crate::meta::ObjectMeta;
+use crate::render::{self, Format};
 use crate::sealed::{SealedSecret, SecretTemplate};
 use crate::{hybrid, Scope, Secret};
 use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
@@ -154,6 +155,46 @@ impl Sealer {
         merged.status = None;
         Ok((merged, report))
     }
+
+    /// [`Sealer::merge_into`] for a file: `manifest` (named `origin`) must hold one
+    /// SealedSecret and `secrets` one Secret. Returns the merged SealedSecret rendered
+    /// in `format`, or in the manifest's own format (JSON or YAML) when `None`, so the
+    /// file can be rewritten in place.
+    pub fn merge_into_manifest(
+        &self,
+        manifest: &[u8],
+        origin: &str,
+        secrets: &[Secret],
+        recovery_keys: &[&RsaPrivateKey],
+        format: Option<Format>,
+    ) -> Result<MergedManifest> {
+        let mut origs = crate::docs::read_sealed_secrets(manifest, origin)?;
+        if origs.len() != 1 || secrets.len() != 1 {
+            return Err(Error::MergeShape {
+                file: origin.into(),
+                secrets: secrets.len(),
+                sealed_secrets: origs.len(),
+            });
+        }
+        let orig = origs.remove(0);
+        let format = format.unwrap_or_else(|| Format::of(manifest));
+        let (merged, report) = self
+            .merge_into(&orig, secrets[0].clone(), recovery_keys)
+            .map_err(|e| e.within(origin))?;
+        Ok(MergedManifest {
+            text: render::document(&merged.to_value(), format),
+            report,
+        })
+    }
+}
+
+/// A SealedSecret file after a merge.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MergedManifest {
+    /// The new text of the file.
+    pub text: String,
+    /// What the merge did.
+    pub report: MergeReport,
 }
 
 /// kubeseal's checks and rewrites of the input Secret before sealing: name and scope

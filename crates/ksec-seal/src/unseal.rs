@@ -1,11 +1,13 @@
 //! Opening SealedSecrets with private keys (`kubeseal --recovery-unseal`, `ksec unseal`,
 //! and the controller), reporting which key opened each value.
 use crate::error::{Error, Result};
+use crate::render::{self, Format};
 use crate::sealed::SealedSecret;
 use crate::{hybrid, template, Secret};
 use ksec_crypto::rsa::RsaPrivateKey;
 use ksec_crypto::SecretBytes;
 use std::collections::BTreeMap;
+use zeroize::Zeroizing;
 
 /// A SealedSecret opened.
 #[derive(Debug)]
@@ -45,6 +47,30 @@ impl<'k> KeyPreference<'k> {
         self.order.insert(0, idx);
         Ok((plain, idx))
     }
+}
+
+/// Opens every SealedSecret of `sealed` (read from `origin`) with `keys` and renders the
+/// Secrets in `format`, one document each (kubeseal's `--recovery-unseal`). Stops at the
+/// first that does not open; the error names `origin` and the object. The text holds the
+/// plaintext and is wiped when dropped.
+pub fn unseal_all(
+    sealed: &[SealedSecret],
+    origin: &str,
+    keys: &[&RsaPrivateKey],
+    format: Format,
+) -> Result<Zeroizing<String>> {
+    let mut out = Zeroizing::new(String::new());
+    for ss in sealed {
+        let opened = unseal(ss, keys).map_err(|e| {
+            e.within(format!(
+                "{origin}: SealedSecret {}/{}",
+                ss.metadata.namespace(),
+                ss.metadata.name()
+            ))
+        })?;
+        out.push_str(&render::document(&opened.secret.to_value(), format));
+    }
+    Ok(out)
 }
 
 /// Opens every value of `ss` with the first of `keys` that works (try the most likely
@@ -135,6 +161,18 @@ mod tests {
         )
         .unwrap();
         Sealer::new(key_b().public_key().clone()).seal(s).unwrap()
+    }
+
+    #[test]
+    fn a_manifest_opens_whole_or_names_the_object_that_does_not() {
+        let both = [sealed(), sealed()];
+        let text = unseal_all(&both, "in.yaml", &[key_b()], Format::Yaml).unwrap();
+        assert_eq!(text.matches("kind: Secret").count(), 2, "{}", *text);
+        let e = unseal_all(&both, "in.yaml", &[key_a()], Format::Json).unwrap_err();
+        assert!(
+            e.to_string().starts_with("in.yaml: SealedSecret ns/n: "),
+            "{e}"
+        );
     }
 
     #[test]

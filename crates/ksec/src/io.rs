@@ -1,7 +1,7 @@
 //! File and stream plumbing shared by the commands: reading inputs, atomic writes
 //! (temp file + rename, so an output is never half-written and an input never
-//! half-overwritten), and fetching certificates over HTTP(S).
-use anyhow::{bail, Context, Result};
+//! half-overwritten).
+use anyhow::{Context, Result};
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -107,32 +107,6 @@ pub fn emit(out: Option<&Path>, bytes: &[u8], mode: u32) -> Result<()> {
             Ok(())
         }
     }
-}
-
-/// Opens a certificate given as a file name or an `http(s)://` / `file://` URL, as
-/// kubeseal's `--cert` does.
-pub fn read_cert_source(src: &str) -> Result<Vec<u8>> {
-    if let Some(path) = src.strip_prefix("file://") {
-        return read_file(Path::new(path));
-    }
-    if src.starts_with("http://") || src.starts_with("https://") {
-        let client = reqwest::blocking::Client::builder()
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .context("cannot set up the HTTP client")?;
-        let resp = client
-            .get(src)
-            .send()
-            .with_context(|| format!("cannot fetch {src}"))?;
-        if !resp.status().is_success() {
-            bail!("cannot fetch {src:?}: {}", resp.status());
-        }
-        return Ok(resp
-            .bytes()
-            .with_context(|| format!("cannot read the body of {src}"))?
-            .to_vec());
-    }
-    read_file(Path::new(src))
 }
 
 #[cfg(test)]

@@ -355,7 +355,11 @@ async fn api_write_failures_are_retried_and_reported() {
         event_reasons(&fake, "s").contains(&"ErrUpdateFailed".into())
     })
     .await;
-    assert_eq!(synced(&fake, "app", "s").unwrap().0, "False");
+    // The event is recorded before the status is written: wait for both.
+    wait_for("Synced=False", T, || {
+        synced(&fake, "app", "s").is_some_and(|s| s.0 == "False")
+    })
+    .await;
     assert!(ctl
         .handles
         .metrics

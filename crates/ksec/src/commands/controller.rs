@@ -3,9 +3,12 @@
 //! the image and keep its arguments.
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{ArgAction, Args};
-use ksec_controller::config::{parse_go_duration, parse_key_values, parse_rfc1123z};
+use ksec_controller::config::{
+    own_identity, own_namespace, parse_go_duration, parse_key_values, parse_listen_addr,
+    parse_rfc1123z,
+};
 use ksec_controller::{Config, Error, KeyOrder, Namespaces, Setting};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -128,32 +131,8 @@ fn go_duration(s: &str) -> Result<Duration, String> {
     parse_go_duration(s).map_err(|e| e.to_string())
 }
 
-/// Go's `:8080` means every interface.
 fn listen_addr(s: &str) -> Result<SocketAddr, String> {
-    let full = if s.starts_with(':') {
-        format!("0.0.0.0{s}")
-    } else {
-        s.to_string()
-    };
-    full.to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
-        .ok_or_else(|| format!("{s:?} is not a listen address (examples: :8080, 127.0.0.1:8080)"))
-}
-
-/// The controller's namespace, as Bitnami finds it: `POD_NAMESPACE`, then the service
-/// account's namespace file, then `default`.
-fn my_namespace() -> String {
-    if let Ok(ns) = std::env::var("POD_NAMESPACE") {
-        if !ns.trim().is_empty() {
-            return ns.trim().to_string();
-        }
-    }
-    std::fs::read_to_string("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "default".into())
+    parse_listen_addr(s).map_err(|e| e.to_string())
 }
 
 /// The flag of a controller setting, for messages.
@@ -191,20 +170,8 @@ pub fn config_from(args: &ControllerArgs, namespace: &str, identity: &str) -> Re
     } else {
         Some(parse_rfc1123z(&args.key_cutoff_time).map_err(with_flag)?)
     };
-    let additional: Vec<String> = ksec_text::split_list(&args.additional_namespaces)
-        .map(String::from)
-        .collect();
-    let namespaces = if args.all_namespaces && additional.is_empty() {
-        Namespaces::All
-    } else {
-        let mut list = vec![namespace.to_string()];
-        for ns in additional {
-            if !list.contains(&ns) {
-                list.push(ns);
-            }
-        }
-        Namespaces::Only(list)
-    };
+    let namespaces =
+        Namespaces::select(args.all_namespaces, namespace, &args.additional_namespaces);
     let config = Config {
         namespace: namespace.into(),
         identity: identity.into(),
@@ -280,11 +247,8 @@ pub fn init_logging(args: &ControllerArgs) -> Result<()> {
 /// Runs the controller until SIGTERM or SIGINT.
 pub fn run(args: ControllerArgs) -> Result<ExitCode> {
     init_logging(&args)?;
-    let namespace = my_namespace();
-    let identity = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| format!("ksec-controller-{}", std::process::id()));
+    let namespace = own_namespace();
+    let identity = own_identity();
     let config = config_from(&args, &namespace, &identity)?;
     ksec_controller::install_crypto_provider();
     let rt = tokio::runtime::Builder::new_multi_thread()

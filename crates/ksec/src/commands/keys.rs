@@ -1,10 +1,11 @@
 //! `ksec keys`: make, show and list sealing keys in the controller's formats; back them
 //! up encrypted with age, and restore them.
+use crate::cluster::{backup_hint, block_on, restore_hint};
 use crate::io;
 use crate::keyfiles::{self, load_keys};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use ksec_seal::backup::{self, Backup, Recipients, RestoreAction};
+use ksec_seal::backup::{self, Recipients, RestoreAction};
 use ksec_seal::keys::{self, SealingKey};
 use ksec_seal::render::{self, Format};
 use std::path::PathBuf;
@@ -241,27 +242,17 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
     let recipients = Recipients::parse(a.recipients.iter().map(String::as_str))
         .map_err(|e| anyhow!("--age: {e}"))?;
     let backup = if a.files.is_empty() {
-        crate::cluster::read_key_secrets(&a.cluster.options(), a.namespace.as_deref())?
+        let namespace = a.namespace.as_deref();
+        block_on(async {
+            ksec_seal::cluster::read_key_secrets(&a.cluster.options(), namespace)
+                .await
+                .map_err(|e| backup_hint(e, namespace))
+        })?
     } else {
-        let mut docs = vec![];
-        for f in &a.files {
-            let bytes = zeroize::Zeroizing::new(io::read_file(f)?);
-            if backup::is_encrypted(&bytes) {
-                bail!("{} is already an encrypted backup; -f takes key Secrets (kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml)", f.display());
-            }
-            let name = f.display().to_string();
-            let parsed = ksec_seal::docs::parse_documents(&bytes).map_err(|e| e.within(&name))?;
-            // Checked file by file, so errors name the file.
-            let checked = Backup::from_secrets(&parsed, &name);
-            docs.extend(parsed);
-            if let Err(e) = checked {
-                docs.iter_mut().for_each(backup::wipe);
-                return Err(e.into());
-            }
-        }
-        let backup = Backup::from_secrets(&docs, "the files given");
-        docs.iter_mut().for_each(backup::wipe);
-        backup?
+        ksec_seal::backup_from_files(&a.files).map_err(|e| match e {
+            ksec_seal::Error::AlreadyEncrypted { .. } => anyhow!("{e}; -f takes key Secrets (kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml)"),
+            e => e.into(),
+        })?
     };
     let text = backup.encrypt(&recipients)?;
     io::emit(a.output.as_deref(), text.as_bytes(), 0o600)?;
@@ -283,11 +274,12 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
 
 fn restore(a: RestoreArgs) -> Result<ExitCode> {
     let backup = keyfiles::open_backup(&a.file, &a.identities)?;
-    let existing = crate::cluster::existing_key_secrets(
-        &a.cluster.options(),
-        &backup,
-        a.namespace.as_deref(),
-    )?;
+    let namespace = a.namespace.as_deref();
+    let existing = block_on(async {
+        ksec_seal::cluster::existing_key_secrets(&a.cluster.options(), &backup, namespace)
+            .await
+            .map_err(restore_hint)
+    })?;
     let plan = backup::plan_restore(&backup, a.namespace.as_deref(), &existing);
     let now = SystemTime::now();
     if a.dry_run {
@@ -298,10 +290,11 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
     }
     let mut blocked = vec![];
     for item in &plan {
-        let (nb, na, expired) = match item.key.validity() {
-            Some((nb, na)) => (keys::utc_date(nb), keys::utc_date(na), na < unix(now)),
-            None => ("-".into(), "-".into(), false),
+        let (nb, na) = match item.key.validity() {
+            Some((nb, na)) => (keys::utc_date(nb), keys::utc_date(na)),
+            None => ("-".into(), "-".into()),
         };
+        let expired = item.key.is_expired_at(now);
         let action = match &item.action {
             RestoreAction::Create => "create".to_string(),
             RestoreAction::AlreadyThere { secret } if a.skip_existing => {
@@ -355,7 +348,11 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
     if a.dry_run {
         return Ok(ExitCode::SUCCESS);
     }
-    let created = crate::cluster::create_key_secrets(&a.cluster.options(), &plan)?;
+    let created = block_on(async {
+        ksec_seal::cluster::create_key_secrets(&a.cluster.options(), &plan)
+            .await
+            .map_err(restore_hint)
+    })?;
     for c in &created {
         eprintln!("created Secret {c}");
     }
@@ -363,12 +360,6 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
         eprintln!("nothing to restore: the cluster has every key of the backup");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn unix(t: SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! for files and whole directories (kubeseal --re-encrypt needs the live controller).
 use super::seal::{load_keys, sealer_for};
 use crate::io;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
-use ksec_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use ksec_crypto::rsa::RsaPrivateKey;
+use ksec_seal::{FileReseal, WriteResult};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -37,86 +38,35 @@ pub fn run(args: ResealArgs) -> Result<ExitCode> {
     let old = load_keys(&args.keys)?;
     let refs: Vec<&RsaPrivateKey> = old.iter().map(|k| &k.key).collect();
     let sealer = sealer_for(&args.cert, SystemTime::now())?;
-    let public = sealer.public_key();
-    let mut files = vec![];
-    for p in &args.paths {
-        collect(p, &mut files)?;
-    }
-    let (mut changed, mut skipped, mut failed) = (0, 0, 0);
-    for f in &files {
-        match reseal_file(f, &refs, public, args.dry_run) {
-            Ok(Some(n)) => {
-                changed += 1;
-                eprintln!(
-                    "{}: {n} value(s) resealed{}",
-                    f.display(),
-                    if args.dry_run { " (dry run)" } else { "" }
-                );
-            }
-            Ok(None) => skipped += 1,
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: {e:#}");
-            }
+    let files = ksec_seal::manifest_files(&args.paths)?;
+    let dry_run = args.dry_run;
+    let write = |f: &Path, text: &str| -> WriteResult {
+        if dry_run {
+            return Ok(());
         }
-    }
+        io::write_atomic(f, text.as_bytes(), 0o644).map_err(Into::into)
+    };
+    let summary =
+        ksec_seal::reseal_files(&files, &refs, sealer.public_key(), write, |f, outcome| {
+            match outcome {
+                FileReseal::Resealed { values } => eprintln!(
+                    "{}: {values} value(s) resealed{}",
+                    f.display(),
+                    if dry_run { " (dry run)" } else { "" }
+                ),
+                FileReseal::Failed(e) => eprintln!("error: {:#}", anyhow::Error::from(e.clone())),
+                _ => {}
+            }
+        });
     eprintln!(
-        "{changed} file(s) resealed, {skipped} without SealedSecrets skipped, {failed} failed"
+        "{} file(s) resealed, {} without SealedSecrets skipped, {} failed",
+        summary.resealed, summary.skipped, summary.failed
     );
-    if failed > 0 {
-        bail!("{failed} file(s) could not be resealed; they were left unchanged");
+    if summary.failed > 0 {
+        bail!(
+            "{} file(s) could not be resealed; they were left unchanged",
+            summary.failed
+        );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .collect();
-        entries.sort();
-        for e in entries {
-            let hidden = e
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'));
-            if hidden {
-                continue;
-            }
-            if e.is_dir() {
-                collect(&e, out)?;
-            } else if e
-                .extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| matches!(x, "yaml" | "yml" | "json"))
-            {
-                out.push(e);
-            }
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
-}
-
-/// Reseals one file in place ([`ksec_seal::reseal_manifest`]). `None` when it holds no
-/// SealedSecret.
-fn reseal_file(
-    f: &Path,
-    keys: &[&RsaPrivateKey],
-    public: &RsaPublicKey,
-    dry_run: bool,
-) -> Result<Option<usize>> {
-    let bytes = io::read_file(f)?;
-    let Some(resealed) =
-        ksec_seal::reseal_manifest(&bytes, &f.display().to_string(), keys, public)?
-    else {
-        return Ok(None);
-    };
-    if !dry_run {
-        io::write_atomic(f, resealed.text.as_bytes(), 0o644)?;
-    }
-    Ok(Some(resealed.values))
 }

@@ -1,13 +1,14 @@
 //! `ksec seal`, and `kubeseal` when ksec is invoked under that name: kubeseal's flags
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
-use crate::cluster::{self, Controller};
+use crate::cluster::{self, controller_hint};
 use crate::io::{self, Input};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
+use ksec_seal::cluster::Controller;
 use ksec_seal::keys::SealingKey;
 use ksec_seal::render::{self, Format};
-use ksec_seal::{docs, Error, Scope, SealOptions, SealedSecret, Sealer, Secret};
+use ksec_seal::{docs, Error, Scope, SealOptions, Sealer, Secret};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
@@ -143,7 +144,7 @@ pub(crate) fn with_hint(e: Error) -> anyhow::Error {
 
 /// Reads the sealing certificate from a file or URL (`--cert`) into a sealer.
 pub(crate) fn sealer_for(cert: &str, now: SystemTime) -> Result<Sealer> {
-    let bytes = io::read_cert_source(cert)?;
+    let bytes = ksec_seal::read_certificate(cert)?;
     Sealer::from_certificate(&bytes, cert, now).map_err(|e| {
         let hint = match e.innermost() {
             Error::CertificateExpired { .. } => {
@@ -183,11 +184,16 @@ impl SealArgs {
             &self.controller_name,
         )
         .await
+        .map_err(controller_hint)
     }
 
     /// The controller's certificate, fetched through the API server's service proxy.
     fn cluster_certificate(&self) -> Result<Vec<u8>> {
-        cluster::block_on(async { self.controller().await?.certificate().await }).map_err(|e| {
+        cluster::block_on(async {
+            let controller = self.controller().await?;
+            controller.certificate().await.map_err(controller_hint)
+        })
+        .map_err(|e| {
             offline_hint(
                 e,
                 "to seal without the cluster, pass --cert FILE|URL (the controller's certificate, from ksec seal --fetch-cert)",
@@ -234,7 +240,7 @@ pub fn run(mut args: SealArgs) -> Result<ExitCode> {
             out = args.cluster_certificate()?;
         }
         for c in &args.cert {
-            out.extend(io::read_cert_source(c)?);
+            out.extend(ksec_seal::read_certificate(c)?);
         }
         io::emit(args.sealed_secret_file.as_deref(), &out, 0o644)?;
         return Ok(ExitCode::SUCCESS);
@@ -295,23 +301,10 @@ pub fn run(mut args: SealArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `sealed.yaml` + `certs/prod.pem` → `sealed.prod.yaml` when sealing for several clusters.
+/// The output for one certificate (`ksec_seal::output_for_certificate`); standard output
+/// stays standard output.
 fn output_for(out: Option<&Path>, cert: &str, count: usize) -> Option<PathBuf> {
-    let out = out?;
-    if count <= 1 {
-        return Some(out.to_path_buf());
-    }
-    let cert_stem = Path::new(cert.rsplit('/').next().unwrap_or(cert))
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("cluster")
-        .to_string();
-    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("sealed");
-    let name = match out.extension().and_then(|e| e.to_str()) {
-        Some(ext) => format!("{stem}.{cert_stem}.{ext}"),
-        None => format!("{stem}.{cert_stem}"),
-    };
-    Some(out.with_file_name(name))
+    out.map(|o| ksec_seal::output_for_certificate(o, cert, count))
 }
 
 /// Loads private keys from files (PEM, key Secrets, Lists; age-encrypted backups need
@@ -366,26 +359,23 @@ fn merge_into(
 ) -> Result<()> {
     let name = file.display().to_string();
     let orig_bytes = io::read_file(file)?;
-    let mut origs = ksec_seal::read_sealed_secrets(&orig_bytes, &name)?;
-    if origs.len() != 1 || secrets.len() != 1 {
-        bail!(
-            "--merge-into takes one Secret and a file holding one SealedSecret ({name} holds {})",
-            origs.len()
-        );
-    }
-    let orig = origs.remove(0);
     let format = if args.format != "json" {
-        args.output_format(None)?
+        Some(args.output_format(None)?)
     } else {
-        Format::of(&orig_bytes)
+        None
     };
     let keys: Vec<&RsaPrivateKey> = recovery.iter().map(|k| &k.key).collect();
     // The name and namespace are the existing SealedSecret's.
-    let (merged, report) = sealer
-        .merge_into(&orig, secrets[0].clone(), &keys)
-        .map_err(|e| with_hint(e.within(&name)))?;
-    let rendered = render::document(&merged.to_value(), format);
-    io::write_atomic(file, rendered.as_bytes(), 0o644)?;
+    let merged = sealer
+        .merge_into_manifest(&orig_bytes, &name, secrets, &keys, format)
+        .map_err(|e| match e {
+            Error::MergeShape { sealed_secrets, .. } => anyhow!(
+                "--merge-into takes one Secret and a file holding one SealedSecret ({name} holds {sealed_secrets})"
+            ),
+            e => with_hint(e),
+        })?;
+    io::write_atomic(file, merged.text.as_bytes(), 0o644)?;
+    let report = merged.report;
     if !recovery.is_empty() {
         eprintln!(
             "{name}: {} value(s) unchanged (ciphertext kept), {} resealed{}",
@@ -418,7 +408,7 @@ fn validate(args: &SealArgs, input: &Input) -> Result<ExitCode> {
     cluster::block_on(async {
         let controller = args.controller().await?;
         for ss in &sealed {
-            if !controller.verify(&ss.to_value()).await? {
+            if !controller.verify(ss).await.map_err(controller_hint)? {
                 bail!(
                     "unable to decrypt sealed secret: {} ({}: the controller {}/{} has no key that opens it under namespace {:?})",
                     ss.metadata.name(),
@@ -449,7 +439,7 @@ fn re_encrypt(args: &SealArgs, input: &Input) -> Result<ExitCode> {
         let controller = args.controller().await?;
         let mut out = String::new();
         for ss in &sealed {
-            let Some(rotated) = controller.rotate(&ss.to_value()).await? else {
+            let Some(rotated) = controller.rotate(ss).await.map_err(controller_hint)? else {
                 bail!(
                     "unable to rotate secret {}/{} ({}): no key of the controller {}/{} opens it; nothing was written",
                     ss.metadata.namespace(),
@@ -459,16 +449,6 @@ fn re_encrypt(args: &SealArgs, input: &Input) -> Result<ExitCode> {
                     args.controller_name
                 );
             };
-            let mut rotated = SealedSecret::from_value(&rotated).map_err(|e| {
-                anyhow!(
-                    "the controller {}/{} answered /v1/rotate with something that is not a SealedSecret: {e}",
-                    args.controller_namespace,
-                    args.controller_name
-                )
-            })?;
-            for f in ["creationTimestamp", "deletionTimestamp", "generation"] {
-                rotated.metadata.remove(f);
-            }
             out.push_str(&render::document(&rotated.to_value(), format));
         }
         Ok(out)
@@ -492,39 +472,7 @@ fn recovery_unseal(args: &SealArgs, input: &Input) -> Result<ExitCode> {
     let sealed = ksec_seal::read_sealed_secrets(&data, &input.name())?;
     let format = args.output_format(args.sealed_secret_file.as_deref())?;
     let refs: Vec<&RsaPrivateKey> = keys.iter().map(|k| &k.key).collect();
-    let mut out = zeroize::Zeroizing::new(String::new());
-    for ss in &sealed {
-        let opened = ksec_seal::unseal(ss, &refs).with_context(|| {
-            format!(
-                "{}: SealedSecret {}/{}",
-                input.name(),
-                ss.metadata.namespace(),
-                ss.metadata.name()
-            )
-        })?;
-        out.push_str(&render::document(&opened.secret.to_value(), format));
-    }
+    let out = ksec_seal::unseal_all(&sealed, &input.name(), &refs, format)?;
     io::emit(args.sealed_secret_file.as_deref(), out.as_bytes(), 0o600)?;
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outputs_are_named_after_certificates() {
-        assert_eq!(
-            output_for(Some(Path::new("out/s.yaml")), "certs/prod.pem", 2).unwrap(),
-            Path::new("out/s.prod.yaml")
-        );
-        assert_eq!(
-            output_for(Some(Path::new("s")), "https://x/y/stage.crt", 2).unwrap(),
-            Path::new("s.stage")
-        );
-        assert_eq!(
-            output_for(Some(Path::new("s.json")), "a.pem", 1).unwrap(),
-            Path::new("s.json")
-        );
-    }
 }
