@@ -256,8 +256,14 @@ pub fn run(args: ControllerArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let client = kube::Client::try_default()
+        // The one kubeconfig/in-cluster loader of the workspace. A long-running
+        // controller keeps kube-rs's retry of throttled and unavailable answers.
+        let mut cluster = ksec_kube::ClusterConfig::load(&ksec_kube::KubeOptions::default())
             .await
+            .context("cannot reach the Kubernetes API (in-cluster service account or KUBECONFIG)")?;
+        cluster.config_mut().default_retry = true;
+        let client = cluster
+            .client()
             .context("cannot reach the Kubernetes API (in-cluster service account or KUBECONFIG)")?;
         tracing::info!(version = env!("CARGO_PKG_VERSION"), namespace = %config.namespace, "starting ksec controller");
         let shutdown = async {
