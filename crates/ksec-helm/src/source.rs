@@ -133,6 +133,7 @@ pub(crate) fn read_kubernetes_key(r: &SecretKeyRef) -> Result<Zeroizing<Vec<u8>>
                 .ok()
                 .filter(|c| !c.is_empty()),
             namespace: r.namespace.clone(),
+            ..ksec_kube::KubeOptions::default()
         };
         let cluster = ksec_kube::ClusterConfig::load(&options)
             .await

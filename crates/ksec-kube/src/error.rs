@@ -42,7 +42,7 @@ pub enum Error {
     },
     /// No kubeconfig exists where one is looked for, and this is not a pod.
     #[error(
-        "no kubeconfig found ({searched}) and not running inside a cluster; point KUBECONFIG at a kubeconfig file"
+        "no kubeconfig found ({searched}) and not running inside a cluster; point KUBECONFIG at a kubeconfig file, or give the API server's address and credentials"
     )]
     NotFound {
         /// Where kubeconfigs were looked for.
@@ -67,6 +67,53 @@ pub enum Error {
         files: Vec<PathBuf>,
         /// The contexts they define.
         known: Vec<String>,
+    },
+    /// The kubeconfig cluster entry asked for is not in the kubeconfig.
+    #[error(
+        "cluster {cluster:?} is not in {} (its clusters: {})",
+        list(files),
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownCluster {
+        /// The cluster entry asked for.
+        cluster: String,
+        /// The kubeconfig files.
+        files: Vec<PathBuf>,
+        /// The cluster entries they define.
+        known: Vec<String>,
+    },
+    /// The kubeconfig user entry asked for is not in the kubeconfig.
+    #[error(
+        "user {user:?} is not in {} (its users: {})",
+        list(files),
+        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+    )]
+    UnknownUser {
+        /// The user entry asked for.
+        user: String,
+        /// The kubeconfig files.
+        files: Vec<PathBuf>,
+        /// The user entries they define.
+        known: Vec<String>,
+    },
+    /// A server and credentials given without a kubeconfig cannot be used: a bad server
+    /// URL, a CA or a client certificate that cannot be loaded.
+    #[error("{origin} cannot be used: {source}")]
+    Settings {
+        /// The server given.
+        origin: Origin,
+        /// kube-rs's reason.
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    /// A request timeout that is neither whole seconds nor a Go duration.
+    #[error("request timeout {value:?} is not a number of seconds or a duration such as 30s, 2m, 1h: {source}")]
+    RequestTimeout {
+        /// The text given.
+        value: String,
+        /// Why it is not a duration.
+        #[source]
+        source: ksec_text::Error,
     },
     /// The context exists but cannot be used: no cluster, a bad server URL, a CA or a
     /// client certificate that cannot be loaded.

@@ -55,6 +55,7 @@
 
 mod error;
 mod files;
+mod overrides;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -62,9 +63,11 @@ use std::path::{Path, PathBuf};
 use kube::config::KubeConfigOptions;
 
 pub use error::{Error, Result};
+pub use overrides::{parse_request_timeout, Token};
 
 /// What a command was told about the cluster: the `kubeconfig`, `context` and
-/// `namespace` settings (each optional).
+/// `namespace` settings, and kubectl's overrides of the context's cluster and user (each
+/// optional; see the crate doc for their precedence).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KubeOptions {
     /// A kubeconfig file to use instead of `KUBECONFIG` / `~/.kube/config`.
@@ -73,6 +76,30 @@ pub struct KubeOptions {
     pub context: Option<String>,
     /// The namespace to use instead of the context's.
     pub namespace: Option<String>,
+    /// The API server's URL, instead of the cluster entry's.
+    pub server: Option<String>,
+    /// A bearer token, instead of the user entry's credentials.
+    pub token: Option<Token>,
+    /// The kubeconfig user entry to use instead of the context's.
+    pub user: Option<String>,
+    /// The kubeconfig cluster entry to use instead of the context's.
+    pub cluster: Option<String>,
+    /// A CA certificate file to trust the server with, instead of the cluster entry's CA.
+    pub certificate_authority: Option<PathBuf>,
+    /// A client certificate file, instead of the user entry's.
+    pub client_certificate: Option<PathBuf>,
+    /// The client certificate's key file, instead of the user entry's.
+    pub client_key: Option<PathBuf>,
+    /// Do not verify the server's certificate (replaces the cluster entry's CA).
+    pub insecure_skip_tls_verify: bool,
+    /// The name to verify the server's certificate against, instead of the server's host.
+    pub tls_server_name: Option<String>,
+    /// The user to act as (`Impersonate-User`).
+    pub impersonate: Option<String>,
+    /// The groups to act as (`Impersonate-Group`).
+    pub impersonate_groups: Vec<String>,
+    /// How long to wait for the server; zero or none keeps the defaults.
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// Where a configuration came from: kubeconfig files and a context, or the pod's
@@ -89,15 +116,33 @@ pub enum Origin {
     },
     /// The service account of the pod this runs in.
     InCluster,
+    /// A server and credentials given without any kubeconfig.
+    Given {
+        /// The server.
+        server: String,
+    },
 }
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Origin::Kubeconfig { files, context } if context.is_empty() => {
+                write!(
+                    f,
+                    "the settings given with {} (no context)",
+                    error::list(files)
+                )
+            }
             Origin::Kubeconfig { files, context } => {
                 write!(f, "context {context:?} of {}", error::list(files))
             }
             Origin::InCluster => f.write_str("the in-cluster service account"),
+            Origin::Given { server } => {
+                write!(
+                    f,
+                    "the server {server} and credentials given without a kubeconfig"
+                )
+            }
         }
     }
 }
@@ -129,9 +174,38 @@ impl ClusterConfig {
     }
 
     async fn load_in(options: &KubeOptions, env: &internal::Environment) -> Result<Self> {
+        let mut cluster = Self::resolve(options, env).await?;
+        cluster.config.default_retry = false;
+        overrides::apply_timeout(&mut cluster.config, options.request_timeout);
+        Ok(cluster)
+    }
+
+    async fn resolve(options: &KubeOptions, env: &internal::Environment) -> Result<Self> {
         let asked_namespace = options.namespace.clone().filter(|n| !n.is_empty());
+        let given_server = options.server.as_deref().filter(|s| !s.is_empty());
         let files = files::kubeconfig_files(options.kubeconfig.as_deref(), env);
         if files.is_empty() {
+            // As kubectl: a server given on its own needs no kubeconfig; without one, a
+            // pod's service account, with the given credentials on top.
+            if let Some(server) = given_server {
+                let origin = Origin::Given {
+                    server: server.to_string(),
+                };
+                let config = kube::Config::from_custom_kubeconfig(
+                    overrides::given(options),
+                    &KubeConfigOptions::default(),
+                )
+                .await
+                .map_err(|source| Error::Settings {
+                    origin: origin.clone(),
+                    source,
+                })?;
+                return Ok(Self {
+                    namespace: asked_namespace.unwrap_or_else(|| "default".into()),
+                    config,
+                    origin,
+                });
+            }
             if !env.in_cluster || options.context.is_some() {
                 return Err(Error::NotFound {
                     searched: env.searched(),
@@ -139,7 +213,7 @@ impl ClusterConfig {
             }
             let mut config =
                 kube::Config::incluster().map_err(|source| Error::InCluster { source })?;
-            config.default_retry = false;
+            config.auth_info = options.apply_to_user(config.auth_info);
             return Ok(Self {
                 namespace: asked_namespace.unwrap_or_else(|| config.default_namespace.clone()),
                 config,
@@ -147,19 +221,29 @@ impl ClusterConfig {
             });
         }
         let kubeconfig = files::read_merged(&files)?;
-        let context = files::context_name(&kubeconfig, options.context.as_deref(), &files)?;
+        // A given server needs no context (kubectl's rule); an asked one must exist.
+        let context = match files::context_name(&kubeconfig, options.context.as_deref(), &files) {
+            Ok(c) => c,
+            Err(Error::NoCurrentContext { .. }) if given_server.is_some() => String::new(),
+            Err(e) => return Err(e),
+        };
+        let effective = overrides::effective(
+            &kubeconfig,
+            Some(context.as_str()).filter(|c| !c.is_empty()),
+            options,
+            &files,
+        )?;
         let select = KubeConfigOptions {
-            context: Some(context.clone()),
+            context: effective.current_context.clone(),
             ..KubeConfigOptions::default()
         };
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &select)
+        let config = kube::Config::from_custom_kubeconfig(effective, &select)
             .await
             .map_err(|source| Error::Context {
                 context: context.clone(),
                 files: files.clone(),
                 source,
             })?;
-        config.default_retry = false;
         Ok(Self {
             // kube-rs set it to the context's namespace, else `default`.
             namespace: asked_namespace.unwrap_or_else(|| config.default_namespace.clone()),

@@ -6,3 +6,5 @@
 mod credentials_tests;
 #[path = "ksec-kube/kubeconfig_tests.rs"]
 mod kubeconfig_tests;
+#[path = "ksec-kube/overrides_tests.rs"]
+mod overrides_tests;

@@ -11,6 +11,7 @@ mod cluster;
 mod commands;
 mod io;
 mod keyfiles;
+mod kube_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -155,6 +155,7 @@ async fn an_asked_namespace_wins_and_home_is_the_fallback() {
         kubeconfig: Some(f.a.clone()),
         context: Some("a".into()),
         namespace: Some("elsewhere".into()),
+        ..KubeOptions::default()
     };
     let env = Environment::default();
     assert_eq!(

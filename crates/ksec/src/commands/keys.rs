@@ -3,6 +3,7 @@
 use crate::cluster::{backup_hint, block_on, restore_hint};
 use crate::io;
 use crate::keyfiles::{self, load_keys};
+use crate::kube_args::KubeArgs;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use ksec_seal::backup::{self, Recipients, RestoreAction};
@@ -86,27 +87,6 @@ pub struct ListArgs {
     pub identities: Vec<PathBuf>,
 }
 
-/// Where the cluster is: kubeconfig and context (kubectl's and kubeseal's defaults).
-#[derive(Args, Debug, Clone, Default)]
-pub struct ClusterArgs {
-    /// Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (default: its current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-}
-
-impl ClusterArgs {
-    fn options(&self) -> ksec_kube::KubeOptions {
-        ksec_kube::KubeOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: None,
-        }
-    }
-}
-
 /// Arguments of `ksec keys backup`.
 #[derive(Args, Debug)]
 pub struct BackupArgs {
@@ -126,7 +106,7 @@ pub struct BackupArgs {
     #[arg(short = 'n', long, value_name = "NS", conflicts_with = "files")]
     pub namespace: Option<String>,
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub cluster: KubeArgs,
 }
 
 /// Arguments of `ksec keys restore`.
@@ -150,7 +130,7 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub skip_existing: bool,
     #[command(flatten)]
-    pub cluster: ClusterArgs,
+    pub cluster: KubeArgs,
 }
 
 /// Runs `ksec keys …`.
@@ -244,7 +224,7 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
     let backup = if a.files.is_empty() {
         let namespace = a.namespace.as_deref();
         block_on(async {
-            ksec_seal::cluster::read_key_secrets(&a.cluster.options(), namespace)
+            ksec_seal::cluster::read_key_secrets(&a.cluster.options(None), namespace)
                 .await
                 .map_err(|e| backup_hint(e, namespace))
         })?
@@ -276,7 +256,7 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
     let backup = keyfiles::open_backup(&a.file, &a.identities)?;
     let namespace = a.namespace.as_deref();
     let existing = block_on(async {
-        ksec_seal::cluster::existing_key_secrets(&a.cluster.options(), &backup, namespace)
+        ksec_seal::cluster::existing_key_secrets(&a.cluster.options(None), &backup, namespace)
             .await
             .map_err(restore_hint)
     })?;
@@ -349,7 +329,7 @@ fn restore(a: RestoreArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let created = block_on(async {
-        ksec_seal::cluster::create_key_secrets(&a.cluster.options(), &plan)
+        ksec_seal::cluster::create_key_secrets(&a.cluster.options(None), &plan)
             .await
             .map_err(restore_hint)
     })?;

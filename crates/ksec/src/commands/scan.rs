@@ -1,6 +1,7 @@
 //! `ksec scan`: flags → `ksec_scan` → report and exit code (0 clean, 1 findings at or
 //! above `--fail-on`, 2 inputs skipped or errors).
 use crate::io;
+use crate::kube_args::KubeArgs;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use ksec_scan::{output, Baseline, Options, Scanner, Severity, Skipped};
@@ -30,8 +31,13 @@ pub enum Threshold {
     High,
 }
 
-/// Arguments of `ksec scan`.
+/// Arguments of `ksec scan`. The cluster flags work with --cluster only, and the
+/// kubeconfig's cluster entry is `--kube-cluster` (`--cluster` turns the cluster scan on).
 #[derive(Args, Debug)]
+#[command(
+    mut_group("KubeArgs", |g| g.requires("cluster")),
+    mut_arg("kube_cluster", |a| a.long("kube-cluster")),
+)]
 pub struct ScanArgs {
     /// Files and directories (Kustomize directories and Helm charts are rendered when
     /// `kubectl` / `helm` are found). Default: `.`, unless --cluster is given.
@@ -78,12 +84,9 @@ pub struct ScanArgs {
     /// every namespace unless -n is given.
     #[arg(long)]
     pub cluster: bool,
-    /// With --cluster: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config).
-    #[arg(long, value_name = "FILE", requires = "cluster")]
-    pub kubeconfig: Option<PathBuf>,
-    /// With --cluster: the kubeconfig context (default: current-context).
-    #[arg(long, value_name = "NAME", requires = "cluster")]
-    pub context: Option<String>,
+    /// With --cluster: how to reach it (kubeconfig, context, kubectl's overrides).
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// With --cluster: read namespaced objects from this namespace only (cluster-wide RBAC
     /// and kube-apiserver are read too). The context's namespace is not applied: a cluster
     /// scan covers every namespace unless told otherwise.
@@ -196,11 +199,7 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
 
 /// Reads the cluster of the kubeconfig into the scanner.
 fn scan_cluster(scanner: &mut Scanner, a: &ScanArgs) -> Result<()> {
-    let kube = ksec_kube::KubeOptions {
-        kubeconfig: a.kubeconfig.clone(),
-        context: a.context.clone(),
-        namespace: None,
-    };
+    let kube = a.kube.options(None);
     let options = ksec_scan::cluster::ClusterOptions {
         namespace: a.namespace.clone(),
         ..Default::default()

@@ -2,6 +2,7 @@
 //! with kubeseal's meaning, each also read from its `SEALED_SECRETS_*` variable.
 use crate::cluster::{self, controller_hint};
 use crate::io::{self, Input};
+use crate::kube_args::KubeArgs;
 use anyhow::{anyhow, bail, Result};
 use clap::Args;
 use ksec_crypto::rsa::RsaPrivateKey;
@@ -13,8 +14,26 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-/// kubeseal's flags.
+/// kubeseal's flags. The cluster flags read kubeseal's variables too.
 #[derive(Args, Debug, Clone, Default)]
+#[command(
+    mut_arg("kubeconfig", |a| a.env("SEALED_SECRETS_KUBECONFIG")),
+    mut_arg("context", |a| a
+        .env("SEALED_SECRETS_CONTEXT")
+        .help("The kubeconfig context to use (its namespace is the default for -n)")),
+    mut_arg("server", |a| a.env("SEALED_SECRETS_SERVER")),
+    mut_arg("token", |a| a.env("SEALED_SECRETS_TOKEN")),
+    mut_arg("user", |a| a.env("SEALED_SECRETS_USER")),
+    mut_arg("kube_cluster", |a| a.env("SEALED_SECRETS_CLUSTER")),
+    mut_arg("certificate_authority", |a| a.env("SEALED_SECRETS_CERTIFICATE_AUTHORITY")),
+    mut_arg("client_certificate", |a| a.env("SEALED_SECRETS_CLIENT_CERTIFICATE")),
+    mut_arg("client_key", |a| a.env("SEALED_SECRETS_CLIENT_KEY")),
+    mut_arg("insecure_skip_tls_verify", |a| a.env("SEALED_SECRETS_INSECURE_SKIP_TLS_VERIFY")),
+    mut_arg("tls_server_name", |a| a.env("SEALED_SECRETS_TLS_SERVER_NAME")),
+    mut_arg("impersonate", |a| a.env("SEALED_SECRETS_AS")),
+    mut_arg("impersonate_groups", |a| a.env("SEALED_SECRETS_AS_GROUP")),
+    mut_arg("request_timeout", |a| a.env("SEALED_SECRETS_REQUEST_TIMEOUT")),
+)]
 pub struct SealArgs {
     /// Certificate / public key file or URL (http, https, file) to seal with. Repeat to seal for
     /// several clusters at once: one output per certificate, named after the certificate file.
@@ -116,12 +135,9 @@ pub struct SealArgs {
         default_value = "sealed-secrets-controller"
     )]
     pub controller_name: String,
-    /// Path to a kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, env = "SEALED_SECRETS_KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
-    /// The kubeconfig context to use (its namespace is the default for -n).
-    #[arg(long, env = "SEALED_SECRETS_CONTEXT")]
-    pub context: Option<String>,
+    /// How to reach the cluster (kubeconfig, context, kubectl's overrides).
+    #[command(flatten)]
+    pub kube: KubeArgs,
 }
 
 fn parse_scope(s: &str) -> Result<Scope, String> {
@@ -169,11 +185,7 @@ impl SealArgs {
     }
 
     fn kube_options(&self) -> ksec_kube::KubeOptions {
-        ksec_kube::KubeOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-            namespace: None,
-        }
+        self.kube.options(None)
     }
 
     /// The controller named by --controller-namespace and --controller-name.
@@ -207,9 +219,12 @@ impl SealArgs {
             .filter(|n| !n.is_empty())
             .or_else(|| {
                 // As before, a kubeconfig that cannot be read gives no namespace.
-                ksec_kube::default_namespace(self.kubeconfig.as_deref(), self.context.as_deref())
-                    .ok()
-                    .flatten()
+                ksec_kube::default_namespace(
+                    self.kube.kubeconfig.as_deref(),
+                    self.kube.context.as_deref(),
+                )
+                .ok()
+                .flatten()
             })
     }
 }
