@@ -26,6 +26,8 @@ mod interop;
 mod keys;
 #[path = "ksec/kms.rs"]
 mod kms;
+#[path = "ksec/kube_flags.rs"]
+mod kube_flags;
 #[path = "ksec/scan.rs"]
 mod scan;
 #[path = "ksec/scan_cluster.rs"]

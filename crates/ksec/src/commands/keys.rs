@@ -78,13 +78,20 @@ pub struct CertArgs {
 
 /// Arguments of `ksec keys list`.
 #[derive(Args, Debug)]
+#[command(mut_group("KubeArgs", |g| g.conflicts_with("files")))]
 pub struct ListArgs {
-    /// Key files (PEM, key Secrets, Lists, encrypted backups).
-    #[arg(required = true)]
+    /// Key files (PEM, key Secrets, Lists, encrypted backups); without any, the key
+    /// Secrets of the cluster.
     pub files: Vec<PathBuf>,
     /// Identity to open encrypted backups with: an age identity file or an SSH private key.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     pub identities: Vec<PathBuf>,
+    /// Without files: list the key Secrets of this namespace only (default: every
+    /// namespace).
+    #[arg(short = 'n', long, value_name = "NS", conflicts_with = "files")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub cluster: KubeArgs,
 }
 
 /// Arguments of `ksec keys backup`.
@@ -187,7 +194,17 @@ fn cert(a: CertArgs) -> Result<ExitCode> {
 }
 
 fn list(a: ListArgs) -> Result<ExitCode> {
-    let keys = load_keys(&a.files, &a.identities)?;
+    let keys = if a.files.is_empty() {
+        let namespace = a.namespace.as_deref();
+        block_on(async {
+            ksec_seal::cluster::read_key_secrets(&a.cluster.options(None), namespace)
+                .await
+                .map_err(|e| backup_hint(e, namespace))
+        })?
+        .sealing_keys()
+    } else {
+        load_keys(&a.files, &a.identities)?
+    };
     let now = SystemTime::now();
     println!(
         "{:<52} {:>5}  {:<10}  {:<10}  SOURCE",
