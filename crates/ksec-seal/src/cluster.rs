@@ -17,6 +17,10 @@ use crate::keys::KEY_LABEL;
 use crate::SealedSecret;
 use ksec_kube::{ClusterConfig, KubeOptions};
 use serde_json::Value;
+use zeroize::Zeroizing;
+
+/// The largest answer read as key Secrets (each is a few KiB).
+const MAX_SECRET_ANSWER: usize = 64 << 20;
 
 /// The controller's endpoints, below its proxy path.
 const CERT_PEM: &str = "/v1/cert.pem";
@@ -46,6 +50,42 @@ impl Cluster {
         self.client.request::<Value>(req).await
     }
 
+    /// A JSON API request whose answer holds private keys (key Secrets). The body is
+    /// read into buffers that are wiped when dropped (grown by copying into a larger one,
+    /// so no unwiped copy is left behind) and dropped as soon as it is parsed; the caller
+    /// wipes the parsed value ([`wipe`]). Below this, hyper's receive buffers and the
+    /// body's chunks (`Bytes`) are kube-rs's and hyper's, and are freed unwiped.
+    async fn secret_json(&self, req: http::Request<Vec<u8>>) -> Result<Value, kube::Error> {
+        use futures::AsyncReadExt;
+        let body = self.client.request_stream(req).await?;
+        let mut body = std::pin::pin!(body);
+        let mut chunk = Zeroizing::new([0u8; 16 << 10]);
+        let mut answer = Zeroizing::new(Vec::with_capacity(64 << 10));
+        loop {
+            let n = body
+                .read(chunk.as_mut_slice())
+                .await
+                .map_err(kube::Error::ReadEvents)?;
+            if n == 0 {
+                break;
+            }
+            if answer.len() + n > MAX_SECRET_ANSWER {
+                return Err(kube::Error::ReadEvents(std::io::Error::other(format!(
+                    "the answer has more than {MAX_SECRET_ANSWER} bytes, more than any List of key Secrets should"
+                ))));
+            }
+            if answer.capacity() - answer.len() < n {
+                let mut larger = Zeroizing::new(Vec::with_capacity(
+                    (answer.capacity() * 2).max(answer.len() + n),
+                ));
+                larger.extend_from_slice(&answer);
+                answer = larger;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        serde_json::from_slice(&answer).map_err(kube::Error::SerdeError)
+    }
+
     /// The key Secrets (any value of their label) of `namespace`, or of every namespace:
     /// the API's List.
     async fn key_secrets(&self, namespace: Option<&str>) -> Result<Value> {
@@ -58,7 +98,7 @@ impl Cluster {
             &format!("{path}?labelSelector={KEY_LABEL}"),
             vec![],
         )?;
-        self.json(req)
+        self.secret_json(req)
             .await
             .map_err(|e| Error::Kube(self.explain(e)))
     }
@@ -361,7 +401,7 @@ pub async fn existing_key_secrets(
             &format!("/api/v1/namespaces/{ns}/secrets/{}", k.name()),
             vec![],
         )?;
-        match cluster.json(req).await {
+        match cluster.secret_json(req).await {
             Ok(mut s) => {
                 out.push(ExistingSecret::from_secret(&s));
                 wipe(&mut s);
@@ -387,12 +427,14 @@ pub async fn create_key_secrets(
         let doc = item.key.secret_in(&item.namespace);
         // A serde_json::Value always serializes.
         let body = zeroize::Zeroizing::new(serde_json::to_vec(doc.value()).unwrap_or_default());
+        // http::Request owns a plain Vec: this copy goes to hyper and is freed unwiped.
         let req = request(
             http::Method::POST,
             &format!("/api/v1/namespaces/{}/secrets", item.namespace),
             body.to_vec(),
         )?;
-        if let Err(e) = cluster.json(req).await {
+        // The API server answers with the created Secret, key included.
+        if let Err(e) = cluster.secret_json(req).await.map(|mut s| wipe(&mut s)) {
             let (namespace, name) = (item.namespace.clone(), item.key.name().to_string());
             let error = match code(&e) {
                 Some(409) => Error::KeySecretAppeared { namespace, name },
