@@ -11,7 +11,13 @@
 //!   in a pod, the service account's namespace);
 //! - the credentials: client certificates (inline or files), bearer tokens and token
 //!   files, exec credential plugins (`client.authentication.k8s.io/v1` and `v1beta1`;
-//!   tested with `v1`).
+//!   tested with `v1`);
+//! - kubectl's overrides of the context's cluster and user (`--server`, `--token`,
+//!   `--user`, `--cluster`, `--certificate-authority`, `--client-certificate`,
+//!   `--client-key`, `--insecure-skip-tls-verify`, `--tls-server-name`, `--as`,
+//!   `--as-group`, `--request-timeout`: the fields of [`KubeOptions`]) with client-go's
+//!   precedence; a server with credentials needs no kubeconfig. The token is a [`Token`],
+//!   wiped on drop and kept out of `Debug` output.
 //!
 //! Parsing, merging and authentication are kube-rs's (`Kubeconfig`,
 //! `Config::from_custom_kubeconfig`); this crate chooses the files, checks the context,
@@ -21,7 +27,8 @@
 //! at once, as kubectl does.
 //!
 //! Tested against ksec-testkit's HTTPS test cluster with every kind of credential and with
-//! wrong ones, and against kubectl's own resolution of merged kubeconfigs. Not tested: a
+//! wrong ones, each override, and against kubectl's own resolution of merged kubeconfigs
+//! and of the same overrides. Not tested: a
 //! real in-cluster service account (there is no pod here).
 //!
 //! ```

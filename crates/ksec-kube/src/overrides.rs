@@ -11,7 +11,7 @@
 //! - a server with credentials needs no kubeconfig at all.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kube::config::{
@@ -78,7 +78,7 @@ impl KubeOptions {
         }
         if self.insecure_skip_tls_verify || self.certificate_authority.is_some() {
             cluster.insecure_skip_tls_verify = Some(self.insecure_skip_tls_verify);
-            cluster.certificate_authority = self.certificate_authority.as_ref().map(path_text);
+            cluster.certificate_authority = self.certificate_authority.as_deref().map(path_text);
             cluster.certificate_authority_data = None;
         }
         if self.tls_server_name.is_some() || self.server.is_some() {
@@ -221,7 +221,7 @@ fn nonempty(value: &Option<String>) -> Option<&str> {
     value.as_deref().filter(|v| !v.is_empty())
 }
 
-fn path_text(path: &PathBuf) -> String {
+fn path_text(path: &Path) -> String {
     path.display().to_string()
 }
 

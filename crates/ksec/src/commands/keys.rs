@@ -21,13 +21,13 @@ pub enum KeysCommand {
     /// Print the certificate of keys (to hand to `ksec seal --cert` / `kubeseal --cert`).
     Cert(CertArgs),
     /// List keys: fingerprint, size and validity.
-    List(ListArgs),
+    List(Box<ListArgs>),
     /// Back up the sealing keys (from the cluster, or from files) into one file encrypted
     /// with age, which can live in git or object storage.
-    Backup(BackupArgs),
+    Backup(Box<BackupArgs>),
     /// Restore sealing keys from a backup onto the cluster; an existing key is never
     /// overwritten.
-    Restore(RestoreArgs),
+    Restore(Box<RestoreArgs>),
 }
 
 /// Arguments of `ksec keys new`.
@@ -145,9 +145,9 @@ pub fn run(cmd: KeysCommand) -> Result<ExitCode> {
     match cmd {
         KeysCommand::New(a) => new(a),
         KeysCommand::Cert(a) => cert(a),
-        KeysCommand::List(a) => list(a),
-        KeysCommand::Backup(a) => backup(a),
-        KeysCommand::Restore(a) => restore(a),
+        KeysCommand::List(a) => list(*a),
+        KeysCommand::Backup(a) => backup(*a),
+        KeysCommand::Restore(a) => restore(*a),
     }
 }
 
