@@ -193,15 +193,18 @@ fn cert(a: CertArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The key Secrets of the cluster (of `namespace`, or of every namespace).
+fn cluster_keys(cluster: &KubeArgs, namespace: Option<&str>) -> Result<backup::Backup> {
+    block_on(async {
+        ksec_seal::cluster::read_key_secrets(&cluster.options(None), namespace)
+            .await
+            .map_err(|e| backup_hint(e, namespace))
+    })
+}
+
 fn list(a: ListArgs) -> Result<ExitCode> {
     let keys = if a.files.is_empty() {
-        let namespace = a.namespace.as_deref();
-        block_on(async {
-            ksec_seal::cluster::read_key_secrets(&a.cluster.options(None), namespace)
-                .await
-                .map_err(|e| backup_hint(e, namespace))
-        })?
-        .sealing_keys()
+        cluster_keys(&a.cluster, a.namespace.as_deref())?.sealing_keys()
     } else {
         load_keys(&a.files, &a.identities)?
     };
@@ -239,12 +242,7 @@ fn backup(a: BackupArgs) -> Result<ExitCode> {
     let recipients = Recipients::parse(a.recipients.iter().map(String::as_str))
         .map_err(|e| anyhow!("--age: {e}"))?;
     let backup = if a.files.is_empty() {
-        let namespace = a.namespace.as_deref();
-        block_on(async {
-            ksec_seal::cluster::read_key_secrets(&a.cluster.options(None), namespace)
-                .await
-                .map_err(|e| backup_hint(e, namespace))
-        })?
+        cluster_keys(&a.cluster, a.namespace.as_deref())?
     } else {
         ksec_seal::backup_from_files(&a.files).map_err(|e| match e {
             ksec_seal::Error::AlreadyEncrypted { .. } => anyhow!("{e}; -f takes key Secrets (kubectl get secret -l sealedsecrets.bitnami.com/sealed-secrets-key -o yaml)"),

@@ -2,7 +2,7 @@
 //! command that talks to a cluster, as CI jobs pass them to kubeseal: no kubeconfig at
 //! all (`KUBECONFIG` points nowhere), the HTTPS test cluster checking who asked.
 use crate::cluster::{key_a_secret, TestCluster, KEY_A, NS};
-use crate::common::{ksec, testdata};
+use crate::common::{ksec, stdout_of, testdata};
 use ksec_testkit::cluster::{ApiServer, FakeApi, TOKEN_USER};
 use std::path::{Path, PathBuf};
 
@@ -31,13 +31,12 @@ fn fingerprints(stdout: &[u8], what: &str) -> Vec<String> {
 }
 
 fn key_a_fingerprint() -> String {
-    let out = ksec()
-        .args(["keys", "list"])
-        .arg(testdata("test-key-a.pem"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    fingerprints(&out.stdout, "test-key-a.pem").pop().unwrap()
+    let out = stdout_of(
+        ksec()
+            .args(["keys", "list"])
+            .arg(testdata("test-key-a.pem")),
+    );
+    fingerprints(&out, "test-key-a.pem").pop().unwrap()
 }
 
 #[test]
@@ -48,13 +47,8 @@ fn keys_list_and_backup_reach_the_cluster_with_a_server_and_token() {
     let dir = ksec_testkit::tempdir();
     let flags = server_flags(&server, dir.path());
 
-    let out = ksec().args(["keys", "list"]).args(&flags).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let listed = fingerprints(&out.stdout, &format!("Secret {NS}/{KEY_A}"));
+    let out = stdout_of(ksec().args(["keys", "list"]).args(&flags));
+    let listed = fingerprints(&out, &format!("Secret {NS}/{KEY_A}"));
     assert_eq!(listed, [key_a_fingerprint()]);
     let seen = server.requests();
     let last = seen.last().unwrap();
@@ -93,15 +87,9 @@ fn keys_list_and_backup_reach_the_cluster_with_a_server_and_token() {
         .args(&flags)
         .assert()
         .success();
-    let out = ksec()
-        .args(["keys", "list", "-i"])
-        .arg(&id)
-        .arg(&backup)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let out = stdout_of(ksec().args(["keys", "list", "-i"]).arg(&id).arg(&backup));
     assert_eq!(
-        fingerprints(&out.stdout, &format!("Secret {NS}/{KEY_A}")),
+        fingerprints(&out, &format!("Secret {NS}/{KEY_A}")),
         [key_a_fingerprint()]
     );
 }
@@ -200,17 +188,8 @@ fn seal_fetches_the_certificate_with_flags_or_kubeseals_variables() {
     let dir = ksec_testkit::tempdir();
     let flags = server_flags(&cluster.server, dir.path());
     let want = cluster.certificate();
-    let out = ksec()
-        .args(["seal", "--fetch-cert"])
-        .args(&flags)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.stdout, want);
+    let got = stdout_of(ksec().args(["seal", "--fetch-cert"]).args(&flags));
+    assert_eq!(got, want);
     // The controller itself talks to the server too (as the certificate user).
     let fetched = cluster
         .server
@@ -222,18 +201,13 @@ fn seal_fetches_the_certificate_with_flags_or_kubeseals_variables() {
 
     // kubeseal's SEALED_SECRETS_* variables, -s for --server.
     let ca: PathBuf = flags[5].clone().into();
-    let out = ksec()
-        .args(["seal", "--fetch-cert", "-s", &cluster.server.url()])
-        .env("SEALED_SECRETS_TOKEN", cluster.server.token())
-        .env("SEALED_SECRETS_CERTIFICATE_AUTHORITY", &ca)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let got = stdout_of(
+        ksec()
+            .args(["seal", "--fetch-cert", "-s", &cluster.server.url()])
+            .env("SEALED_SECRETS_TOKEN", cluster.server.token())
+            .env("SEALED_SECRETS_CERTIFICATE_AUTHORITY", &ca),
     );
-    assert_eq!(out.stdout, want);
+    assert_eq!(got, want);
 
     // The token's variable is not shown in the help.
     let help = ksec()
