@@ -98,10 +98,10 @@ pub enum Error {
     },
     /// A server and credentials given without a kubeconfig cannot be used: a bad server
     /// URL, a CA or a client certificate that cannot be loaded.
-    #[error("{origin} cannot be used: {source}")]
+    #[error("the settings given for {server} without a kubeconfig cannot be used: {source}")]
     Settings {
         /// The server given.
-        origin: Origin,
+        server: String,
         /// kube-rs's reason.
         #[source]
         source: kube::config::KubeconfigError,

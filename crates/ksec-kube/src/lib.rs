@@ -144,12 +144,8 @@ impl fmt::Display for Origin {
                 write!(f, "context {context:?} of {}", error::list(files))
             }
             Origin::InCluster => f.write_str("the in-cluster service account"),
-            Origin::Given { server } => {
-                write!(
-                    f,
-                    "the server {server} and credentials given without a kubeconfig"
-                )
-            }
+            // The server is named next to it in every message.
+            Origin::Given { .. } => f.write_str("the settings given without a kubeconfig"),
         }
     }
 }
@@ -204,7 +200,7 @@ impl ClusterConfig {
                 )
                 .await
                 .map_err(|source| Error::Settings {
-                    origin: origin.clone(),
+                    server: server.to_string(),
                     source,
                 })?;
                 return Ok(Self {

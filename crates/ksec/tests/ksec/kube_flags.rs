@@ -92,6 +92,39 @@ fn keys_list_and_backup_reach_the_cluster_with_a_server_and_token() {
         fingerprints(&out, &format!("Secret {NS}/{KEY_A}")),
         [key_a_fingerprint()]
     );
+
+    // And restored the same way, into another namespace: planned, then created.
+    let plan = stdout_of(
+        ksec()
+            .args(["keys", "restore", "--dry-run", "-n", "team", "-i"])
+            .arg(&id)
+            .arg(&backup)
+            .args(&flags),
+    );
+    let plan = String::from_utf8_lossy(&plan);
+    assert!(
+        plan.lines()
+            .any(|l| l.starts_with("team") && l.contains(KEY_A) && l.ends_with("create")),
+        "{plan}"
+    );
+    assert!(server.api().get("core/secrets", "team", KEY_A).is_none());
+    ksec()
+        .args(["keys", "restore", "-n", "team", "-i"])
+        .arg(&id)
+        .arg(&backup)
+        .args(&flags)
+        .assert()
+        .success();
+    assert!(server.api().get("core/secrets", "team", KEY_A).is_some());
+    let created = server
+        .requests()
+        .into_iter()
+        .rfind(|r| r.method == "POST")
+        .unwrap();
+    assert_eq!(
+        (created.path.as_str(), created.user.as_deref()),
+        ("/api/v1/namespaces/team/secrets", Some(TOKEN_USER))
+    );
 }
 
 #[test]
