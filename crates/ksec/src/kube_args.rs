@@ -90,3 +90,56 @@ impl KubeArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        kube: KubeArgs,
+    }
+
+    #[test]
+    fn every_flag_lands_in_its_option() {
+        let cli = Cli::try_parse_from([
+            "t",
+            "--kubeconfig=k",
+            "--context=c",
+            "-s",
+            "https://api:6443",
+            "--token=t0ken",
+            "--user=u",
+            "--cluster=cl",
+            "--certificate-authority=ca.crt",
+            "--client-certificate=c.crt",
+            "--client-key=c.key",
+            "--insecure-skip-tls-verify",
+            "--tls-server-name=api.example",
+            "--as=jane",
+            "--as-group=dev",
+            "--as-group=ops",
+            "--request-timeout=30",
+        ])
+        .unwrap();
+        let o = cli.kube.options(Some("ns".into()));
+        assert_eq!(o.kubeconfig, Some(PathBuf::from("k")));
+        assert_eq!(o.context.as_deref(), Some("c"));
+        assert_eq!(o.namespace.as_deref(), Some("ns"));
+        assert_eq!(o.server.as_deref(), Some("https://api:6443"));
+        assert_eq!(o.token.as_ref().map(Token::expose), Some("t0ken"));
+        assert_eq!(o.user.as_deref(), Some("u"));
+        assert_eq!(o.cluster.as_deref(), Some("cl"));
+        assert_eq!(o.certificate_authority, Some(PathBuf::from("ca.crt")));
+        assert_eq!(o.client_certificate, Some(PathBuf::from("c.crt")));
+        assert_eq!(o.client_key, Some(PathBuf::from("c.key")));
+        assert!(o.insecure_skip_tls_verify);
+        assert_eq!(o.tls_server_name.as_deref(), Some("api.example"));
+        assert_eq!(o.impersonate.as_deref(), Some("jane"));
+        assert_eq!(o.impersonate_groups, ["dev", "ops"]);
+        assert_eq!(o.request_timeout, Some(Duration::from_secs(30)));
+        assert!(!format!("{:?}", cli.kube).contains("t0ken"));
+    }
+}
