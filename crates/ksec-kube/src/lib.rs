@@ -15,7 +15,7 @@
 //! - kubectl's overrides of the context's cluster and user (`--server`, `--token`,
 //!   `--user`, `--cluster`, `--certificate-authority`, `--client-certificate`,
 //!   `--client-key`, `--insecure-skip-tls-verify`, `--tls-server-name`, `--as`,
-//!   `--as-group`, `--request-timeout`: the fields of [`KubeOptions`]) with client-go's
+//!   `--as-group`, `--as-uid`, `--request-timeout`: the fields of [`KubeOptions`]) with client-go's
 //!   precedence; a server with credentials needs no kubeconfig. The token is a [`Token`],
 //!   wiped on drop and kept out of `Debug` output.
 //!
@@ -105,6 +105,8 @@ pub struct KubeOptions {
     pub impersonate: Option<String>,
     /// The groups to act as (`Impersonate-Group`).
     pub impersonate_groups: Vec<String>,
+    /// The UID to act as (`Impersonate-Uid`).
+    pub impersonate_uid: Option<String>,
     /// How long to wait for the server; zero or none keeps the defaults.
     pub request_timeout: Option<std::time::Duration>,
 }

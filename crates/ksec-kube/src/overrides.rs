@@ -69,6 +69,7 @@ impl KubeOptions {
             || self.tls_server_name.is_some()
             || self.impersonate.is_some()
             || !self.impersonate_groups.is_empty()
+            || self.impersonate_uid.is_some()
     }
 
     /// The cluster entry with the overrides applied.
@@ -113,6 +114,9 @@ impl KubeOptions {
         }
         if !self.impersonate_groups.is_empty() {
             user.impersonate_groups = Some(self.impersonate_groups.clone());
+        }
+        if let Some(uid) = nonempty(&self.impersonate_uid) {
+            user.impersonate_uid = Some(uid.to_string());
         }
         user
     }

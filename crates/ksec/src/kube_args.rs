@@ -54,6 +54,9 @@ pub struct KubeArgs {
     /// A group to act as; repeat for several.
     #[arg(long = "as-group", value_name = "GROUP")]
     pub impersonate_groups: Vec<String>,
+    /// The UID to act as (impersonation).
+    #[arg(long = "as-uid", value_name = "UID")]
+    pub impersonate_uid: Option<String>,
     /// How long to wait for the API server: seconds (30) or a duration (1m30s); 0 for the
     /// defaults.
     #[arg(long = "request-timeout", value_name = "DURATION", value_parser = parse_timeout)]
@@ -86,6 +89,7 @@ impl KubeArgs {
             tls_server_name: self.tls_server_name.clone(),
             impersonate: self.impersonate.clone(),
             impersonate_groups: self.impersonate_groups.clone(),
+            impersonate_uid: self.impersonate_uid.clone(),
             request_timeout: self.request_timeout,
         }
     }
@@ -121,6 +125,7 @@ mod tests {
             "--as=jane",
             "--as-group=dev",
             "--as-group=ops",
+            "--as-uid=42",
             "--request-timeout=30",
         ])
         .unwrap();
@@ -139,6 +144,7 @@ mod tests {
         assert_eq!(o.tls_server_name.as_deref(), Some("api.example"));
         assert_eq!(o.impersonate.as_deref(), Some("jane"));
         assert_eq!(o.impersonate_groups, ["dev", "ops"]);
+        assert_eq!(o.impersonate_uid.as_deref(), Some("42"));
         assert_eq!(o.request_timeout, Some(Duration::from_secs(30)));
         assert!(!format!("{:?}", cli.kube).contains("t0ken"));
     }

@@ -358,6 +358,7 @@ async fn impersonation_and_timeouts_reach_the_client_configuration() {
         token: Some(Token::from(s.server.token())),
         impersonate: Some("jane".into()),
         impersonate_groups: vec!["dev".into(), "ops".into()],
+        impersonate_uid: Some("42".into()),
         request_timeout: Some(Duration::from_secs(7)),
         ..given(&s)
     })
@@ -369,6 +370,7 @@ async fn impersonation_and_timeouts_reach_the_client_configuration() {
         config.auth_info.impersonate_groups.as_deref(),
         Some(&["dev".to_string(), "ops".to_string()][..])
     );
+    assert_eq!(config.auth_info.impersonate_uid.as_deref(), Some("42"));
     assert_eq!(config.read_timeout, Some(Duration::from_secs(7)));
     assert_eq!(config.connect_timeout, Some(Duration::from_secs(7)));
     // Zero keeps kube-rs's defaults (kubectl: zero means no timeout).

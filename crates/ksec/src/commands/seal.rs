@@ -32,6 +32,7 @@ use std::time::SystemTime;
     mut_arg("tls_server_name", |a| a.env("SEALED_SECRETS_TLS_SERVER_NAME")),
     mut_arg("impersonate", |a| a.env("SEALED_SECRETS_AS")),
     mut_arg("impersonate_groups", |a| a.env("SEALED_SECRETS_AS_GROUP")),
+    mut_arg("impersonate_uid", |a| a.env("SEALED_SECRETS_AS_UID")),
     mut_arg("request_timeout", |a| a.env("SEALED_SECRETS_REQUEST_TIMEOUT")),
 )]
 pub struct SealArgs {
