@@ -56,22 +56,6 @@ impl fmt::Debug for Token {
 const GIVEN: &str = "ksec-given";
 
 impl KubeOptions {
-    /// True when any setting overrides the kubeconfig's cluster or user.
-    pub fn overrides_any(&self) -> bool {
-        self.server.is_some()
-            || self.token.is_some()
-            || self.user.is_some()
-            || self.cluster.is_some()
-            || self.certificate_authority.is_some()
-            || self.client_certificate.is_some()
-            || self.client_key.is_some()
-            || self.insecure_skip_tls_verify
-            || self.tls_server_name.is_some()
-            || self.impersonate.is_some()
-            || !self.impersonate_groups.is_empty()
-            || self.impersonate_uid.is_some()
-    }
-
     /// The cluster entry with the overrides applied.
     fn apply_to_cluster(&self, mut cluster: Cluster) -> Cluster {
         if let Some(server) = nonempty(&self.server) {
