@@ -106,8 +106,11 @@ fn invoked_as() -> String {
 }
 
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("KSEC_LOG").unwrap_or_else(|_| "warn".into());
+    // kube-rs logs a failed connection at ERROR before returning the error, which ksec
+    // then explains (server, kubeconfig, what to do): one message, not two. KSEC_LOG
+    // brings its logs back (e.g. KSEC_LOG=debug).
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KSEC_LOG")
+        .unwrap_or_else(|_| "warn,kube_client=off".into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
