@@ -139,10 +139,28 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, as `{:#}` prints them, except that a cause
+/// whose text is already shown is left out: some errors (kube-rs's, hyper's) print their
+/// source in their own message, and `{:#}` would repeat it.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -169,6 +187,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn an_error_line_shows_each_cause_once() {
+        // An error that prints its source in its own message, as kube-rs's do.
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl std::fmt::Display for Repeats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "client error (Connect): {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = anyhow::Error::new(Repeats(io)).context("cannot reach the API server");
+        assert_eq!(
+            one_line(&e),
+            "cannot reach the API server: client error (Connect): refused"
+        );
+        assert_eq!(
+            format!("{e:#}"),
+            "cannot reach the API server: client error (Connect): refused: refused"
+        );
+    }
 
     #[test]
     fn cli_definitions_are_consistent() {
