@@ -3,14 +3,31 @@
 //! `rule.metadata.json`, and `default-config-inputs.json` for the configuration
 //! inputs), or plain `.rego` files whose `deny` rules return kubescape-style alerts.
 //!
-//! Inputs are given as kubescape gives them: the list of objects, plus one "subject
-//! vector" per RBAC subject (the subject with its binding and role as
-//! `relatedObjects`) for rules that aggregate subjects.
+//! Inputs are given as kubescape gives them, whether the objects come from files or
+//! from a live cluster ([`Scanner::add_policy`]): `input` is the array of objects, plus
+//! one "subject vector" per RBAC subject (the subject with its binding and role as
+//! `relatedObjects`) for rules that aggregate subjects. One function evaluates both;
+//! only the name a finding gives its location differs (a file, or the live object as
+//! `Kind/namespace/name`).
+//!
+//! **Bounds** ([`EvalLimits`], the same for files and clusters): at most 20,000 objects
+//! in one evaluation, and 60 seconds of wall-clock time per rule (regorus's cooperative
+//! execution timer). Past either, the evaluation is refused with [`Error::Policy`].
+//!
+//! **No values in findings.** A rule writes its own alert message; a message or path
+//! that quotes a value of the input (Secret and ConfigMap data, also base64-decoded,
+//! environment values) has the value replaced by `[withheld]`, and so has an error of
+//! the evaluator.
 use crate::error::{Error, Result};
 use crate::finding::{fingerprint, Finding, Severity};
+use crate::scanner::Scanner;
 use crate::yaml;
+use base64::Engine as _;
 use serde_json::{json, Value};
+use std::cell::OnceCell;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// One Rego rule and the package its `deny` lives in.
 #[derive(Clone, Debug)]
@@ -22,12 +39,35 @@ struct RegoRule {
     aggregates_subjects: bool,
 }
 
+/// Bounds of one evaluation of a [`Policy`], for files and clusters alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvalLimits {
+    /// Most objects given to the rules at once. A cluster or folder with more is not
+    /// evaluated (an error says so); scan it a part at a time.
+    pub max_objects: usize,
+    /// Wall-clock time one rule may take over the objects.
+    pub time_per_rule: Duration,
+}
+
+impl Default for EvalLimits {
+    /// 20,000 objects (a large cluster's workloads, RBAC and ConfigMaps; the objects
+    /// stay in memory until the rules have run) and 60 seconds per rule (kubescape's
+    /// rules take milliseconds on thousands of objects).
+    fn default() -> Self {
+        EvalLimits {
+            max_objects: 20_000,
+            time_per_rule: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Loaded policies.
 #[derive(Clone, Debug)]
 pub struct Policy {
     root: PathBuf,
     rules: Vec<RegoRule>,
     data: Value,
+    limits: EvalLimits,
 }
 
 fn package_of(source: &str) -> Option<String> {
@@ -106,6 +146,10 @@ impl Policy {
             let source = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
             let package =
                 package_of(&source).ok_or_else(|| policy_err(&file, "no package line"))?;
+            // Refused here, before any input is read, rather than at the first evaluation.
+            regorus::Engine::new()
+                .add_policy(file.display().to_string(), source.clone())
+                .map_err(|e| policy_err(&file, e.to_string()))?;
             rules.push(RegoRule {
                 name,
                 file,
@@ -123,7 +167,23 @@ impl Policy {
             root: root.to_path_buf(),
             rules,
             data: json!({"postureControlInputs": inputs}),
+            limits: EvalLimits::default(),
         })
+    }
+
+    /// The folder or file the policy was loaded from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The bounds of each evaluation.
+    pub fn limits(&self) -> EvalLimits {
+        self.limits
+    }
+
+    /// Changes the bounds of each evaluation.
+    pub fn set_limits(&mut self, limits: EvalLimits) {
+        self.limits = limits;
     }
 
     /// Names of the loaded rules.
@@ -156,39 +216,83 @@ impl Policy {
         file: &str,
         only: Option<&str>,
     ) -> Result<Vec<Finding>> {
+        self.evaluate_at(objects, only, &|_: &str, _: Option<&str>, _: &str| {
+            file.to_string()
+        })
+    }
+
+    /// The one evaluation, for files and clusters: `locate(kind, namespace, name)`
+    /// names where each finding's object was read.
+    pub(crate) fn evaluate_at(
+        &self,
+        objects: &[Value],
+        only: Option<&str>,
+        locate: &dyn Fn(&str, Option<&str>, &str) -> String,
+    ) -> Result<Vec<Finding>> {
+        if objects.len() > self.limits.max_objects {
+            return Err(policy_err(
+                &self.root,
+                format!(
+                    "more than {} objects to evaluate at once (the limit); evaluate a smaller part at a time",
+                    self.limits.max_objects
+                ),
+            ));
+        }
+        let values = OnceCell::new();
+        let withhold = |text: &str| withheld(text, values.get_or_init(|| input_values(objects)));
+        let data = regorus::Value::from_json_str(&self.data.to_string())
+            .map_err(|e| policy_err(&self.root, e.to_string()))?;
+        // Built once and shared (regorus values are reference-counted); the subject
+        // vectors only for the rules that ask for them.
+        let plain = OnceCell::new();
+        let with_subjects = OnceCell::new();
+        let input_of = |aggregates: bool| -> Result<regorus::Value> {
+            let cell = if aggregates { &with_subjects } else { &plain };
+            if let Some(v) = cell.get() {
+                return Ok(Clone::clone(v));
+            }
+            let text = if aggregates {
+                let mut all = objects.to_vec();
+                all.extend(subject_vectors(objects));
+                Value::Array(all).to_string()
+            } else {
+                serde_json::to_string(objects).unwrap_or_else(|_| "[]".into())
+            };
+            let v = regorus::Value::from_json_str(&text)
+                .map_err(|e| policy_err(&self.root, withhold(&e.to_string())))?;
+            Ok(Clone::clone(cell.get_or_init(|| v)))
+        };
+        let timer = regorus::utils::limits::ExecutionTimerConfig {
+            limit: self.limits.time_per_rule,
+            check_interval: NonZeroU32::MIN.saturating_add(63),
+        };
         let mut out = vec![];
         for rule in self
             .rules
             .iter()
             .filter(|r| only.is_none_or(|n| n == r.name))
         {
-            let mut input: Vec<Value> = objects.to_vec();
-            if rule.aggregates_subjects {
-                input.extend(subject_vectors(objects));
-            }
+            let failed =
+                |e: &dyn std::fmt::Display| policy_err(&rule.file, withhold(&e.to_string()));
             let mut engine = regorus::Engine::new();
             // OPA's behaviour on bad input to builtins (base64 of junk): undefined, not an error.
             engine.set_strict_builtin_errors(false);
+            engine.set_execution_timer_config(timer);
             engine
                 .add_policy(rule.file.display().to_string(), rule.source.clone())
-                .map_err(|e| policy_err(&rule.file, e.to_string()))?;
-            let data = regorus::Value::from_json_str(&self.data.to_string())
-                .map_err(|e| policy_err(&self.root, e.to_string()))?;
-            engine
-                .add_data(data)
-                .map_err(|e| policy_err(&self.root, e.to_string()))?;
-            let input = regorus::Value::from_json_str(&Value::Array(input).to_string())
-                .map_err(|e| policy_err(&rule.file, e.to_string()))?;
-            engine.set_input(input);
+                .map_err(|e| failed(&e))?;
+            engine.add_data(data.clone()).map_err(|e| failed(&e))?;
+            engine.set_input(input_of(rule.aggregates_subjects)?);
             let result = engine
                 .eval_rule(format!("data.{}.deny", rule.package))
-                .map_err(|e| policy_err(&rule.file, e.to_string()))?;
-            let json_text = result
-                .to_json_str()
-                .map_err(|e| policy_err(&rule.file, e.to_string()))?;
+                .map_err(|e| failed(&e))?;
+            let json_text = result.to_json_str().map_err(|e| failed(&e))?;
             let alerts: Value = serde_json::from_str(&json_text).unwrap_or(Value::Null);
             for a in alerts.as_array().into_iter().flatten() {
-                out.push(finding_of(&rule.name, a, file));
+                let mut f = finding_of(&rule.name, a, locate);
+                f.message = withhold(&f.message);
+                f.path = withhold(&f.path);
+                out.push(f);
             }
         }
         Ok(out)
@@ -197,13 +301,14 @@ impl Policy {
     /// Reads the YAML/JSON files under `path` and evaluates every rule over them.
     pub fn evaluate_path(&self, path: &Path) -> Result<Vec<Finding>> {
         let mut objects = vec![];
-        collect_objects(path, &mut objects, 0);
+        // One past the limit is enough for the evaluation to refuse them.
+        collect_objects(path, &mut objects, 0, self.limits.max_objects + 1);
         self.evaluate(&objects, &path.display().to_string(), None)
     }
 }
 
-fn collect_objects(path: &Path, out: &mut Vec<Value>, depth: usize) {
-    if depth > 32 {
+fn collect_objects(path: &Path, out: &mut Vec<Value>, depth: usize, max: usize) {
+    if depth > 32 || out.len() >= max {
         return;
     }
     if path.is_dir() {
@@ -212,7 +317,7 @@ fn collect_objects(path: &Path, out: &mut Vec<Value>, depth: usize) {
             entries.sort();
             for e in entries {
                 if e.file_name().is_some_and(|n| n != ".git") {
-                    collect_objects(&e, out, depth + 1);
+                    collect_objects(&e, out, depth + 1, max);
                 }
             }
         }
@@ -271,18 +376,44 @@ fn subject_vectors(objects: &[Value]) -> Vec<Value> {
     out
 }
 
-fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
-    let obj = a
-        .pointer("/alertObject/k8sApiObjects/0")
-        .or_else(|| a.pointer("/alertObject/externalObjects"))
-        .cloned()
-        .unwrap_or(Value::Null);
+/// Kind, namespace and name of an alert's object (a subject's, for a subject vector).
+fn identity(obj: &Value) -> (String, Option<String>, String) {
     let str_of = |p: &str| obj.pointer(p).and_then(Value::as_str).map(str::to_string);
     let kind = str_of("/kind").unwrap_or_default();
     let name = str_of("/metadata/name")
         .or_else(|| str_of("/name"))
         .unwrap_or_default();
     let namespace = str_of("/metadata/namespace").or_else(|| str_of("/namespace"));
+    (kind, namespace, name)
+}
+
+fn finding_of(
+    rule: &str,
+    a: &Value,
+    locate: &dyn Fn(&str, Option<&str>, &str) -> String,
+) -> Finding {
+    let obj = a
+        .pointer("/alertObject/k8sApiObjects/0")
+        .or_else(|| a.pointer("/alertObject/externalObjects"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let (kind, namespace, name) = identity(&obj);
+    // A subject is no object of its own: it is found through its binding.
+    let read_from = obj
+        .get("relatedObjects")
+        .and_then(Value::as_array)
+        .and_then(|r| {
+            r.iter().find(|o| {
+                o.get("kind")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.ends_with("Binding"))
+            })
+        })
+        .map(identity);
+    let file = match &read_from {
+        Some((k, ns, n)) => locate(k, ns.as_deref(), n),
+        None => locate(&kind, namespace.as_deref(), &name),
+    };
     let path = ["failedPaths", "reviewPaths", "deletePaths"]
         .iter()
         .find_map(|k| {
@@ -314,7 +445,7 @@ fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
     Finding {
         fingerprint: fingerprint(
             &id,
-            file,
+            &file,
             &kind,
             namespace.as_deref().unwrap_or(""),
             &name,
@@ -324,7 +455,7 @@ fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
         controls: vec![],
         severity,
         title: format!("Rego rule {rule}"),
-        file: file.to_string(),
+        file,
         line: 0,
         column: 0,
         kind,
@@ -333,5 +464,105 @@ fn finding_of(rule: &str, a: &Value, file: &str) -> Finding {
         path,
         message,
         related: vec![],
+    }
+}
+
+/// Replaces every value of the input found in `text` by `[withheld]`.
+fn withheld(text: &str, values: &[String]) -> String {
+    let mut out = text.to_string();
+    for v in values {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), "[withheld]");
+        }
+    }
+    out
+}
+
+/// Values a rule may see and must not print, longest first (so a value is withheld
+/// whole before a part of it): top-level `data`, `stringData` and `binaryData` (Secrets,
+/// ConfigMaps; a Secret's `data` also base64-decoded), every `env[].value`, and the
+/// lines and `key=value` / `key: value` right-hand sides of multi-line values.
+fn input_values(objects: &[Value]) -> Vec<String> {
+    let mut out = vec![];
+    for o in objects {
+        let secret = o.get("kind").and_then(Value::as_str) == Some("Secret");
+        for key in ["data", "stringData", "binaryData"] {
+            for v in o.get(key).and_then(Value::as_object).into_iter().flatten() {
+                let Some(text) = v.1.as_str() else { continue };
+                add_value(&mut out, text);
+                if secret && key == "data" {
+                    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    if let Some(plain) = base64::engine::general_purpose::STANDARD
+                        .decode(compact)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                    {
+                        add_value(&mut out, &plain);
+                    }
+                }
+            }
+        }
+        env_values(o, &mut out, 0);
+    }
+    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.dedup();
+    out
+}
+
+/// Shorter strings (`true`, `80`) are withheld by no one and confirm nothing.
+const MIN_WITHHELD: usize = 4;
+
+fn add_value(out: &mut Vec<String>, text: &str) {
+    let mut push = |t: &str| {
+        let t = t.trim();
+        if t.chars().count() >= MIN_WITHHELD {
+            out.push(t.to_string());
+        }
+    };
+    push(text);
+    if text.contains('\n') {
+        for line in text.lines() {
+            push(line);
+            if let Some((_, rhs)) = line.split_once(['=', ':']) {
+                push(rhs.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\''));
+            }
+        }
+    }
+}
+
+fn env_values(v: &Value, out: &mut Vec<String>, depth: usize) {
+    if depth > 64 {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                if k == "env" {
+                    for e in child.as_array().into_iter().flatten() {
+                        if let Some(text) = e.get("value").and_then(Value::as_str) {
+                            add_value(out, text);
+                        }
+                    }
+                }
+                env_values(child, out, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                env_values(child, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+impl Scanner {
+    /// Adds Rego policies to evaluate on what [`Scanner::scan_cluster`] reads (feature
+    /// `cluster`): the objects the scanner's own rules judge, given to the rules as
+    /// [`Policy::evaluate`] gives a file's objects, with findings named after the live
+    /// object. A policy that fails to evaluate, or meets more objects than its
+    /// [`EvalLimits`], is reported as skipped and the scan goes on.
+    pub fn add_policy(&mut self, policy: Policy) {
+        self.policies.push(policy);
     }
 }

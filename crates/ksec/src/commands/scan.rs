@@ -146,18 +146,22 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         ..Options::default()
     };
     let mut scanner = Scanner::new(opts);
+    #[cfg(feature = "rego")]
+    let policies = (a.policy.iter())
+        .map(|p| ksec_scan::policy::Policy::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    #[cfg(feature = "rego")]
+    if a.cluster {
+        policies.iter().for_each(|p| scanner.add_policy(p.clone()));
+    }
     for p in &paths {
         scanner.scan_path(p);
     }
     if a.cluster {
         scan_cluster(&mut scanner, &a)?;
-        if !a.policy.is_empty() {
-            eprintln!("note: --policy rules run on the paths given, not on the cluster");
-        }
     }
     #[cfg(feature = "rego")]
-    for p in &a.policy {
-        let policy = ksec_scan::policy::Policy::load(p)?;
+    for policy in &policies {
         for path in &paths {
             scanner.add_findings(policy.evaluate_path(path)?);
         }
