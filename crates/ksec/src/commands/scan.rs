@@ -66,7 +66,8 @@ pub struct ScanArgs {
     /// The kubectl program for Kustomize (default: `kubectl` on PATH).
     #[arg(long, value_name = "PATH")]
     pub kubectl: Option<PathBuf>,
-    /// Rego policies: a kubescape regolibrary folder (`rules/<name>/raw.rego`) or plain Rego files.
+    /// Rego policies: a kubescape regolibrary folder (`rules/<name>/raw.rego`) or plain Rego
+    /// files, evaluated on the paths and, with --cluster, on the objects read from the cluster.
     #[arg(long = "policy", value_name = "DIR")]
     pub policy: Vec<PathBuf>,
     /// Time limit for each run of helm, kubectl and git (Go duration: 90s, 5m); a run
@@ -147,7 +148,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
     };
     let mut scanner = Scanner::new(opts);
     #[cfg(feature = "rego")]
-    let policies = (a.policy.iter())
+    let policies = a
+        .policy
+        .iter()
         .map(|p| ksec_scan::policy::Policy::load(p))
         .collect::<Result<Vec<_>, _>>()?;
     #[cfg(feature = "rego")]
