@@ -27,6 +27,10 @@
 //!
 //! A list the credentials may not read (403) is reported as skipped and the scan goes on;
 //! credentials the server refuses (401) and a server that cannot be reached end it.
+//!
+//! With the `rego` feature, policies given to `Scanner::add_policy` run once the lists
+//! are read, on the objects judged (kept up to the policies' object limit), through the
+//! same evaluation as a file's objects (the `policy` module).
 use crate::checks::{apiserver_files, IGNORE_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::scanner::Scanner;

@@ -17,7 +17,8 @@
 //! limit, its error text summarised without the values it quotes); with the `cluster`
 //! feature, a live cluster through the kubeconfig ([`cluster`]: Secrets read as metadata
 //! only; `Scanner::scan_kubeconfig` resolves the kubeconfig and context and scans, and
-//! [`Skipped::is_forbidden`] marks the lists the credentials may not read).
+//! [`Skipped::is_forbidden`] marks the lists the credentials may not read); with the
+//! `rego` feature, kubescape's Rego rules (`policy`) on files and cluster objects alike.
 //!
 //! **How it is tested.** Unit tests per rule and parser; kubescape's own regolibrary
 //! test cases for the implemented controls (the crate README lists every deliberate

@@ -4,7 +4,7 @@
 //! inputs), or plain `.rego` files whose `deny` rules return kubescape-style alerts.
 //!
 //! Inputs are given as kubescape gives them, whether the objects come from files or
-//! from a live cluster ([`Scanner::add_policy`]): `input` is the array of objects, plus
+//! from a live cluster (`Scanner::add_policy`, feature `cluster`): `input` is the array of objects, plus
 //! one "subject vector" per RBAC subject (the subject with its binding and role as
 //! `relatedObjects`) for rules that aggregate subjects. One function evaluates both;
 //! only the name a finding gives its location differs (a file, or the live object as
@@ -20,6 +20,7 @@
 //! the evaluator.
 use crate::error::{Error, Result};
 use crate::finding::{fingerprint, Finding, Severity};
+#[cfg(feature = "cluster")]
 use crate::scanner::Scanner;
 use crate::yaml;
 use base64::Engine as _;
@@ -60,6 +61,13 @@ impl Default for EvalLimits {
         }
     }
 }
+
+/// How many steps of the evaluator pass between two looks at the clock: often enough
+/// to stop within milliseconds of the limit, rarely enough to cost nothing.
+const CLOCK_EVERY: NonZeroU32 = match NonZeroU32::new(64) {
+    Some(n) => n,
+    None => NonZeroU32::MIN,
+};
 
 /// Loaded policies.
 #[derive(Clone, Debug)]
@@ -264,7 +272,7 @@ impl Policy {
         };
         let timer = regorus::utils::limits::ExecutionTimerConfig {
             limit: self.limits.time_per_rule,
-            check_interval: NonZeroU32::MIN.saturating_add(63),
+            check_interval: CLOCK_EVERY,
         };
         let mut out = vec![];
         for rule in self
@@ -556,13 +564,79 @@ fn env_values(v: &Value, out: &mut Vec<String>, depth: usize) {
     }
 }
 
+#[cfg(feature = "cluster")]
 impl Scanner {
-    /// Adds Rego policies to evaluate on what [`Scanner::scan_cluster`] reads (feature
-    /// `cluster`): the objects the scanner's own rules judge, given to the rules as
+    /// Adds Rego policies to evaluate on what [`Scanner::scan_cluster`] reads (with the
+    /// feature `cluster`): the objects the scanner's own rules judge, given to the rules as
     /// [`Policy::evaluate`] gives a file's objects, with findings named after the live
     /// object. A policy that fails to evaluate, or meets more objects than its
     /// [`EvalLimits`], is reported as skipped and the scan goes on.
     pub fn add_policy(&mut self, policy: Policy) {
         self.policies.push(policy);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_of_secrets_configmaps_and_env_are_withheld() {
+        let objects = vec![
+            json!({"kind": "Secret", "metadata": {"name": "db"},
+                   "data": {"password": "aHVudGVyMg=="}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "app"},
+                   "data": {"app.properties": "user=app\npassword = \"s3cr3t-pw\"\n"}}),
+            json!({"kind": "Deployment", "metadata": {"name": "api"},
+                   "spec": {"template": {"spec": {"containers": [{"name": "c",
+                       "env": [{"name": "TOKEN", "value": "tok-123456"}, {"name": "PORT", "value": "80"}]}]}}}}),
+        ];
+        let values = input_values(&objects);
+        let w = |t: &str| withheld(t, &values);
+        assert_eq!(w("db holds hunter2"), "db holds [withheld]");
+        assert_eq!(w("base64 aHVudGVyMg=="), "base64 [withheld]");
+        assert_eq!(w("app has s3cr3t-pw"), "app has [withheld]");
+        assert_eq!(w("api sets TOKEN=tok-123456"), "api sets TOKEN=[withheld]");
+        // Names, and values too short to confirm anything, stay.
+        assert_eq!(w("api listens on 80"), "api listens on 80");
+        assert_eq!(w("Secret db, ConfigMap app"), "Secret db, ConfigMap app");
+    }
+
+    #[test]
+    fn a_rule_quoting_a_value_in_a_file_gets_it_withheld_too() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("quote.rego"),
+            "package q\n\ndeny contains msga if {\n\tobj := input[_]\n\tv := obj.data[_]\n\tmsga := {\"alertMessage\": sprintf(\"found %v\", [v]), \"alertObject\": {\"k8sApiObjects\": [obj]}}\n}\n",
+        )
+        .unwrap();
+        let policy = Policy::load(dir.path()).unwrap();
+        let objects =
+            [json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"p": "aHVudGVyMg=="}})];
+        let f = policy.evaluate(&objects, "s.yaml", None).unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].message, "found [withheld]");
+        assert_eq!(f[0].file, "s.yaml");
+    }
+
+    #[test]
+    fn too_many_objects_are_refused_naming_the_policy() {
+        let mut policy = Policy {
+            root: PathBuf::from("/policies"),
+            rules: vec![],
+            data: json!({}),
+            limits: EvalLimits::default(),
+        };
+        policy.set_limits(EvalLimits {
+            max_objects: 1,
+            ..policy.limits()
+        });
+        let e = policy
+            .evaluate(&[json!({}), json!({})], "f", None)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "policy /policies: more than 1 objects to evaluate at once (the limit); evaluate a smaller part at a time"
+        );
     }
 }

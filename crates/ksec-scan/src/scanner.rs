@@ -70,7 +70,7 @@ pub struct Scanner {
     pub(crate) report: Report,
     pub(crate) refs: CrossRefs,
     /// Rego policies evaluated on cluster objects.
-    #[cfg(feature = "rego")]
+    #[cfg(all(feature = "rego", feature = "cluster"))]
     pub(crate) policies: Vec<crate::policy::Policy>,
 }
 
@@ -168,7 +168,7 @@ impl Scanner {
             opts,
             report: Report::default(),
             refs: CrossRefs::default(),
-            #[cfg(feature = "rego")]
+            #[cfg(all(feature = "rego", feature = "cluster"))]
             policies: vec![],
         }
     }

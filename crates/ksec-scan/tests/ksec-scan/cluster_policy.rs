@@ -3,6 +3,7 @@
 //! serves exactly as on the same objects in a file, findings name the live object, a rule
 //! that matches nothing finds nothing, values never reach a finding, and a policy that
 //! fails or meets its bounds is reported by name while the scan goes on.
+use crate::conformance::{input_files, library};
 use ksec_kube::KubeOptions;
 use ksec_scan::cluster::ClusterOptions;
 use ksec_scan::policy::{EvalLimits, Policy};
@@ -102,10 +103,6 @@ fn essence(findings: &[Finding]) -> BTreeSet<String> {
         .collect()
 }
 
-fn library() -> Option<std::path::PathBuf> {
-    Some(ksec_testkit::fixtures()?.join("kubescape-regolibrary"))
-}
-
 /// Every test case of kubescape's secret rules, served by the API and written as a
 /// file: every rule of the library evaluated on both, the same findings.
 #[test]
@@ -123,15 +120,7 @@ fn kubescape_rules_fire_on_cluster_objects_as_on_the_same_objects_in_a_file() {
     cases.sort();
     let (mut compared, mut fired) = (0, BTreeSet::new());
     for case in &cases {
-        let mut inputs = vec![];
-        if case.join("input.yaml").is_file() {
-            inputs.push(case.join("input.yaml"));
-        }
-        if let Ok(rd) = std::fs::read_dir(case.join("input")) {
-            inputs.extend(rd.map(|e| e.unwrap().path()));
-        }
-        inputs.sort();
-        let objects = readable(&inputs);
+        let objects = readable(&input_files(case));
         if objects.is_empty() {
             continue;
         }
