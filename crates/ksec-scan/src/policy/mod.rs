@@ -4,10 +4,10 @@
 //! inputs), or plain `.rego` files whose `deny` rules return kubescape-style alerts.
 //!
 //! Inputs are given as kubescape gives them, whether the objects come from files or
-//! from a live cluster (`Scanner::add_policy`, feature `cluster`): `input` is the array of objects, plus
-//! one "subject vector" per RBAC subject (the subject with its binding and role as
-//! `relatedObjects`) for rules that aggregate subjects. One function evaluates both;
-//! only the name a finding gives its location differs (a file, or the live object as
+//! from a live cluster (`Scanner::add_policy`, feature `cluster`): `input` is the array
+//! of the objects the rule's metadata selects, or the subject vectors / kube-apiserver
+//! pod its aggregator asks for (see `input.rs`). One function evaluates both; only the
+//! name a finding gives its location differs (a file, or the live object as
 //! `Kind/namespace/name`).
 //!
 //! **Bounds** ([`EvalLimits`], the same for files and clusters): at most 20,000 objects
@@ -18,14 +18,18 @@
 //! that quotes a value of the input (Secret and ConfigMap data, also base64-decoded,
 //! environment values) has the value replaced by `[withheld]`, and so has an error of
 //! the evaluator.
+mod input;
+mod withhold;
+
 use crate::error::{Error, Result};
 use crate::finding::{fingerprint, Finding, Severity};
 #[cfg(feature = "cluster")]
 use crate::scanner::Scanner;
 use crate::yaml;
-use base64::Engine as _;
+use input::Selection;
 use serde_json::{json, Value};
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,7 +41,7 @@ struct RegoRule {
     file: PathBuf,
     source: String,
     package: String,
-    aggregates_subjects: bool,
+    selection: Selection,
 }
 
 /// Bounds of one evaluation of a [`Policy`], for files and clusters alike.
@@ -105,7 +109,7 @@ impl Policy {
         } else if root.join("raw.rego").is_file() {
             rule_dirs.push(root.to_path_buf());
         }
-        let mut files: Vec<(String, PathBuf, bool)> = vec![];
+        let mut files: Vec<(String, PathBuf, Selection)> = vec![];
         for d in rule_dirs {
             let raw = d.join("raw.rego");
             if !raw.is_file() {
@@ -115,15 +119,11 @@ impl Policy {
                 .ok()
                 .and_then(|b| serde_json::from_slice(&b).ok())
                 .unwrap_or(Value::Null);
-            let aggregates = meta
-                .pointer("/attributes/resourcesAggregator")
-                .and_then(Value::as_str)
-                == Some("subject-role-rolebinding");
             let name = d
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            files.push((name, raw, aggregates));
+            files.push((name, raw, Selection::of_metadata(&meta)));
         }
         if files.is_empty() {
             let candidates: Vec<PathBuf> = if root.is_file() {
@@ -138,7 +138,7 @@ impl Policy {
                         .file_stem()
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    files.push((name, f, false));
+                    files.push((name, f, Selection::everything()));
                 }
             }
         }
@@ -148,9 +148,9 @@ impl Policy {
                 "no Rego rules found (expected rules/<name>/raw.rego or *.rego files)",
             ));
         }
-        files.sort();
+        files.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut rules = vec![];
-        for (name, file, aggregates_subjects) in files {
+        for (name, file, selection) in files {
             let source = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
             let package =
                 package_of(&source).ok_or_else(|| policy_err(&file, "no package line"))?;
@@ -163,7 +163,7 @@ impl Policy {
                 file,
                 source,
                 package,
-                aggregates_subjects,
+                selection,
             });
         }
         let inputs = std::fs::read(root.join("default-config-inputs.json"))
@@ -247,29 +247,14 @@ impl Policy {
             ));
         }
         let values = OnceCell::new();
-        let withhold = |text: &str| withheld(text, values.get_or_init(|| input_values(objects)));
+        let withhold = |text: &str| {
+            withhold::withheld(text, values.get_or_init(|| withhold::input_values(objects)))
+        };
         let data = regorus::Value::from_json_str(&self.data.to_string())
             .map_err(|e| policy_err(&self.root, e.to_string()))?;
-        // Built once and shared (regorus values are reference-counted); the subject
-        // vectors only for the rules that ask for them.
-        let plain = OnceCell::new();
-        let with_subjects = OnceCell::new();
-        let input_of = |aggregates: bool| -> Result<regorus::Value> {
-            let cell = if aggregates { &with_subjects } else { &plain };
-            if let Some(v) = cell.get() {
-                return Ok(Clone::clone(v));
-            }
-            let text = if aggregates {
-                let mut all = objects.to_vec();
-                all.extend(subject_vectors(objects));
-                Value::Array(all).to_string()
-            } else {
-                serde_json::to_string(objects).unwrap_or_else(|_| "[]".into())
-            };
-            let v = regorus::Value::from_json_str(&text)
-                .map_err(|e| policy_err(&self.root, withhold(&e.to_string())))?;
-            Ok(Clone::clone(cell.get_or_init(|| v)))
-        };
+        // Rules that select the same objects share one input (regorus values are
+        // reference-counted).
+        let mut inputs: HashMap<&Selection, Option<regorus::Value>> = HashMap::new();
         let timer = regorus::utils::limits::ExecutionTimerConfig {
             limit: self.limits.time_per_rule,
             check_interval: CLOCK_EVERY,
@@ -282,6 +267,22 @@ impl Policy {
         {
             let failed =
                 |e: &dyn std::fmt::Display| policy_err(&rule.file, withhold(&e.to_string()));
+            let input = match inputs.get(&rule.selection) {
+                Some(input) => input.clone(),
+                None => {
+                    let input = match rule.selection.input(objects) {
+                        Some(list) => Some(
+                            regorus::Value::from_json_str(&Value::Array(list).to_string())
+                                .map_err(|e| failed(&e))?,
+                        ),
+                        None => None,
+                    };
+                    inputs.insert(&rule.selection, input.clone());
+                    input
+                }
+            };
+            // Nothing this rule judges: kubescape does not run it.
+            let Some(input) = input else { continue };
             let mut engine = regorus::Engine::new();
             // OPA's behaviour on bad input to builtins (base64 of junk): undefined, not an error.
             engine.set_strict_builtin_errors(false);
@@ -290,7 +291,7 @@ impl Policy {
                 .add_policy(rule.file.display().to_string(), rule.source.clone())
                 .map_err(|e| failed(&e))?;
             engine.add_data(data.clone()).map_err(|e| failed(&e))?;
-            engine.set_input(input_of(rule.aggregates_subjects)?);
+            engine.set_input(input);
             let result = engine
                 .eval_rule(format!("data.{}.deny", rule.package))
                 .map_err(|e| failed(&e))?;
@@ -345,43 +346,6 @@ fn collect_objects(path: &Path, out: &mut Vec<Value>, depth: usize, max: usize) 
                 .filter(|v| v.get("kind").is_some()),
         );
     }
-}
-
-/// kubescape's subject vectors: each subject of each binding, with the binding and its
-/// role as `relatedObjects`.
-fn subject_vectors(objects: &[Value]) -> Vec<Value> {
-    let s = |v: &Value, p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let mut out = vec![];
-    for b in objects
-        .iter()
-        .filter(|o| s(o, "/kind").ends_with("Binding"))
-    {
-        let (rk, rn) = (s(b, "/roleRef/kind"), s(b, "/roleRef/name"));
-        let Some(role) = objects.iter().find(|o| {
-            s(o, "/kind") == rk
-                && s(o, "/metadata/name") == rn
-                && (rk == "ClusterRole"
-                    || s(o, "/metadata/namespace") == s(b, "/metadata/namespace"))
-        }) else {
-            continue;
-        };
-        for subj in b
-            .get("subjects")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let mut v = subj.clone();
-            v["relatedObjects"] = json!([b, role]);
-            out.push(v);
-        }
-    }
-    out
 }
 
 /// Kind, namespace and name of an alert's object (a subject's, for a subject vector).
@@ -475,95 +439,6 @@ fn finding_of(
     }
 }
 
-/// Replaces every value of the input found in `text` by `[withheld]`.
-fn withheld(text: &str, values: &[String]) -> String {
-    let mut out = text.to_string();
-    for v in values {
-        if out.contains(v.as_str()) {
-            out = out.replace(v.as_str(), "[withheld]");
-        }
-    }
-    out
-}
-
-/// Values a rule may see and must not print, longest first (so a value is withheld
-/// whole before a part of it): top-level `data`, `stringData` and `binaryData` (Secrets,
-/// ConfigMaps; a Secret's `data` also base64-decoded), every `env[].value`, and the
-/// lines and `key=value` / `key: value` right-hand sides of multi-line values.
-fn input_values(objects: &[Value]) -> Vec<String> {
-    let mut out = vec![];
-    for o in objects {
-        let secret = o.get("kind").and_then(Value::as_str) == Some("Secret");
-        for key in ["data", "stringData", "binaryData"] {
-            for v in o.get(key).and_then(Value::as_object).into_iter().flatten() {
-                let Some(text) = v.1.as_str() else { continue };
-                add_value(&mut out, text);
-                if secret && key == "data" {
-                    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-                    if let Some(plain) = base64::engine::general_purpose::STANDARD
-                        .decode(compact)
-                        .ok()
-                        .and_then(|b| String::from_utf8(b).ok())
-                    {
-                        add_value(&mut out, &plain);
-                    }
-                }
-            }
-        }
-        env_values(o, &mut out, 0);
-    }
-    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    out.dedup();
-    out
-}
-
-/// Shorter strings (`true`, `80`) are withheld by no one and confirm nothing.
-const MIN_WITHHELD: usize = 4;
-
-fn add_value(out: &mut Vec<String>, text: &str) {
-    let mut push = |t: &str| {
-        let t = t.trim();
-        if t.chars().count() >= MIN_WITHHELD {
-            out.push(t.to_string());
-        }
-    };
-    push(text);
-    if text.contains('\n') {
-        for line in text.lines() {
-            push(line);
-            if let Some((_, rhs)) = line.split_once(['=', ':']) {
-                push(rhs.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\''));
-            }
-        }
-    }
-}
-
-fn env_values(v: &Value, out: &mut Vec<String>, depth: usize) {
-    if depth > 64 {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                if k == "env" {
-                    for e in child.as_array().into_iter().flatten() {
-                        if let Some(text) = e.get("value").and_then(Value::as_str) {
-                            add_value(out, text);
-                        }
-                    }
-                }
-                env_values(child, out, depth + 1);
-            }
-        }
-        Value::Array(items) => {
-            for child in items {
-                env_values(child, out, depth + 1);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(feature = "cluster")]
 impl Scanner {
     /// Adds Rego policies to evaluate on what [`Scanner::scan_cluster`] reads (with the
@@ -579,28 +454,6 @@ impl Scanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_of_secrets_configmaps_and_env_are_withheld() {
-        let objects = vec![
-            json!({"kind": "Secret", "metadata": {"name": "db"},
-                   "data": {"password": "aHVudGVyMg=="}}),
-            json!({"kind": "ConfigMap", "metadata": {"name": "app"},
-                   "data": {"app.properties": "user=app\npassword = \"s3cr3t-pw\"\n"}}),
-            json!({"kind": "Deployment", "metadata": {"name": "api"},
-                   "spec": {"template": {"spec": {"containers": [{"name": "c",
-                       "env": [{"name": "TOKEN", "value": "tok-123456"}, {"name": "PORT", "value": "80"}]}]}}}}),
-        ];
-        let values = input_values(&objects);
-        let w = |t: &str| withheld(t, &values);
-        assert_eq!(w("db holds hunter2"), "db holds [withheld]");
-        assert_eq!(w("base64 aHVudGVyMg=="), "base64 [withheld]");
-        assert_eq!(w("app has s3cr3t-pw"), "app has [withheld]");
-        assert_eq!(w("api sets TOKEN=tok-123456"), "api sets TOKEN=[withheld]");
-        // Names, and values too short to confirm anything, stay.
-        assert_eq!(w("api listens on 80"), "api listens on 80");
-        assert_eq!(w("Secret db, ConfigMap app"), "Secret db, ConfigMap app");
-    }
 
     #[test]
     fn a_rule_quoting_a_value_in_a_file_gets_it_withheld_too() {
