@@ -64,7 +64,8 @@ pub struct Finding {
     pub severity: Severity,
     /// The rule's title.
     pub title: String,
-    /// The file (for git history `path@commit`, for a cluster `cluster:<context>`).
+    /// The file (for git history `path@commit`; for an object read from a cluster,
+    /// `Kind/namespace/name`).
     pub file: String,
     /// 1-based line (0 when unknown).
     pub line: usize,
