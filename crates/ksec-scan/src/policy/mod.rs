@@ -241,7 +241,8 @@ impl Policy {
             return Err(policy_err(
                 &self.root,
                 format!(
-                    "more than {} objects to evaluate at once (the limit); evaluate a smaller part at a time",
+                    "{}: more than {} to evaluate at once (the limit); evaluate a smaller part at a time",
+                    crate::finding::TOO_MANY_OBJECTS,
                     self.limits.max_objects
                 ),
             ));
@@ -489,7 +490,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "policy /policies: more than 1 objects to evaluate at once (the limit); evaluate a smaller part at a time"
+            "policy /policies: too many objects: more than 1 to evaluate at once (the limit); evaluate a smaller part at a time"
         );
     }
 }

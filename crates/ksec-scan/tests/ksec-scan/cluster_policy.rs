@@ -358,8 +358,12 @@ fn a_policy_that_fails_or_meets_its_bounds_is_named_and_the_scan_goes_on() {
     assert_eq!(report.skipped.len(), 1, "{:?}", report.skipped);
     assert_eq!(report.skipped[0].file, dir.path().display().to_string());
     assert!(
-        report.skipped[0].reason.contains("more than 2 objects"),
+        report.skipped[0]
+            .reason
+            .contains("more than 2 to evaluate at once"),
         "{:?}",
         report.skipped
     );
+    assert!(report.skipped[0].is_too_many_objects());
+    assert!(!report.skipped[0].is_forbidden());
 }

@@ -184,6 +184,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         };
         eprintln!("note: {hint}");
     }
+    if a.cluster && report.skipped.iter().any(Skipped::is_too_many_objects) {
+        eprintln!("note: a --policy met more cluster objects than it evaluates at once; -n NAMESPACE evaluates one namespace at a time");
+    }
     if let Some(path) = &a.write_baseline {
         io::write_atomic(path, Baseline::text_of(&report).as_bytes(), 0o644)?;
     }
