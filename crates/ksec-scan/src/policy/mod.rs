@@ -11,7 +11,7 @@
 //! `Kind/namespace/name`).
 //!
 //! **Bounds** ([`EvalLimits`], the same for files and clusters): at most 20,000 objects
-//! in one evaluation, and 60 seconds of wall-clock time per rule (regorus's cooperative
+//! in one evaluation, and five minutes of wall-clock time per rule (regorus's cooperative
 //! execution timer). Past either, the evaluation is refused with [`Error::Policy`].
 //!
 //! **No values in findings.** A rule writes its own alert message; a message or path
@@ -56,12 +56,14 @@ pub struct EvalLimits {
 
 impl Default for EvalLimits {
     /// 20,000 objects (a large cluster's workloads, RBAC and ConfigMaps; the objects
-    /// stay in memory until the rules have run) and 60 seconds per rule (kubescape's
-    /// rules take milliseconds on thousands of objects).
+    /// stay in memory until the rules have run) and five minutes per rule, the time a
+    /// helm, kubectl or git run gets ([`crate::Options::tool_timeout`]): regorus spends
+    /// about 50 ms per Pod on kubescape's `rule-credentials-in-env-var` in a debug build
+    /// (its regular expressions), so a big cluster needs minutes there.
     fn default() -> Self {
         EvalLimits {
             max_objects: 20_000,
-            time_per_rule: Duration::from_secs(60),
+            time_per_rule: Duration::from_secs(300),
         }
     }
 }
