@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use withhold::Withheld;
 
 /// One Rego rule and the package its `deny` lives in.
 #[derive(Clone, Debug)]
@@ -250,9 +251,7 @@ impl Policy {
             ));
         }
         let values = OnceCell::new();
-        let withhold = |text: &str| {
-            withhold::withheld(text, values.get_or_init(|| withhold::input_values(objects)))
-        };
+        let withhold = |text: &str| values.get_or_init(|| Withheld::of(objects)).apply(text);
         let data = regorus::Value::from_json_str(&self.data.to_string())
             .map_err(|e| policy_err(&self.root, e.to_string()))?;
         // Rules that select the same objects share one input (regorus values are

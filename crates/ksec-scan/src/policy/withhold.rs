@@ -4,22 +4,38 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-/// Replaces every value of the input found in `text` by `[withheld]`.
-pub(super) fn withheld(text: &str, values: &[String]) -> String {
-    let mut out = text.to_string();
-    for v in values {
-        if out.contains(v.as_str()) {
-            out = out.replace(v.as_str(), "[withheld]");
+/// The values of an input, found in a text in one pass (Aho-Corasick), whatever their
+/// number: a cluster's thousands of env values cost each message its length, not that
+/// number of searches.
+pub(super) struct Withheld(Option<aho_corasick::AhoCorasick>);
+
+impl Withheld {
+    /// The values of `objects` (see [`input_values`]).
+    pub(super) fn of(objects: &[Value]) -> Self {
+        let values = input_values(objects);
+        Withheld(
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                .build(&values)
+                .ok(),
+        )
+    }
+
+    /// `text` with every value replaced by `[withheld]` (the longest at each place); the
+    /// whole text when the values could not be indexed, rather than risk one.
+    pub(super) fn apply(&self, text: &str) -> String {
+        match &self.0 {
+            Some(ac) => ac.replace_all(text, &vec!["[withheld]"; ac.patterns_len()]),
+            None if text.is_empty() => String::new(),
+            None => "[withheld]".to_string(),
         }
     }
-    out
 }
 
-/// Values a rule may see and must not print, longest first (so a value is withheld
-/// whole before a part of it): top-level `data`, `stringData` and `binaryData` (Secrets,
+/// Values a rule may see and must not print: top-level `data`, `stringData` and `binaryData` (Secrets,
 /// ConfigMaps; a Secret's `data` also base64-decoded), every `env[].value`, and the
 /// lines and `key=value` / `key: value` right-hand sides of multi-line values.
-pub(super) fn input_values(objects: &[Value]) -> Vec<String> {
+fn input_values(objects: &[Value]) -> Vec<String> {
     let mut out = vec![];
     for o in objects {
         let secret = o.get("kind").and_then(Value::as_str) == Some("Secret");
@@ -41,7 +57,7 @@ pub(super) fn input_values(objects: &[Value]) -> Vec<String> {
         }
         env_values(o, &mut out, 0);
     }
-    out.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    out.sort_unstable();
     out.dedup();
     out
 }
@@ -109,8 +125,8 @@ mod tests {
                    "spec": {"template": {"spec": {"containers": [{"name": "c",
                        "env": [{"name": "TOKEN", "value": "tok-123456"}, {"name": "PORT", "value": "80"}]}]}}}}),
         ];
-        let values = input_values(&objects);
-        let w = |t: &str| withheld(t, &values);
+        let withheld = Withheld::of(&objects);
+        let w = |t: &str| withheld.apply(t);
         assert_eq!(w("db holds hunter2"), "db holds [withheld]");
         assert_eq!(w("base64 aHVudGVyMg=="), "base64 [withheld]");
         assert_eq!(w("app has s3cr3t-pw"), "app has [withheld]");
