@@ -27,6 +27,10 @@
 //!
 //! A list the credentials may not read (403) is reported as skipped and the scan goes on;
 //! credentials the server refuses (401) and a server that cannot be reached end it.
+//!
+//! With the `rego` feature, policies given to `Scanner::add_policy` run once the lists
+//! are read, on the objects judged (kept up to the policies' object limit), through the
+//! same evaluation as a file's objects (the `policy` module).
 use crate::checks::{apiserver_files, IGNORE_ANNOTATION};
 use crate::error::{Error, Result};
 use crate::scanner::Scanner;
@@ -191,6 +195,12 @@ struct Walk {
     copies: usize,
     defaults: usize,
     secrets: usize,
+    /// The objects judged, kept for the Rego policies (feature `rego`) up to one past
+    /// their object limit: enough for the evaluation to refuse them, never more.
+    #[cfg(feature = "rego")]
+    judged: Vec<Value>,
+    #[cfg(feature = "rego")]
+    keep: usize,
 }
 
 /// A list request's answer, one page.
@@ -266,6 +276,15 @@ impl Scanner {
             cluster.origin()
         ));
         let mut walk = Walk::default();
+        #[cfg(feature = "rego")]
+        {
+            walk.keep = self
+                .policies
+                .iter()
+                .map(|p| p.limits().max_objects.saturating_add(1))
+                .max()
+                .unwrap_or(0);
+        }
         for r in RESOURCES {
             let ns = if r.namespaced {
                 options.namespace.as_deref()
@@ -315,7 +334,34 @@ impl Scanner {
         for pod in &apiservers {
             self.control_plane_files(&client, cluster, pod).await?;
         }
+        #[cfg(feature = "rego")]
+        self.evaluate_policies(&std::mem::take(&mut walk.judged));
         Ok(())
+    }
+
+    /// Runs the Rego policies on the objects judged, through the same evaluation as a
+    /// file's objects; findings name the live object.
+    #[cfg(feature = "rego")]
+    fn evaluate_policies(&mut self, objects: &[Value]) {
+        let policies = std::mem::take(&mut self.policies);
+        for policy in &policies {
+            match policy.evaluate_at(objects, None, &|kind, ns, name| object_id(kind, ns, name)) {
+                Ok(findings) => {
+                    self.note(format!(
+                        "policy {}: {} rule(s) evaluated on {} cluster object(s)",
+                        policy.root().display(),
+                        policy.rule_names().len(),
+                        objects.len()
+                    ));
+                    self.add_findings(findings);
+                }
+                Err(Error::Policy { path, message }) => {
+                    self.skip(path.display().to_string(), message);
+                }
+                Err(e) => self.skip(policy.root().display().to_string(), e.to_string()),
+            }
+        }
+        self.policies = policies;
     }
 
     /// Lists one resource page by page and scans every object.
@@ -471,6 +517,10 @@ impl Scanner {
             meta_str(&v, "namespace"),
             meta_str(&v, "name").unwrap_or(""),
         );
+        #[cfg(feature = "rego")]
+        if walk.judged.len() < walk.keep {
+            walk.judged.push(v.clone());
+        }
         self.scan_objects(&id, vec![v]);
     }
 

@@ -64,7 +64,8 @@ pub struct Finding {
     pub severity: Severity,
     /// The rule's title.
     pub title: String,
-    /// The file (for git history `path@commit`, for a cluster `cluster:<context>`).
+    /// The file (for git history `path@commit`; for an object read from a cluster,
+    /// `Kind/namespace/name`).
     pub file: String,
     /// 1-based line (0 when unknown).
     pub line: usize,
@@ -119,11 +120,21 @@ pub struct Skipped {
 /// scan's 403).
 pub(crate) const FORBIDDEN: &str = "forbidden";
 
+/// How [`Skipped::reason`] starts for a policy given more objects than it evaluates at
+/// once (`EvalLimits`, feature `rego`).
+pub(crate) const TOO_MANY_OBJECTS: &str = "too many objects";
+
 impl Skipped {
     /// True if this was skipped because the credentials may not read it (a cluster
     /// list the API server answered with 403).
     pub fn is_forbidden(&self) -> bool {
         self.reason.starts_with(FORBIDDEN)
+    }
+
+    /// True if this is a Rego policy that met more objects than it evaluates at once
+    /// (feature `rego`): evaluate a part at a time (one namespace of a cluster).
+    pub fn is_too_many_objects(&self) -> bool {
+        self.reason.starts_with(TOO_MANY_OBJECTS)
     }
 }
 

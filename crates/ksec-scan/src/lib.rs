@@ -17,7 +17,8 @@
 //! limit, its error text summarised without the values it quotes); with the `cluster`
 //! feature, a live cluster through the kubeconfig ([`cluster`]: Secrets read as metadata
 //! only; `Scanner::scan_kubeconfig` resolves the kubeconfig and context and scans, and
-//! [`Skipped::is_forbidden`] marks the lists the credentials may not read).
+//! [`Skipped::is_forbidden`] marks the lists the credentials may not read); with the
+//! `rego` feature, kubescape's Rego rules (`policy`) on files and cluster objects alike.
 //!
 //! **How it is tested.** Unit tests per rule and parser; kubescape's own regolibrary
 //! test cases for the implemented controls (the crate README lists every deliberate
@@ -25,7 +26,8 @@
 //! format searched for every secret value of the corpus; SARIF read back by
 //! `sarif-tools`; fuzz targets for the parsers; cluster scans against the testkit's HTTPS
 //! API server (not a real kube-apiserver), here through a kubeconfig and in the `ksec`
-//! binary's tests, proving from its request log that no Secret data was requested.
+//! binary's tests, proving from its request log that no Secret data was requested, and
+//! that kubescape's Rego rules find on the served objects what they find in a file.
 //!
 //! **Security.** Findings never carry the value they found nor a hash of it:
 //! fingerprints hash the rule and the location. Parsers are bounded (nesting depth,

@@ -69,6 +69,9 @@ pub struct Scanner {
     pub(crate) opts: Options,
     pub(crate) report: Report,
     pub(crate) refs: CrossRefs,
+    /// Rego policies evaluated on cluster objects.
+    #[cfg(all(feature = "rego", feature = "cluster"))]
+    pub(crate) policies: Vec<crate::policy::Policy>,
 }
 
 /// One object (or a list item) of a document, as the rules see it.
@@ -165,6 +168,8 @@ impl Scanner {
             opts,
             report: Report::default(),
             refs: CrossRefs::default(),
+            #[cfg(all(feature = "rego", feature = "cluster"))]
+            policies: vec![],
         }
     }
 

@@ -4,6 +4,9 @@
 #[cfg(feature = "cluster")]
 #[path = "ksec-scan/cluster.rs"]
 mod cluster;
+#[cfg(all(feature = "cluster", feature = "rego"))]
+#[path = "ksec-scan/cluster_policy.rs"]
+mod cluster_policy;
 #[path = "ksec-scan/conformance.rs"]
 mod conformance;
 #[path = "ksec-scan/inputs.rs"]

@@ -32,6 +32,9 @@ mod kube_flags;
 mod scan;
 #[path = "ksec/scan_cluster.rs"]
 mod scan_cluster;
+#[cfg(feature = "rego")]
+#[path = "ksec/scan_cluster_policy.rs"]
+mod scan_cluster_policy;
 #[path = "ksec/seal.rs"]
 mod seal;
 #[path = "ksec/sops.rs"]

@@ -45,7 +45,7 @@ struct Case {
     controls: Vec<String>,
 }
 
-fn library() -> Option<PathBuf> {
+pub(crate) fn library() -> Option<PathBuf> {
     Some(ksec_testkit::fixtures()?.join("kubescape-regolibrary"))
 }
 
@@ -89,7 +89,7 @@ fn cases(lib: &Path) -> Vec<Case> {
     out
 }
 
-fn input_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn input_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = vec![];
     if dir.join("input.yaml").is_file() {
         files.push(dir.join("input.yaml"));

@@ -72,7 +72,8 @@ pub struct ScanArgs {
     /// The kubectl program for Kustomize (default: `kubectl` on PATH).
     #[arg(long, value_name = "PATH")]
     pub kubectl: Option<PathBuf>,
-    /// Rego policies: a kubescape regolibrary folder (`rules/<name>/raw.rego`) or plain Rego files.
+    /// Rego policies: a kubescape regolibrary folder (`rules/<name>/raw.rego`) or plain Rego
+    /// files, evaluated on the paths and, with --cluster, on the objects read from the cluster.
     #[arg(long = "policy", value_name = "DIR")]
     pub policy: Vec<PathBuf>,
     /// Time limit for each run of helm, kubectl and git (Go duration: 90s, 5m); a run
@@ -149,18 +150,24 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
         ..Options::default()
     };
     let mut scanner = Scanner::new(opts);
+    #[cfg(feature = "rego")]
+    let policies = a
+        .policy
+        .iter()
+        .map(|p| ksec_scan::policy::Policy::load(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    #[cfg(feature = "rego")]
+    if a.cluster {
+        policies.iter().for_each(|p| scanner.add_policy(p.clone()));
+    }
     for p in &paths {
         scanner.scan_path(p);
     }
     if a.cluster {
         scan_cluster(&mut scanner, &a)?;
-        if !a.policy.is_empty() {
-            eprintln!("note: --policy rules run on the paths given, not on the cluster");
-        }
     }
     #[cfg(feature = "rego")]
-    for p in &a.policy {
-        let policy = ksec_scan::policy::Policy::load(p)?;
+    for policy in &policies {
         for path in &paths {
             scanner.add_findings(policy.evaluate_path(path)?);
         }
@@ -179,6 +186,9 @@ fn scan(a: ScanArgs) -> Result<ExitCode> {
             "some lists were forbidden to these credentials; use a context allowed to list them"
         };
         eprintln!("note: {hint}");
+    }
+    if a.cluster && report.skipped.iter().any(Skipped::is_too_many_objects) {
+        eprintln!("note: a --policy met more cluster objects than it evaluates at once; -n NAMESPACE evaluates one namespace at a time");
     }
     if let Some(path) = &a.write_baseline {
         io::write_atomic(path, Baseline::text_of(&report).as_bytes(), 0o644)?;

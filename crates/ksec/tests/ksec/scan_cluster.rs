@@ -71,7 +71,7 @@ fn readable(objects: Vec<Value>) -> Vec<Value> {
         .collect()
 }
 
-fn load(api: &FakeApi, objects: &[Value]) {
+pub fn load(api: &FakeApi, objects: &[Value]) {
     for o in objects {
         api.insert(resource_of(o["kind"].as_str().unwrap()).unwrap(), o.clone());
     }
@@ -90,14 +90,14 @@ fn unload(api: &FakeApi, objects: &[Value]) {
     }
 }
 
-struct Run {
-    report: Value,
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub struct Run {
+    pub report: Value,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
-fn scan_cluster(server: &ApiServer, extra: &[&str]) -> Run {
+pub fn scan_cluster(server: &ApiServer, extra: &[&str]) -> Run {
     let out = ksec()
         .args([
             "scan",
@@ -158,7 +158,7 @@ fn essence(report: &Value) -> BTreeSet<String> {
 }
 
 /// Writes `objects` as one multi-document file for the file scan.
-fn write_objects(dir: &Path, objects: &[Value]) -> std::path::PathBuf {
+pub fn write_objects(dir: &Path, objects: &[Value]) -> std::path::PathBuf {
     let text: String = objects.iter().map(|o| format!("---\n{o}\n")).collect();
     let p = dir.join("objects.yaml");
     std::fs::write(&p, text).unwrap();
