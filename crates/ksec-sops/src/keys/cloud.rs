@@ -152,6 +152,8 @@ impl KmsKey {
 
     /// The AWS region of the key, from its ARN (sops requires an ARN:
     /// `arn:aws…:kms:REGION:ACCOUNT:key/…` or `…:alias/…`).
+    // Used by the network key services only.
+    #[cfg_attr(not(feature = "network-keys"), allow(dead_code))]
     pub(crate) fn region(&self) -> Result<&str, String> {
         let parts: Vec<&str> = self.arn.splitn(6, ':').collect();
         let ok = parts.len() == 6

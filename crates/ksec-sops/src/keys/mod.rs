@@ -206,6 +206,8 @@ impl Recipient {
         }
     }
 
+    // Used by the network key services only.
+    #[cfg_attr(not(feature = "network-keys"), allow(dead_code))]
     pub(crate) fn vault_key_detail(&self) -> Option<&cloud::VaultKey> {
         match &self.detail {
             Detail::Vault(k) => Some(k),
