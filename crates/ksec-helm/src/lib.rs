@@ -72,6 +72,7 @@
 
 mod content;
 mod error;
+mod expand;
 mod files;
 mod getter;
 mod keys;
@@ -106,5 +107,11 @@ pub mod internal {
     /// Parses a downloader URL and writes it back in canonical form.
     pub fn reformat_url(text: &str) -> Result<String, crate::Error> {
         crate::SecretsUrl::parse(text).map(|u| u.to_url_string())
+    }
+
+    /// Expands `${NAME}` in a URL as `HELM_SECRETS_URL_VARIABLE_EXPANSION` does,
+    /// with every variable set to `value`.
+    pub fn expand_url(text: &str, value: &str) -> Result<String, crate::Error> {
+        crate::expand::expand_url(text, |_| Some(value.to_string())).map(|s| s.to_string())
     }
 }

@@ -290,9 +290,29 @@ impl Writer<'_> {
         let backend = self.settings.backend(backend.as_ref())?.clone();
         let optional = optional || self.settings.ignore_missing_values;
         if backend == Backend::Noop {
-            // Nothing to decrypt: Helm reads the file (or fetches the URL) itself.
-            if is_http(file) {
+            // Nothing to decrypt: Helm reads the file (or fetches the URL) itself,
+            // unless the URL has variables to expand, which Helm would not.
+            if is_http(file) && !(self.settings.url_variable_expansion && file.contains('$')) {
                 return Ok(file.to_string());
+            }
+            if is_http(file) {
+                return match self.handoff {
+                    Handoff::Urls => Ok(format!(
+                        "secrets://{}noop!{file}",
+                        if optional { "?" } else { "" }
+                    )),
+                    Handoff::PrivateFiles(scratch) => {
+                        let bytes = match source::fetch(&Target::Http(file.into()), self.settings) {
+                            Ok(b) => b.unwrap_or_default(),
+                            Err(Error::Download { .. }) if optional => Vec::new(),
+                            Err(e) => return Err(e),
+                        };
+                        self.counter += 1;
+                        let p = scratch
+                            .write_private(&format!("{:03}-values.yaml", self.counter), &bytes)?;
+                        Ok(p.to_string_lossy().into_owned())
+                    }
+                };
             }
             self.settings.check_values_path(Path::new(file))?;
             if Path::new(file).is_file() {
