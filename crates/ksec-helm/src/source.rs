@@ -92,7 +92,7 @@ fn fetch_http(request: &str, url: &str) -> Result<Vec<u8>> {
     let resp = client
         .get(request)
         .send()
-        .map_err(|e| fail(error_chain(&e.without_url())))?;
+        .map_err(|e| fail(ksec_text::error_chain(&e.without_url())))?;
     if !resp.status().is_success() {
         return Err(fail(format!("the server answered {}", resp.status())));
     }
@@ -107,20 +107,6 @@ fn fetch_http(request: &str, url: &str) -> Result<Vec<u8>> {
         });
     }
     Ok(buf)
-}
-
-/// An error and its causes, `: `-separated (the causes say why a request failed:
-/// connection refused, a TLS problem…).
-#[cfg(feature = "http")]
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 #[cfg(not(feature = "http"))]

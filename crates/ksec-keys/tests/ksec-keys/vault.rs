@@ -181,15 +181,7 @@ async fn transit_credentials_missing_key_and_outage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transit_key_inside_a_namespace() {
     let Some(bao) = Bao::start() else { return };
-    bao.cli(&["namespace", "create", "team"]);
-    bao.cli(&[
-        "secrets",
-        "enable",
-        "-namespace=team",
-        "-path=team-transit",
-        "transit",
-    ]);
-    bao.cli(&["write", "-namespace=team", "-f", "team-transit/keys/nskey"]);
+    bao.transit_in_namespace("team", "team-transit", "nskey");
     let dir = ksec_testkit::tempdir();
     let mut c = config(&bao, token_file(&dir, "t", "root"));
     c.mount = "team-transit".into();

@@ -4,6 +4,7 @@
 //! the file, a missing or empty file named in the error, and `VAULT_NAMESPACE`
 //! (the `X-Vault-Namespace` header) reaching a Transit key that exists only inside
 //! an OpenBao namespace.
+use super::network::ok;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -37,16 +38,6 @@ fn run(bin: &Path, dir: &Path, home: &Path, env: &[(&str, &str)], args: &[&str])
         c.env(k, v);
     }
     c.output().unwrap()
-}
-
-fn ok(what: &str, o: Output) -> Vec<u8> {
-    assert!(
-        o.status.success(),
-        "{what}: exit {:?}: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    o.stdout
 }
 
 fn failed(what: &str, o: &Output, needles: &[&str]) {
@@ -163,15 +154,7 @@ fn vault_namespace_reaches_a_transit_key_inside_an_openbao_namespace() {
     };
     let ksec = crate::common::ksec_path();
     // OpenBao has namespaces since 2.3; the key's mount exists only in `team`.
-    bao.cli(&["namespace", "create", "team"]);
-    bao.cli(&[
-        "secrets",
-        "enable",
-        "-namespace=team",
-        "-path=team-transit",
-        "transit",
-    ]);
-    bao.cli(&["write", "-namespace=team", "-f", "team-transit/keys/nskey"]);
+    bao.transit_in_namespace("team", "team-transit", "nskey");
     let uri = format!("{}/v1/team-transit/keys/nskey", bao.addr);
     let dir = ksec_testkit::tempdir();
     let home = dir.path().join("home");
