@@ -552,6 +552,56 @@ mod tests {
     }
 
     #[test]
+    fn http_urls_go_to_the_getter_which_expands_their_variables() {
+        let args: Vec<OsString> = [
+            "-f",
+            "https://h/${ENV}/s.yaml",
+            "-f",
+            "?noop!https://h/${ENV}/p.yaml",
+            "-f",
+            "noop!https://h/plain.yaml",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        let rewrite = |expansion: bool| {
+            let settings = Settings {
+                url_variable_expansion: expansion,
+                ..Settings::default()
+            };
+            let r = rewrite_args(&args, &settings, Handoff::Urls).unwrap();
+            r.args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        // Helm does not expand variables: with expansion on, a noop URL that has
+        // them goes to the getter too; one without stays Helm's.
+        assert_eq!(
+            rewrite(true),
+            [
+                "-f",
+                "secrets://https://h/${ENV}/s.yaml",
+                "-f",
+                "secrets://?noop!https://h/${ENV}/p.yaml",
+                "-f",
+                "https://h/plain.yaml"
+            ]
+        );
+        assert_eq!(
+            rewrite(false),
+            [
+                "-f",
+                "secrets://https://h/${ENV}/s.yaml",
+                "-f",
+                "https://h/${ENV}/p.yaml",
+                "-f",
+                "https://h/plain.yaml"
+            ]
+        );
+    }
+
+    #[test]
     fn wrapped_commands_and_the_depth_guard() {
         let on = Settings {
             wrapper_enabled: true,
