@@ -6,7 +6,9 @@
 //!   `secrets+age-import://`, `secrets+gpg-import://`, their `-kubernetes` variants
 //!   (the key read from a cluster Secret through the kubeconfig, no kubectl),
 //!   `secrets+literal://`, the `?` and `BACKEND!` prefixes, local files and http(s)
-//!   URLs, and `ksec://` as an alias of `secrets://`;
+//!   URLs (with `${NAME}` expanded from the environment under
+//!   `HELM_SECRETS_URL_VARIABLE_EXPANSION`, as helm-secrets does for URLs only), and
+//!   `ksec://` as an alias of `secrets://`;
 //! - `helm secrets decrypt` / `encrypt` ([`decrypt_file`], [`encrypt_file`]) and
 //!   wrapper mode for every other Helm command ([`wrapper::rewrite_args`]), which
 //!   hands encrypted `-f`/`--set-file` files to Helm as `secrets://` URLs so that no
