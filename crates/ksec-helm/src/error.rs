@@ -111,6 +111,17 @@ pub enum Error {
         /// The HTTP status or transport error.
         reason: String,
     },
+    /// An http(s) values URL names an environment variable that cannot be expanded
+    /// (`HELM_SECRETS_URL_VARIABLE_EXPANSION`).
+    #[error("cannot expand the values URL {url}: {variable} {reason}")]
+    UrlVariable {
+        /// The URL as written (never the expanded one, which may hold a token).
+        url: String,
+        /// The reference as written (`${NAME}`).
+        variable: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A SOPS file could not be opened.
     #[error("cannot decrypt {file}: {source}{}{}", keys_line(keys), rule.as_deref().map(|r| format!("\n{r}")).unwrap_or_default())]
     Decrypt {

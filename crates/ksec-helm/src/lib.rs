@@ -6,7 +6,9 @@
 //!   `secrets+age-import://`, `secrets+gpg-import://`, their `-kubernetes` variants
 //!   (the key read from a cluster Secret through the kubeconfig, no kubectl),
 //!   `secrets+literal://`, the `?` and `BACKEND!` prefixes, local files and http(s)
-//!   URLs, and `ksec://` as an alias of `secrets://`;
+//!   URLs (with `${NAME}` expanded from the environment under
+//!   `HELM_SECRETS_URL_VARIABLE_EXPANSION`, as helm-secrets does for URLs only), and
+//!   `ksec://` as an alias of `secrets://`;
 //! - `helm secrets decrypt` / `encrypt` ([`decrypt_file`], [`encrypt_file`]) and
 //!   wrapper mode for every other Helm command ([`wrapper::rewrite_args`]), which
 //!   hands encrypted `-f`/`--set-file` files to Helm as `secrets://` URLs so that no
@@ -72,6 +74,7 @@
 
 mod content;
 mod error;
+mod expand;
 mod files;
 mod getter;
 mod keys;
@@ -106,5 +109,11 @@ pub mod internal {
     /// Parses a downloader URL and writes it back in canonical form.
     pub fn reformat_url(text: &str) -> Result<String, crate::Error> {
         crate::SecretsUrl::parse(text).map(|u| u.to_url_string())
+    }
+
+    /// Expands `${NAME}` in a URL as `HELM_SECRETS_URL_VARIABLE_EXPANSION` does,
+    /// with every variable set to `value`.
+    pub fn expand_url(text: &str, value: &str) -> Result<String, crate::Error> {
+        crate::expand::expand_url(text, |_| Some(value.to_string())).map(|s| s.to_string())
     }
 }

@@ -8,6 +8,7 @@
 //! Argo CD passes values files by absolute path. Every explicit setting wins.
 use crate::error::{Error, Result};
 use crate::url::{Backend, KeyLocation, Protocol};
+use ksec_sops::Zeroizing;
 use std::path::{Component, Path};
 
 /// helm-secrets' settings.
@@ -52,6 +53,10 @@ pub struct Settings {
     pub wrapper_enabled: bool,
     /// `HELM_SECRETS_HELM_PATH`: the real Helm for wrapper mode.
     pub helm_path: Option<String>,
+    /// `HELM_SECRETS_URL_VARIABLE_EXPANSION` (default false): `${NAME}` in an
+    /// http(s) values URL is replaced by the environment variable (local paths and
+    /// key locations are never expanded, as in helm-secrets).
+    pub url_variable_expansion: bool,
 }
 
 impl Default for Settings {
@@ -126,6 +131,7 @@ impl Settings {
             load_gpg_keys: text("HELM_SECRETS_LOAD_GPG_KEYS"),
             wrapper_enabled: flag(&lookup, "HELM_SECRETS_WRAPPER_ENABLED", false)?,
             helm_path: text("HELM_SECRETS_HELM_PATH"),
+            url_variable_expansion: flag(&lookup, "HELM_SECRETS_URL_VARIABLE_EXPANSION", false)?,
         })
     }
 
@@ -230,6 +236,18 @@ impl Settings {
             }
         }
         Ok(())
+    }
+
+    /// The URL to request for an http(s) values URL: with
+    /// `HELM_SECRETS_URL_VARIABLE_EXPANSION`, its `${NAME}` references expanded from
+    /// the environment (the result may hold a token: zeroized, never shown); else
+    /// the URL as written.
+    pub(crate) fn request_url(&self, url: &str) -> Result<Zeroizing<String>> {
+        if self.url_variable_expansion {
+            crate::expand::expand_url(url, |k| std::env::var(k).ok())
+        } else {
+            Ok(Zeroizing::new(url.to_string()))
+        }
     }
 
     /// Refuses a key file outside `HELM_SECRETS_KEY_LOCATION_PREFIX` (helm-secrets
@@ -377,6 +395,31 @@ mod tests {
         let no_abs = settings(&[("HELM_SECRETS_VALUES_ALLOW_ABSOLUTE_PATH", "false")]).unwrap();
         assert!(no_abs.check_values_path(&real).is_err());
         assert!(no_abs.check_values_path(Path::new("rel.yaml")).is_ok());
+    }
+
+    #[test]
+    fn url_variable_expansion_is_opt_in() {
+        assert!(!settings(&[]).unwrap().url_variable_expansion);
+        assert!(
+            !settings(&[("ARGOCD_APP_NAME", "app")])
+                .unwrap()
+                .url_variable_expansion
+        );
+        let on = settings(&[("HELM_SECRETS_URL_VARIABLE_EXPANSION", "true")]).unwrap();
+        assert!(on.url_variable_expansion);
+        // Off: the URL is requested as written, '${…}' and all.
+        let off = settings(&[]).unwrap();
+        assert_eq!(
+            off.request_url("https://h/${KSEC_UNSET_FOR_TEST}")
+                .unwrap()
+                .as_str(),
+            "https://h/${KSEC_UNSET_FOR_TEST}"
+        );
+        let e = on
+            .request_url("https://h/${KSEC_UNSET_FOR_TEST}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("${KSEC_UNSET_FOR_TEST} is not set"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) fn fetch(target: &Target, settings: &Settings) -> Result<Option<Vec<u
             settings.check_values_path(p)?;
             read_local(p)
         }
-        Target::Http(url) => fetch_http(url).map(Some),
+        Target::Http(url) => fetch_http(&settings.request_url(url)?, url).map(Some),
         Target::Literal(t) => Ok(Some(t.as_bytes().to_vec())),
     }
 }
@@ -74,8 +74,11 @@ pub(crate) fn read_key_file(p: &Path) -> Result<Zeroizing<Vec<u8>>> {
     }
 }
 
+/// Fetches `request` (the URL with its variables expanded); messages name `url`,
+/// the URL as written, and transport errors drop the URL they carry, so that a
+/// token in it is never shown.
 #[cfg(feature = "http")]
-fn fetch_http(url: &str) -> Result<Vec<u8>> {
+fn fetch_http(request: &str, url: &str) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::Download {
         url: url.to_string(),
         reason,
@@ -86,14 +89,17 @@ fn fetch_http(url: &str) -> Result<Vec<u8>> {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .map_err(|e| fail(format!("cannot set up the HTTP client: {e}")))?;
-    let resp = client.get(url).send().map_err(|e| fail(e.to_string()))?;
+    let resp = client
+        .get(request)
+        .send()
+        .map_err(|e| fail(ksec_text::error_chain(&e.without_url())))?;
     if !resp.status().is_success() {
         return Err(fail(format!("the server answered {}", resp.status())));
     }
     let mut buf = Vec::new();
     resp.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut buf)
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(format!("reading the answer failed ({})", e.kind())))?;
     if buf.len() as u64 > MAX_FILE_BYTES {
         return Err(Error::TooLarge {
             file: url.to_string(),
@@ -104,7 +110,7 @@ fn fetch_http(url: &str) -> Result<Vec<u8>> {
 }
 
 #[cfg(not(feature = "http"))]
-fn fetch_http(_url: &str) -> Result<Vec<u8>> {
+fn fetch_http(_request: &str, _url: &str) -> Result<Vec<u8>> {
     Err(Error::FeatureMissing {
         what: "an http(s) values URL",
         feature: "http",

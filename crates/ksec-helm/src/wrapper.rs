@@ -290,9 +290,29 @@ impl Writer<'_> {
         let backend = self.settings.backend(backend.as_ref())?.clone();
         let optional = optional || self.settings.ignore_missing_values;
         if backend == Backend::Noop {
-            // Nothing to decrypt: Helm reads the file (or fetches the URL) itself.
-            if is_http(file) {
+            // Nothing to decrypt: Helm reads the file (or fetches the URL) itself,
+            // unless the URL has variables to expand, which Helm would not.
+            if is_http(file) && !(self.settings.url_variable_expansion && file.contains('$')) {
                 return Ok(file.to_string());
+            }
+            if is_http(file) {
+                return match self.handoff {
+                    Handoff::Urls => Ok(format!(
+                        "secrets://{}noop!{file}",
+                        if optional { "?" } else { "" }
+                    )),
+                    Handoff::PrivateFiles(scratch) => {
+                        let bytes = match source::fetch(&Target::Http(file.into()), self.settings) {
+                            Ok(b) => b.unwrap_or_default(),
+                            Err(Error::Download { .. }) if optional => Vec::new(),
+                            Err(e) => return Err(e),
+                        };
+                        self.counter += 1;
+                        let p = scratch
+                            .write_private(&format!("{:03}-values.yaml", self.counter), &bytes)?;
+                        Ok(p.to_string_lossy().into_owned())
+                    }
+                };
             }
             self.settings.check_values_path(Path::new(file))?;
             if Path::new(file).is_file() {
@@ -529,6 +549,56 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e3.contains("--set-file needs a value"), "{e3}");
+    }
+
+    #[test]
+    fn http_urls_go_to_the_getter_which_expands_their_variables() {
+        let args: Vec<OsString> = [
+            "-f",
+            "https://h/${ENV}/s.yaml",
+            "-f",
+            "?noop!https://h/${ENV}/p.yaml",
+            "-f",
+            "noop!https://h/plain.yaml",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        let rewrite = |expansion: bool| {
+            let settings = Settings {
+                url_variable_expansion: expansion,
+                ..Settings::default()
+            };
+            let r = rewrite_args(&args, &settings, Handoff::Urls).unwrap();
+            r.args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        // Helm does not expand variables: with expansion on, a noop URL that has
+        // them goes to the getter too; one without stays Helm's.
+        assert_eq!(
+            rewrite(true),
+            [
+                "-f",
+                "secrets://https://h/${ENV}/s.yaml",
+                "-f",
+                "secrets://?noop!https://h/${ENV}/p.yaml",
+                "-f",
+                "https://h/plain.yaml"
+            ]
+        );
+        assert_eq!(
+            rewrite(false),
+            [
+                "-f",
+                "secrets://https://h/${ENV}/s.yaml",
+                "-f",
+                "https://h/${ENV}/p.yaml",
+                "-f",
+                "https://h/plain.yaml"
+            ]
+        );
     }
 
     #[test]

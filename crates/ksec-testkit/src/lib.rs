@@ -34,6 +34,7 @@ pub mod bench;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod etcd;
+pub mod files_server;
 pub mod kms_client;
 pub mod kube_validate;
 pub mod moto;

@@ -59,6 +59,21 @@ impl OpenBao {
         b
     }
 
+    /// Creates namespace `ns` (OpenBao 2.3+) with Transit mounted at `mount` and a key
+    /// `key` in it, nowhere else: only requests with `X-Vault-Namespace: ns` find them.
+    pub fn transit_in_namespace(&self, ns: &str, mount: &str, key: &str) {
+        let in_ns = format!("-namespace={ns}");
+        self.cli(&["namespace", "create", ns]);
+        self.cli(&[
+            "secrets",
+            "enable",
+            &in_ns,
+            &format!("-path={mount}"),
+            "transit",
+        ]);
+        self.cli(&["write", &in_ns, "-f", &format!("{mount}/keys/{key}")]);
+    }
+
     /// Runs the `bao` CLI against the server as root; its trimmed stdout, or `None` on failure.
     pub fn try_cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new(&self.bin)

@@ -6,6 +6,7 @@
 //!   Bitnami's flags read it, plus `d` for days (`30d`), which `ksec keys` accepts.
 //! - [`split_list`]: comma-separated lists (`a, b,,c` → `a`, `b`, `c`), as sops, kubeseal and
 //!   the controller read their list flags and variables.
+//! - [`error_chain`]: an error and its causes on one line (`a: b: c`), for messages.
 //!
 //! ```
 //! use std::time::Duration;
@@ -57,9 +58,41 @@ pub fn split_list(s: &str) -> impl Iterator<Item = &str> + '_ {
     s.split(',').map(str::trim).filter(|i| !i.is_empty())
 }
 
+/// An error and its causes on one line (`a: b: c`): the causes often say what
+/// happened (`connection refused`, a TLS problem) where the error itself does not.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chain_joins_the_causes() {
+        let inner = std::io::Error::other("connection refused");
+        assert_eq!(error_chain(&Wrapped(inner)), "wrapped: connection refused");
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("wrapped")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
 
     #[test]
     fn lists_drop_empty_items_and_spaces() {

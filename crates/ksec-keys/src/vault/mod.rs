@@ -44,7 +44,8 @@ pub struct VaultConfig {
     pub mount: String,
     /// Transit key name.
     pub key: String,
-    /// Vault Enterprise / OpenBao namespace (`X-Vault-Namespace`).
+    /// Vault Enterprise / OpenBao namespace (`X-Vault-Namespace` on every request);
+    /// default `$VAULT_NAMESPACE`, as Vault's own clients read it.
     #[serde(default)]
     pub namespace: Option<String>,
     /// How to authenticate (default: a token from `VAULT_TOKEN`).
@@ -312,7 +313,10 @@ impl VaultBackend {
             client: VaultClient {
                 http,
                 base: address.trim_end_matches('/').to_string(),
-                namespace: cfg.namespace.clone(),
+                namespace: namespace(
+                    cfg.namespace.as_deref(),
+                    std::env::var("VAULT_NAMESPACE").ok().as_deref(),
+                ),
                 auth: cfg.auth.clone(),
                 token: tokio::sync::Mutex::new(None),
             },
@@ -410,6 +414,16 @@ fn ciphertext_version(ct: &str) -> Option<u64> {
     let rest = ct.strip_prefix("vault:v")?;
     let (v, _) = rest.split_once(':')?;
     v.parse().ok()
+}
+
+/// The namespace: the configuration's, else `VAULT_NAMESPACE`'s; empty or only
+/// slashes means none (the root namespace).
+fn namespace(configured: Option<&str>, env: Option<&str>) -> Option<String> {
+    configured
+        .or(env)
+        .map(|n| n.trim().trim_matches('/'))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
 }
 
 #[async_trait::async_trait]
@@ -518,6 +532,21 @@ impl KeyBackend for VaultBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn namespace_from_config_then_vault_namespace() {
+        assert_eq!(
+            namespace(Some("team"), Some("other")).as_deref(),
+            Some("team")
+        );
+        assert_eq!(
+            namespace(None, Some("team/sub/")).as_deref(),
+            Some("team/sub")
+        );
+        assert_eq!(namespace(None, Some("")), None);
+        assert_eq!(namespace(Some("/"), None), None);
+        assert_eq!(namespace(None, None), None);
+    }
 
     #[test]
     fn skip_verify_reads_booleans_as_go_does() {

@@ -175,6 +175,49 @@ async fn transit_credentials_missing_key_and_outage() {
     assert!(b.health().await.is_err());
 }
 
+/// A Transit key that exists only inside an OpenBao namespace (OpenBao 2.3+): found
+/// through `namespace:` (the `X-Vault-Namespace` header on the token lookup and on
+/// every Transit call), named in the key id, and not found without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transit_key_inside_a_namespace() {
+    let Some(bao) = Bao::start() else { return };
+    bao.transit_in_namespace("team", "team-transit", "nskey");
+    let dir = ksec_testkit::tempdir();
+    let mut c = config(&bao, token_file(&dir, "t", "root"));
+    c.mount = "team-transit".into();
+    c.key = "nskey".into();
+    c.namespace = Some("team".into());
+    let b = VaultBackend::connect(&c).await.unwrap();
+    assert_eq!(b.key_id().as_str(), "vault:team/team-transit/nskey:v1");
+    let ctx = WrapContext::new().with("ns", "default");
+    let dek = common::marked_dek();
+    let w = b.wrap(&dek, &ctx).await.unwrap();
+    assert_eq!(b.unwrap(&w, &ctx).await.unwrap(), dek);
+    // The real CLI, in the namespace, reads what was wrapped there.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let plain = bao.cli(&[
+        "write",
+        "-namespace=team",
+        "-field=plaintext",
+        "team-transit/decrypt/nskey",
+        &format!(
+            "ciphertext={}",
+            String::from_utf8(w.ciphertext.clone()).unwrap()
+        ),
+        &format!("associated_data={}", b64.encode(ctx.aad())),
+    ]);
+    assert_eq!(b64.decode(plain).unwrap(), dek.expose());
+    // Outside the namespace (the root one, or another) the mount does not exist.
+    for ns in [None, Some("other".to_string())] {
+        c.namespace = ns;
+        if c.namespace.is_none() && std::env::var_os("VAULT_NAMESPACE").is_some() {
+            continue; // the environment's namespace would be used
+        }
+        assert!(VaultBackend::connect(&c).await.is_err());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transit_approle_login_and_token_renewal() {
     let Some(bao) = Bao::start() else { return };

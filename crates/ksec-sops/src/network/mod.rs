@@ -96,15 +96,61 @@ impl std::fmt::Debug for NetworkKeys {
     }
 }
 
-/// Where the Vault token comes from.
-#[derive(Clone, Debug)]
+/// Where the Vault token comes from: `VAULT_TOKEN` when it is set and not empty,
+/// else the file `$HOME/.vault-token` (sops's `hcvault` key source, like the
+/// `vault` CLI's default token helper).
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum VaultToken {
     /// `VAULT_TOKEN` is set.
     Env,
-    /// `~/.vault-token`.
+    /// `~/.vault-token` (read at each login, so a new `vault login` is seen).
     File(PathBuf),
-    /// Neither: every Vault key fails, saying how to give one.
-    Missing,
+    /// Neither: every Vault key fails, naming where the token was looked for.
+    Missing(Option<PathBuf>),
+}
+
+impl VaultToken {
+    /// The token source for these values of `VAULT_TOKEN` and `HOME`.
+    fn find(env_token: Option<&str>, home: Option<&std::path::Path>) -> Self {
+        if env_token.is_some_and(|t| !t.trim().is_empty()) {
+            return VaultToken::Env;
+        }
+        let file = home.map(|h| h.join(".vault-token"));
+        match file {
+            Some(f) if f.exists() => VaultToken::File(f),
+            f => VaultToken::Missing(f),
+        }
+    }
+
+    /// Refuses a source that cannot give a token, saying where it looked and
+    /// what to do; the token file is read to check it holds something (and
+    /// dropped: the backend reads it again at each login).
+    fn check(&self) -> Result<(), Error> {
+        let no_env = "VAULT_TOKEN is not set";
+        let todo =
+            "log in with `vault login` or `bao login` (which write that file), or set VAULT_TOKEN";
+        match self {
+            VaultToken::Env => Ok(()),
+            VaultToken::Missing(None) => Err(Error::key_service(format!(
+                "no Vault token: {no_env} and HOME is not set, so there is no ~/.vault-token to read; set VAULT_TOKEN"
+            ))),
+            VaultToken::Missing(Some(f)) => Err(Error::key_service(format!(
+                "no Vault token: {no_env} and {} does not exist; {todo}",
+                f.display()
+            ))),
+            VaultToken::File(f) => match std::fs::read(f).map(Zeroizing::new) {
+                Ok(t) if t.trim_ascii().is_empty() => Err(Error::key_service(format!(
+                    "no Vault token: {no_env} and {} is empty; {todo}",
+                    f.display()
+                ))),
+                Ok(_) => Ok(()),
+                Err(e) => Err(Error::key_service(format!(
+                    "no Vault token: {no_env} and {} cannot be read: {e}",
+                    f.display()
+                ))),
+            },
+        }
+    }
 }
 
 type VaultKeyId = (String, String, String);
@@ -125,14 +171,13 @@ impl NetworkKeys {
             Ok(v) if !v.is_empty() => VaultAllowlist::parse(&v).map_err(|e| e.to_string()),
             _ => Ok(VaultAllowlist::all()),
         };
-        let vault_token = if std::env::var("VAULT_TOKEN").is_ok_and(|t| !t.trim().is_empty()) {
-            VaultToken::Env
-        } else {
-            match std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".vault-token")) {
-                Some(f) if f.is_file() => VaultToken::File(f),
-                _ => VaultToken::Missing,
-            }
-        };
+        let vault_token = VaultToken::find(
+            std::env::var("VAULT_TOKEN").ok().as_deref(),
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from)
+                .as_deref(),
+        );
         Self {
             allowlist,
             vault_token,
@@ -217,11 +262,12 @@ impl NetworkKeys {
         if let Some(b) = cache.get(&id) {
             return Ok(b.clone());
         }
+        self.vault_token.check()?;
         let mut cfg = VaultConfig::new(&key.address, &key.key_name);
         cfg.mount = key.engine_path.clone();
         cfg.namespace = self.vault_namespace.clone();
         cfg.auth = match &self.vault_token {
-            VaultToken::Env | VaultToken::Missing => VaultAuth::Token {
+            VaultToken::Env | VaultToken::Missing(_) => VaultAuth::Token {
                 token_file: None,
                 token_env: Some("VAULT_TOKEN".into()),
             },
@@ -460,5 +506,46 @@ impl KeyService for NetworkKeys {
             }
             drop(stop);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VaultToken;
+
+    #[test]
+    fn vault_token_from_env_then_home_file_as_sops() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join(".vault-token");
+        // No variable, no file: missing, naming the file looked for.
+        let t = VaultToken::find(None, Some(home.path()));
+        assert_eq!(t, VaultToken::Missing(Some(file.clone())));
+        let e = t.check().unwrap_err().to_string();
+        assert!(
+            e.contains("VAULT_TOKEN is not set") && e.contains(&file.display().to_string()),
+            "{e}"
+        );
+        assert!(VaultToken::find(None, None)
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("HOME is not set"));
+        // An empty (or blank) file is named too, and holds nothing to send.
+        std::fs::write(&file, " \n").unwrap();
+        let t = VaultToken::find(Some(""), Some(home.path()));
+        assert_eq!(t, VaultToken::File(file.clone()));
+        let e = t.check().unwrap_err().to_string();
+        assert!(e.contains("is empty") && e.contains(".vault-token"), "{e}");
+        std::fs::write(&file, "s.token\n").unwrap();
+        assert!(t.check().is_ok());
+        // VAULT_TOKEN wins over the file; a blank one does not count.
+        assert_eq!(
+            VaultToken::find(Some("root"), Some(home.path())),
+            VaultToken::Env
+        );
+        assert_eq!(
+            VaultToken::find(Some("  "), Some(home.path())),
+            VaultToken::File(file)
+        );
     }
 }

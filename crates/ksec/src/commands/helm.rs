@@ -430,7 +430,8 @@ Options:
 Values URLs (helm template -f URL): secrets://PATH, secrets+age-import://KEY?PATH,
 secrets+gpg-import://KEY?PATH, secrets+age-import-kubernetes://[NS/]NAME#KEY?PATH,
 secrets+gpg-import-kubernetes://[NS/]NAME#KEY?PATH, secrets+literal://TEXT, ksec://PATH;
-'?' before PATH: a missing file is empty values.
+'?' before PATH: a missing file is empty values. PATH may be an http(s) URL; with
+HELM_SECRETS_URL_VARIABLE_EXPANSION=true its ${NAME} references are expanded.
 ";
 
 const WRAPPER_USAGE: &str = "\

@@ -1138,3 +1138,126 @@ fn ksec_as_helm_wraps_the_real_helm_for_argo_cd() {
         s.assert_no_plaintext(&[&pw]);
     }
 }
+
+/// `HELM_SECRETS_URL_VARIABLE_EXPANSION=true`: `${NAME}` in an http(s) values URL is
+/// the environment variable, in the downloader (`-f secrets://URL`) and in wrapper
+/// mode (`helm secrets template -f URL`), with a token in the URL's user part sent
+/// as basic auth (helm-secrets' documented use) and never shown; off by default; an
+/// unset variable is an error naming it; a local path is never expanded.
+#[test]
+fn url_variable_expansion_in_http_values_urls() {
+    let Some(keys) = keys() else { return };
+    for (major, helm) in helms() {
+        let s = Setup::new(&keys, major, &helm);
+        let pw = marker("pw");
+        let token = marker("token");
+        std::fs::create_dir_all(s.path("values/staging")).unwrap();
+        s.encrypt_age("staging/secrets.yaml", &format!("password: {pw}\n"));
+        let server = ksec_testkit::files_server::FilesServer::start(s.path("values"));
+        let url = format!(
+            "http://${{KSEC_TOKEN}}@127.0.0.1:{}/${{KSEC_ENV}}/secrets.yaml",
+            server.port
+        );
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
+        );
+        let run = |expansion: Option<&str>, env: &[(&str, &str)], args: &[&str]| {
+            let mut c = s.helm();
+            c.env("SOPS_AGE_KEY_FILE", &keys.age_key)
+                .env_remove("KSEC_ENV")
+                .env_remove("KSEC_TOKEN");
+            if let Some(v) = expansion {
+                c.env("HELM_SECRETS_URL_VARIABLE_EXPANSION", v);
+            }
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            c.args(args).output().unwrap()
+        };
+        let vars = [("KSEC_ENV", "staging"), ("KSEC_TOKEN", token.as_str())];
+        let getter_url = format!("secrets://{url}");
+
+        // The downloader, and wrapper mode with a plain http URL.
+        for (what, args) in [
+            ("secrets://", vec!["template", "chart", "-f", &getter_url]),
+            (
+                "wrapper",
+                vec!["secrets", "template", "chart", "-f", url.as_str()],
+            ),
+        ] {
+            let before = server.requests().len();
+            let out = run(Some("true"), &vars, &args);
+            ok(major, what, &out);
+            assert_eq!(
+                rendered(&out)["password"],
+                pw.as_str(),
+                "helm {major}: {what}"
+            );
+            let requests = server.requests();
+            let r = requests.last().unwrap();
+            assert_eq!(
+                requests.len(),
+                before + 1,
+                "helm {major}: {what}: fetched once"
+            );
+            assert_eq!(r.target, "/staging/secrets.yaml");
+            assert_eq!(r.authorization.as_deref(), Some(basic.as_str()));
+            assert!(!String::from_utf8_lossy(&out.stderr).contains(&token));
+        }
+
+        // Off (helm-secrets' default): the URL is requested as written.
+        for expansion in [None, Some("false")] {
+            let out = run(expansion, &vars, &["template", "chart", "-f", &getter_url]);
+            refused(major, "expansion off", &out, &["404"]);
+            assert_ne!(
+                server.requests().last().unwrap().target,
+                "/staging/secrets.yaml"
+            );
+        }
+
+        // An unset variable: refused before any request, naming it, token unseen.
+        let before = server.requests().len();
+        let out = run(
+            Some("true"),
+            &[("KSEC_TOKEN", token.as_str())],
+            &["template", "chart", "-f", &getter_url],
+        );
+        refused(major, "unset variable", &out, &["${KSEC_ENV} is not set"]);
+        assert!(!String::from_utf8_lossy(&out.stderr).contains(&token));
+        // Also with '?': a typo must not render empty secrets.
+        let optional = format!("secrets://?{url}");
+        let out = run(
+            Some("true"),
+            &[("KSEC_TOKEN", token.as_str())],
+            &["template", "chart", "-f", &optional],
+        );
+        refused(
+            major,
+            "unset variable, '?'",
+            &out,
+            &["${KSEC_ENV} is not set"],
+        );
+        assert_eq!(server.requests().len(), before);
+
+        // A local path is never expanded (as in helm-secrets), so a variable cannot
+        // move it around the HELM_SECRETS_VALUES_ALLOW_* checks.
+        let out = run(
+            Some("true"),
+            &[("KSEC_ENV", "staging"), ("ARGOCD_APP_NAME", "app")],
+            &[
+                "template",
+                "chart",
+                "-f",
+                "secrets://values/${KSEC_ENV}/secrets.yaml",
+            ],
+        );
+        refused(
+            major,
+            "local path",
+            &out,
+            &["values/${KSEC_ENV}/secrets.yaml", "does not exist"],
+        );
+        s.assert_no_plaintext(&[&pw, &token]);
+    }
+}

@@ -755,3 +755,5 @@ mod git;
 mod many;
 #[path = "sops/network.rs"]
 mod network;
+#[path = "sops/vault_env.rs"]
+mod vault_env;

@@ -162,7 +162,7 @@ impl Net {
     }
 }
 
-fn ok(what: &str, o: Output) -> Vec<u8> {
+pub(super) fn ok(what: &str, o: Output) -> Vec<u8> {
     assert!(
         o.status.success(),
         "{what}: exit {:?}: {}",
