@@ -72,19 +72,7 @@ fn read(path: &PathBuf) -> Result<Vec<u8>> {
 }
 
 /// An error with its causes, for messages (tonic's top-level message alone is vague).
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub(crate) use ksec_text::error_chain as chain;
 
 fn status(endpoint: &str, what: &str, s: &tonic::Status) -> Error {
     Error::Etcd {

@@ -76,13 +76,4 @@ pub enum Error {
 }
 
 /// An error and its causes on one line (`a: b: c`), for logs and events.
-pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
-}
+pub(crate) use ksec_text::error_chain as chain;

@@ -60,12 +60,17 @@ pub fn split_list(s: &str) -> impl Iterator<Item = &str> + '_ {
 
 /// An error and its causes on one line (`a: b: c`): the causes often say what
 /// happened (`connection refused`, a TLS problem) where the error itself does not.
+/// A cause whose text the line already shows is left out: some errors (kube-rs's,
+/// hyper's, tonic's) print their source in their own message.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         cause = c.source();
     }
     out
@@ -79,6 +84,27 @@ mod tests {
     fn error_chain_joins_the_causes() {
         let inner = std::io::Error::other("connection refused");
         assert_eq!(error_chain(&Wrapped(inner)), "wrapped: connection refused");
+    }
+
+    #[test]
+    fn error_chain_leaves_out_a_cause_already_shown() {
+        let inner = std::io::Error::other("connection refused");
+        let outer = Wrapped(std::io::Error::other(Repeats(inner)));
+        // Repeats prints its cause itself; the cause is not added a second time.
+        assert_eq!(error_chain(&outer), "wrapped: connect: connection refused");
+    }
+
+    #[derive(Debug)]
+    struct Repeats(std::io::Error);
+    impl std::fmt::Display for Repeats {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "connect: {}", self.0)
+        }
+    }
+    impl std::error::Error for Repeats {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
     }
 
     #[derive(Debug)]

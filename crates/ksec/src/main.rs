@@ -146,21 +146,9 @@ fn main() -> ExitCode {
 }
 
 /// The error and its causes on one line, as `{:#}` prints them, except that a cause
-/// whose text is already shown is left out: some errors (kube-rs's, hyper's) print their
-/// source in their own message, and `{:#}` would repeat it.
+/// whose text is already shown is left out (see [`ksec_text::error_chain`]).
 fn one_line(e: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    ksec_text::error_chain(e.as_ref())
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -10,6 +10,7 @@ use ksec_keys::pkcs11::Pkcs11Config;
 use ksec_keys::vault::{VaultAuth, VaultConfig};
 use ksec_keys::BackendConfig;
 use ksec_kms::{ConfigSource, Daemon, Event, Overrides, PluginConfig, RunOptions};
+use ksec_text::error_chain as chain;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -218,14 +219,6 @@ fn hint(e: ksec_kms::Error) -> anyhow::Error {
         }
         e => anyhow::Error::new(e),
     }
-}
-
-/// An error and its causes on one line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    anyhow::Chain::new(e)
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
 }
 
 /// What the plugin reports, on stderr.
