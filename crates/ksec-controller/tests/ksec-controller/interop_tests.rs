@@ -86,8 +86,15 @@ async fn sealedsecrets_sealed_by_kubesealpy_with_a_bitnami_key_are_unsealed() {
         secret_data(&fake, "other", "cluster").unwrap()["token"],
         "cluster-token"
     );
+    // The status is written after the Secret: wait for it rather than read it at once.
+    wait_for("Synced status of both", T, || {
+        ["strict", "nswide-renamed"]
+            .iter()
+            .all(|n| synced(&fake, "app", n).is_some())
+    })
+    .await;
     for n in ["strict", "nswide-renamed"] {
-        assert_eq!(synced(&fake, "app", n).unwrap().0, "True");
+        assert_eq!(synced(&fake, "app", n).unwrap().0, "True", "{n}");
     }
     ctl.stop().await;
 }
