@@ -205,6 +205,25 @@ pub fn signal(pid: u32, signal: &str) {
     assert!(ok, "kill {signal} {pid} failed");
 }
 
+/// Runs `git -C dir ARGS` with a fixed author and no commit signing (whatever the
+/// machine's git configuration says), asserts that it succeeded and returns its output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run git: {e}"));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Runs the real `age-keygen` (at `keygen`) to write a new identity to `path` and
 /// returns its recipient (`age1…`), read from the file's `# public key:` line.
 pub fn age_keygen(keygen: &Path, path: &Path) -> String {

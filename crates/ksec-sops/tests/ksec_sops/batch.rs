@@ -2,22 +2,8 @@
 //! it ignores, and when plaintext written there could be committed.
 use ksec_sops::batch::{exposed_to_git, files_under};
 use ksec_sops::Config;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use ksec_testkit::git;
+use std::path::PathBuf;
 
 /// A folder with files in it (names relative to it; folders made as needed).
 fn tree(names: &[&str]) -> tempfile::TempDir {

@@ -4,6 +4,7 @@
 //! Kustomize directories rendered by the real tools, and the peers (checkov,
 //! detect-secrets, sarif-tools) on the same corpus.
 use crate::common::{ksec, write};
+use ksec_testkit::git;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -448,29 +449,6 @@ fn bad_inputs_are_reported_skipped_and_the_scan_goes_on() {
         has(&v, "KSEC-SECRET-PLAINTEXT", "secret.yaml"),
         "the scan went on"
     );
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
