@@ -77,23 +77,61 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// The temp file and rename behind [`write_atomic`] and [`write_private`].
 fn replace(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".ksec-")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot create a temporary file next to {}", path.display()))?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    tmp.write_all(bytes)
+    let mut file = AtomicFile::create(path, mode)?;
+    file.write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    file.commit()
+}
+
+/// A file written in pieces that appears at its path only when complete: a temporary
+/// file in the same folder (created with `mode`), flushed and renamed over the target by
+/// [`AtomicFile::commit`]. Dropped without a commit, it is removed and the target is
+/// untouched.
+pub struct AtomicFile {
+    path: std::path::PathBuf,
+    tmp: tempfile::NamedTempFile,
+}
+
+impl AtomicFile {
+    /// Starts the temporary file next to `path`.
+    pub fn create(path: &Path, mode: u32) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".ksec-")
+            .tempfile_in(dir)
+            .with_context(|| {
+                format!("cannot create a temporary file next to {}", path.display())
+            })?;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            tmp,
+        })
+    }
+
+    /// Flushes the file to disk and renames it over the target.
+    pub fn commit(self) -> Result<()> {
+        self.tmp.as_file().sync_all()?;
+        self.tmp
+            .persist(&self.path)
+            .with_context(|| format!("cannot replace {}", self.path.display()))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tmp.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
 }
 
 /// Writes to a file atomically, or to standard output.

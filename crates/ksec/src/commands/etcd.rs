@@ -402,24 +402,15 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         DecryptFormat::Json => ManifestFormat::JsonList,
     };
 
-    // Plaintext goes to a private temporary file that replaces the target only at the
-    // end; on failure it is removed.
-    let mut tmp = None;
-    let sink: Box<dyn Write> = match &a.output_file {
-        Some(p) if p.as_os_str() != "-" => {
-            let dir = p
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let f = tempfile::Builder::new()
-                .prefix(".ksec-decrypt-")
-                .tempfile_in(dir)
-                .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-            let w = f.reopen()?;
-            tmp = Some(f);
-            Box::new(w)
-        }
-        _ => Box::new(std::io::stdout()),
+    // Plaintext goes to a private (0600) temporary file that replaces the target only at
+    // the end; on failure it is removed.
+    let mut file = match &a.output_file {
+        Some(p) if p.as_os_str() != "-" => Some(crate::io::AtomicFile::create(p, 0o600)?),
+        _ => None,
+    };
+    let sink: &mut dyn Write = match &mut file {
+        Some(f) => f,
+        None => &mut std::io::stdout(),
     };
     let mut out = std::io::BufWriter::with_capacity(1 << 16, sink);
     let report = recover(
@@ -448,12 +439,10 @@ async fn decrypt(a: DecryptArgs) -> Result<ExitCode> {
         },
     )
     .await?;
+    out.flush()?;
     drop(out);
-    if let (Some(f), Some(p)) = (tmp, &a.output_file) {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o600))?;
-        f.persist(p)
-            .with_context(|| format!("cannot write {}", p.display()))?;
+    if let Some(f) = file {
+        f.commit()?;
     }
     let RecoveryReport {
         decrypted,
