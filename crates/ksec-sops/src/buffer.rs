@@ -24,6 +24,18 @@ use zeroize::Zeroizing;
 /// The start of every buffer folder's name, followed by the process id.
 const PREFIX: &str = "ksec-sops-edit-";
 
+/// The command that opens `file` in `editor`: a command line such as `code --wait`,
+/// run by `sh` (as sops and git run their editors), with the file passed as one
+/// argument whatever characters its name holds.
+pub fn editor_command(editor: &str, file: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(file);
+    cmd
+}
+
 /// A private folder in the temporary directory holding one plaintext file.
 #[derive(Debug)]
 pub struct PlainBuffer {
@@ -100,6 +112,21 @@ fn sweep_stale_buffers() {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_editor_gets_the_file_as_one_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("it's a $file; rm x.yaml");
+        std::fs::write(&file, "a: 1\n").unwrap();
+        // An editor command line with its own argument, as EDITOR often is.
+        let out = editor_command("cat -n", &file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "1\ta: 1");
+    }
 
     #[test]
     fn the_folder_is_private_and_goes_on_drop() {

@@ -19,7 +19,7 @@ use ksec_helm::{FileOperand, SecretsOptions, Settings};
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 /// Helm values: the helm-secrets-compatible plugins.
 #[derive(Subcommand, Debug)]
@@ -321,12 +321,7 @@ fn edit(operand: &[OsString], settings: &Settings) -> Result<ExitCode> {
     let backend = settings.backend(None)?;
     if *backend == ksec_helm::Backend::Noop {
         let editor = std::env::var("EDITOR").unwrap_or_else(|_| "vi".into());
-        let st = Command::new("sh")
-            .arg("-c")
-            .arg(format!("{editor} \"$1\""))
-            .arg("sh")
-            .arg(path)
-            .status()?;
+        let st = ksec_sops::buffer::editor_command(&editor, path).status()?;
         return Ok(ExitCode::from(st.code().unwrap_or(1) as u8));
     }
     // As helm-secrets: sops runs in the file's folder (its .sops.yaml applies).

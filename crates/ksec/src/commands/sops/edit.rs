@@ -61,11 +61,7 @@ fn run_editor(
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".into());
     loop {
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!("{editor} \"$1\""))
-            .arg("sh")
-            .arg(buf)
+        let status = ksec_sops::buffer::editor_command(&editor, buf)
             .status()
             .with_context(|| format!("cannot run the editor {editor:?}"))?;
         if !status.success() {
