@@ -11,7 +11,7 @@ use super::{emit_options, formats, keyring, shown, Common};
 use crate::io;
 use anyhow::{bail, Context, Result};
 use ksec_sops::batch::{self, Status, Summary};
-use ksec_sops::{Config, EmitOptions, Format, Keyring, LockedFile, MacCheck, Rotation, Updated};
+use ksec_sops::{Config, EmitOptions, Format, Keyring, LockedFile, MacCheck, Rotation};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -177,24 +177,17 @@ pub(super) fn updatekeys_dir(c: &Common, dir: &Path, yes: bool) -> Result<ExitCo
     let config =
         load_config(c, dir)?.context("updatekeys needs a .sops.yaml (none found; use --config)")?;
     let files = batch::files_under(dir, Some(&config))?;
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            bail!(
-                "not a terminal: pass -y to update the keys of the files in {}",
-                dir.display()
-            );
-        }
-        eprint!(
-            "Update the keys of up to {} files in {} to what .sops.yaml names now? (y/n): ",
-            files.len(),
-            dir.display()
-        );
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !line.trim().eq_ignore_ascii_case("y") {
-            eprintln!("changes not applied");
-            return Ok(ExitCode::from(super::exit::ERROR));
-        }
+    let question = format!(
+        "Update the keys of up to {} files in {} to what .sops.yaml names now?",
+        files.len(),
+        dir.display()
+    );
+    let without_a_terminal = format!(
+        "pass -y to update the keys of the files in {}",
+        dir.display()
+    );
+    if !yes && !rekey::confirm(&question, &without_a_terminal)? {
+        return Ok(ExitCode::from(super::exit::ERROR));
     }
     let keys: Keyring = keyring(c);
     let results = run_all(dir, &files, |path| {
@@ -206,17 +199,7 @@ pub(super) fn updatekeys_dir(c: &Common, dir: &Path, yes: bool) -> Result<ExitCo
         if update.is_up_to_date() {
             return Ok(Status::Unchanged);
         }
-        let (out, what) = update
-            .apply(locked, &keys, &emit_options(c))
-            .with_context(|| shown(Some(path)))?;
-        io::write_atomic(path, &out, 0o600)?;
-        if let Updated::Rekeyed(removed) = what {
-            eprintln!(
-                "{}: removed {}; new data key, every value encrypted again",
-                path.display(),
-                removed.join(", ")
-            );
-        }
+        rekey::apply_update(c, path, locked, update, &keys)?;
         Ok(Status::Changed)
     });
     Ok(summary("updatekeys", dir, &files, &results))

@@ -156,7 +156,6 @@ pub(super) fn rule_changes(c: &Common, file: &Path, locked: &LockedFile) -> Resu
 }
 
 fn updatekeys_one(c: &Common, file: &Path, yes: bool) -> Result<ExitCode> {
-    use std::io::IsTerminal;
     let (inf, _) = formats(c, Some(file))?;
     let input = io::read_file(file)?;
     let locked = LockedFile::parse(&input, inf).with_context(|| shown(Some(file)))?;
@@ -179,30 +178,48 @@ fn updatekeys_one(c: &Common, file: &Path, yes: bool) -> Result<ExitCode> {
     if !changes.removed.is_empty() {
         eprintln!("Removing keys makes a new data key and encrypts every value again.");
     }
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            bail!("not a terminal: pass -y to apply the changes");
-        }
-        eprint!("Is this okay? (y/n): ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        if !line.trim().eq_ignore_ascii_case("y") {
-            eprintln!("changes not applied");
-            return Ok(ExitCode::from(exit::ERROR));
-        }
+    if !yes && !confirm("Is this okay?", "pass -y to apply the changes")? {
+        return Ok(ExitCode::from(exit::ERROR));
     }
-    let keys = keyring(c);
+    apply_update(c, file, locked, update, &keyring(c))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks a yes/no question on the terminal: true for `y`. Without a terminal it is an
+/// error that says what to pass instead.
+pub(super) fn confirm(question: &str, without_a_terminal: &str) -> Result<bool> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() {
+        bail!("not a terminal: {without_a_terminal}");
+    }
+    eprint!("{question} (y/n): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let yes = line.trim().eq_ignore_ascii_case("y");
+    if !yes {
+        eprintln!("changes not applied");
+    }
+    Ok(yes)
+}
+
+/// Applies `update` to one file, writes it, and says when the data key was replaced.
+pub(super) fn apply_update(
+    c: &Common,
+    file: &Path,
+    locked: LockedFile,
+    update: KeyUpdate,
+    keys: &ksec_sops::Keyring,
+) -> Result<()> {
     let (out, what) = update
-        .apply(locked, &keys, &emit_options(c))
+        .apply(locked, keys, &emit_options(c))
         .with_context(|| shown(Some(file)))?;
     io::write_atomic(file, &out, 0o600)?;
     if let Updated::Rekeyed(removed) = what {
         say_rekeyed(file, &removed);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-/// `groups add` and `groups delete`, as sops has them.
 #[derive(Subcommand, Debug)]
 pub enum GroupsCommand {
     /// Add a key group (the data key is kept; with several groups it is split
