@@ -7,11 +7,11 @@
 //! one never leaves another half-written. A summary ends the run: files
 //! changed, unchanged, skipped and failed, with the reason for each failure.
 use super::rekey;
-use super::{emit_options, formats, keyring, shown, Common};
+use super::{emit_options, formats, keyring, load_config_from, shown, Common};
 use crate::io;
 use anyhow::{bail, Context, Result};
 use ksec_sops::batch::{self, Status, Summary};
-use ksec_sops::{Config, EmitOptions, Format, Keyring, LockedFile, MacCheck, Rotation};
+use ksec_sops::{EmitOptions, Format, Keyring, LockedFile, MacCheck, Rotation};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,10 +71,6 @@ fn warn_if_tracked(target: &Path) {
     }
 }
 
-fn load_config(c: &Common, dir: &Path) -> Result<Option<Config>> {
-    Ok(Config::find(c.config.as_deref(), dir)?)
-}
-
 /// `decrypt DIR --output-dir OUT` or `decrypt -i DIR`.
 pub(super) fn decrypt_dir(c: &Common, dir: &Path, output_dir: Option<&Path>) -> Result<ExitCode> {
     if output_dir.is_none() && !c.in_place {
@@ -86,7 +82,7 @@ pub(super) fn decrypt_dir(c: &Common, dir: &Path, output_dir: Option<&Path>) -> 
     if c.extract.is_some() {
         bail!("--extract works on one file, not a directory");
     }
-    let config = load_config(c, dir)?;
+    let config = load_config_from(c, dir)?;
     let files = batch::files_under(dir, config.as_ref())?;
     match output_dir {
         Some(out) => {
@@ -123,7 +119,7 @@ pub(super) fn decrypt_dir(c: &Common, dir: &Path, output_dir: Option<&Path>) -> 
 
 /// `filestatus DIR`: one JSON line per file.
 pub(super) fn filestatus_dir(c: &Common, dir: &Path) -> Result<ExitCode> {
-    let config = load_config(c, dir)?;
+    let config = load_config_from(c, dir)?;
     let files = batch::files_under(dir, config.as_ref())?;
     for rel in &files {
         let path = dir.join(rel);
@@ -147,7 +143,7 @@ pub(super) fn rotate_dir(c: &Common, dir: &Path, flags: &rekey::RotateFlags) -> 
             dir.display()
         );
     }
-    let config = load_config(c, dir)?;
+    let config = load_config_from(c, dir)?;
     let files = batch::files_under(dir, config.as_ref())?;
     let keys = keyring(c);
     let changes = flags.changes(c)?;
@@ -174,8 +170,8 @@ pub(super) fn rotate_dir(c: &Common, dir: &Path, flags: &rekey::RotateFlags) -> 
 
 /// `updatekeys DIR`: the `.sops.yaml` keys for every file; asks once.
 pub(super) fn updatekeys_dir(c: &Common, dir: &Path, yes: bool) -> Result<ExitCode> {
-    let config =
-        load_config(c, dir)?.context("updatekeys needs a .sops.yaml (none found; use --config)")?;
+    let config = load_config_from(c, dir)?
+        .context("updatekeys needs a .sops.yaml (none found; use --config)")?;
     let files = batch::files_under(dir, Some(&config))?;
     let question = format!(
         "Update the keys of up to {} files in {} to what .sops.yaml names now?",

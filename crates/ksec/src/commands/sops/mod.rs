@@ -455,7 +455,7 @@ fn read_input(file: Option<&Path>) -> Result<Vec<u8>> {
 pub(super) fn keyring(c: &Common) -> Keyring {
     let mut k = ksec_sops::network::keyring_from_env();
     if let Some(o) = &c.decryption_order {
-        k.set_decryption_order(o.split(',').map(str::trim));
+        k.set_decryption_order(ksec_text::split_list(o));
     }
     k
 }
@@ -476,8 +476,12 @@ pub(super) fn emit_options(c: &Common) -> EmitOptions {
 /// The `.sops.yaml` sops would use: --config, else SOPS_CONFIG, else found
 /// upward from the current directory.
 pub(super) fn load_config(c: &Common) -> Result<Option<Config>> {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    Ok(Config::find(c.config.as_deref(), &cwd)?)
+    load_config_from(c, &std::env::current_dir().unwrap_or_default())
+}
+
+/// The same, found upward from `dir`.
+pub(super) fn load_config_from(c: &Common, dir: &Path) -> Result<Option<Config>> {
+    Ok(Config::find(c.config.as_deref(), dir)?)
 }
 
 pub(super) fn write_out(c: &Common, file: Option<&Path>, bytes: &[u8]) -> Result<()> {
